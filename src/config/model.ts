@@ -1,0 +1,142 @@
+// The validated, normalized configuration every other module works from. Domain names are in their
+// ASCII (punycode) form, addresses are full and lower-case, sizes are bytes, defaults are filled in.
+import type { RawConfig, Release } from './schema.js';
+import { normalizeAddress, parseSize, toAsciiDomain, toUnicodeDomain } from './syntax.js';
+
+export type { Release } from './schema.js';
+
+export interface Mailbox {
+  /** Full address, e.g. alice@example.com (ASCII domain). */
+  address: string;
+  local: string;
+  domain: string;
+  passwordHash: string;
+  /** Bytes; 0 = unlimited. */
+  quota: number;
+  /** Full addresses that deliver here and that this user may send as. */
+  aliases: string[];
+  sendOnly: boolean;
+}
+
+export interface Alias {
+  /** Full address of the alias. */
+  address: string;
+  /** Full addresses it delivers to (local mailboxes or external addresses). */
+  targets: string[];
+}
+
+export interface Domain {
+  /** ASCII (punycode) name, as it appears in DNS and in the daemons' configs. */
+  name: string;
+  /** The name as people write it (differs from `name` only for IDN domains). */
+  unicode: string;
+  mailboxes: Mailbox[];
+  /** Standalone aliases (mailbox-owned aliases are expanded in here as well). */
+  aliases: Alias[];
+  /** Targets of the catch-all, or empty when unknown recipients are rejected. */
+  catchAll: string[];
+  dmarc: { policy: 'none' | 'quarantine' | 'reject'; rua: string };
+}
+
+export interface Config {
+  server: {
+    hostname: string;
+    ipv4: string;
+    ipv6: string | undefined;
+    ssh: string;
+    release: Release;
+  };
+  adminEmail: string;
+  domains: Domain[];
+  mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean };
+  spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
+  tls: { acme: string; caBundle: string | undefined };
+  dns: {
+    provider: 'manual' | 'rfc2136';
+    ttl: number;
+    server: string | undefined;
+    keyName: string | undefined;
+    keyFile: string | undefined;
+  };
+}
+
+/** A target written in the config: a bare local part means "in the same domain". */
+export function resolveTarget(target: string, domain: string): string {
+  return target.includes('@') ? normalizeAddress(target) : `${target.toLowerCase()}@${domain}`;
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/** Raw (schema-checked, rules-checked) config → the normalized model. */
+export function normalize(raw: RawConfig): Config {
+  const defaultQuota = parseSize(raw.mail.default_quota) ?? 0;
+  const domains: Domain[] = Object.entries(raw.domains).map(([key, d]) => {
+    const name = toAsciiDomain(key) ?? key.toLowerCase();
+    const mailboxes: Mailbox[] = Object.entries(d.mailboxes).map(([local, m]) => ({
+      address: `${local.toLowerCase()}@${name}`,
+      local: local.toLowerCase(),
+      domain: name,
+      passwordHash: m.password_hash,
+      quota: m.quota === undefined ? defaultQuota : (parseSize(m.quota) ?? 0),
+      aliases: m.aliases.map((a) => resolveTarget(a, name)),
+      sendOnly: m.send_only,
+    }));
+    const owned: Alias[] = mailboxes.flatMap((m) => m.aliases.map((a) => ({ address: a, targets: [m.address] })));
+    const standalone: Alias[] = Object.entries(d.aliases).map(([local, targets]) => ({
+      address: resolveTarget(local, name),
+      targets: asList(targets).map((t) => resolveTarget(t, name)),
+    }));
+    return {
+      name,
+      unicode: toUnicodeDomain(name),
+      mailboxes,
+      aliases: [...owned, ...standalone],
+      catchAll: asList(d.catch_all).map((t) => resolveTarget(t, name)),
+      dmarc: { policy: d.dmarc.policy, rua: normalizeAddress(d.dmarc.rua ?? raw.admin_email) },
+    };
+  });
+  return {
+    server: {
+      hostname: toAsciiDomain(raw.server.hostname) ?? raw.server.hostname,
+      ipv4: raw.server.ipv4,
+      ipv6: raw.server.ipv6,
+      ssh: raw.server.ssh,
+      release: raw.server.release,
+    },
+    adminEmail: normalizeAddress(raw.admin_email),
+    domains,
+    mail: {
+      messageSizeLimit: parseSize(raw.mail.message_size_limit) ?? 52428800,
+      defaultQuota,
+      pop3: raw.mail.pop3,
+    },
+    spam: {
+      reject: raw.spam.reject,
+      addHeader: raw.spam.add_header,
+      greylist: raw.spam.greylist,
+      greylisting: raw.spam.greylisting,
+      gtube: raw.spam.gtube,
+    },
+    tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
+    dns: {
+      provider: raw.dns.provider,
+      ttl: raw.dns.ttl,
+      server: raw.dns.server,
+      keyName: raw.dns.key_name,
+      keyFile: raw.dns.key_file,
+    },
+  };
+}
+
+/** Every mailbox of every domain. */
+export function allMailboxes(config: Config): Mailbox[] {
+  return config.domains.flatMap((d) => d.mailboxes);
+}
+
+/** Whether the mail host name is itself one of the mail domains. */
+export function hostIsMailDomain(config: Config): boolean {
+  return config.domains.some((d) => d.name === config.server.hostname);
+}

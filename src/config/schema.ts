@@ -1,0 +1,144 @@
+// The one declaration of mailrig.yaml: types, defaults, descriptions and examples live here, and
+// validation, the JSON Schema for editors (mailrig.schema.json) and the docs are all derived from it.
+// Rules that look across fields (duplicates, alias targets) live in rules.ts.
+import { z } from 'zod';
+import { isFqdn, isDomainName, isEmailAddress, isLocalPart, isIPv4, isIPv6, parseSize } from './syntax.js';
+
+const fqdn = z
+  .string()
+  .refine(isFqdn, { message: 'is not a fully qualified domain name (try mail.example.com)' });
+
+const size = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .refine((v) => parseSize(v) !== undefined, {
+    message: 'is not a size (try 10G, 500M or a number of bytes)',
+  });
+
+const email = z.string().refine(isEmailAddress, { message: 'is not an email address (try admin@example.com)' });
+
+export const RELEASES = ['debian-12', 'debian-13'] as const;
+export type Release = (typeof RELEASES)[number];
+
+export const PASSWORD_SCHEMES = ['ARGON2ID', 'BLF-CRYPT', 'SHA512-CRYPT'] as const;
+
+const passwordHash = z
+  .string()
+  .refine((v) => /^\{(ARGON2ID|BLF-CRYPT|SHA512-CRYPT)\}\S+$/.test(v), {
+    message: `is not a password hash in Dovecot's {SCHEME} form (${PASSWORD_SCHEMES.join(', ')}); make one with mailrig user passwd`,
+  })
+  .describe("Dovecot {SCHEME} password hash; never the password itself")
+  .meta({ examples: ['{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$...'] });
+
+const mailbox = z
+  .strictObject({
+    password_hash: passwordHash,
+    quota: size.optional().describe('Mailbox quota; defaults to mail.default_quota').meta({ examples: ['10G'] }),
+    aliases: z
+      .array(z.string())
+      .default([])
+      .describe('Other local parts (or full addresses in a managed domain) that deliver here and that this user may send as'),
+    send_only: z
+      .boolean()
+      .default(false)
+      .describe('May log in and send, receives no mail (mail to it is rejected)'),
+  })
+  .describe('One mailbox, keyed by its local part');
+
+const dmarcPolicy = z.enum(['none', 'quarantine', 'reject']);
+
+const domain = z
+  .strictObject({
+    mailboxes: z.record(z.string(), mailbox).default({}).describe('Mailboxes of this domain, keyed by local part'),
+    aliases: z
+      .record(z.string(), z.union([z.string(), z.array(z.string()).min(1)]))
+      .default({})
+      .describe('Alias local part → target(s): a local part of this domain, or a full address (local or external)'),
+    catch_all: z
+      .union([z.string(), z.array(z.string()).min(1)])
+      .optional()
+      .describe('Where mail to any other address of this domain goes; unset rejects unknown recipients'),
+    dmarc: z
+      .strictObject({
+        policy: dmarcPolicy.default('quarantine').describe('DMARC policy published for this domain'),
+        rua: email.optional().describe('Aggregate report address; defaults to admin_email'),
+      })
+      .default({ policy: 'quarantine' })
+      .describe('DMARC record settings'),
+  })
+  .describe('One mail domain, keyed by its name (Unicode names are accepted)');
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        hostname: fqdn.describe('The mail server name: the MX target, HELO name and certificate name; PTR must point here').meta({
+          examples: ['mail.example.com'],
+        }),
+        ipv4: z.string().refine(isIPv4, { message: 'is not an IPv4 address' }).describe('Public IPv4 address'),
+        ipv6: z
+          .string()
+          .refine(isIPv6, { message: 'is not an IPv6 address' })
+          .optional()
+          .describe('Public IPv6 address (optional)'),
+        ssh: z
+          .string()
+          .min(1)
+          .describe('user@host[:port], a Host alias from ~/.ssh/config, or "local" for this machine')
+          .meta({ examples: ['root@203.0.113.10', 'local'] }),
+        release: z.enum(RELEASES).describe('Target release; picks each daemon\'s configuration dialect'),
+      })
+      .describe('The host that runs the mail server'),
+    admin_email: email.describe('ACME account address and default report address'),
+    domains: z
+      .record(z.string(), domain)
+      .refine((d) => Object.keys(d).length > 0, { message: 'needs at least one mail domain' })
+      .describe('Mail domains, keyed by domain name'),
+    mail: z
+      .strictObject({
+        message_size_limit: size.default('50M').describe('Largest message accepted, in and out'),
+        default_quota: size.default('0').describe('Quota for mailboxes without one; 0 means unlimited'),
+        pop3: z.boolean().default(false).describe('Also serve POP3 over TLS on 995'),
+      })
+      .default({ message_size_limit: '50M', default_quota: '0', pop3: false })
+      .describe('Mail handling'),
+    spam: z
+      .strictObject({
+        reject: z.number().default(15).describe('rspamd score at which mail is rejected'),
+        add_header: z.number().default(6).describe('rspamd score at which mail is marked as spam (and filed into Junk)'),
+        greylist: z.number().default(4).describe('rspamd score at which unknown senders are greylisted'),
+        greylisting: z.boolean().default(true).describe('Greylist doubtful mail from unknown senders'),
+        gtube: z
+          .boolean()
+          .default(false)
+          .describe('Honour GTUBE test patterns from any sender (tests only)'),
+      })
+      .default({ reject: 15, add_header: 6, greylist: 4, greylisting: true, gtube: false })
+      .describe('Spam filter thresholds'),
+    tls: z
+      .strictObject({
+        acme: z
+          .string()
+          .default('letsencrypt')
+          .refine((v) => ['letsencrypt', 'letsencrypt-staging', 'self-signed'].includes(v) || /^https:\/\/\S+$/.test(v), {
+            message: 'must be letsencrypt, letsencrypt-staging, self-signed or an https:// ACME directory URL',
+          })
+          .describe('Where certificates come from'),
+        ca_bundle: z.string().optional().describe('PEM file of extra CAs to trust for a private ACME server'),
+      })
+      .default({ acme: 'letsencrypt' })
+      .describe('TLS certificates'),
+    dns: z
+      .strictObject({
+        provider: z.enum(['manual', 'rfc2136']).default('manual').describe('How records get published'),
+        ttl: z.number().int().min(60).default(3600).describe('TTL of published records, in seconds'),
+        server: z.string().optional().describe('rfc2136: the primary server, host[:port]'),
+        key_name: z.string().optional().describe('rfc2136: TSIG key name'),
+        key_file: z.string().optional().describe('rfc2136: file holding the TSIG secret (hmac-sha256)'),
+      })
+      .default({ provider: 'manual', ttl: 3600 })
+      .describe('DNS publishing'),
+  })
+  .describe('mailrig.yaml: everything about one mail server. Safe to commit: no private keys in here.');
+
+export type RawConfig = z.output<typeof configSchema>;
+export type RawConfigInput = z.input<typeof configSchema>;

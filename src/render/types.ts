@@ -1,0 +1,25 @@
+// What rendering produces: the files mailrig manages on the host, and what a change to each requires.
+export type Service = 'postfix' | 'dovecot' | 'rspamd' | 'redis' | 'nginx' | 'mailrig';
+
+/**
+ * What a change to a file requires on the host. `postmap` and `postalias` rebuild a map from this
+ * source file (then Postfix picks it up by itself); `reload` and `restart` act on the file's service.
+ */
+export type OnChange = 'reload' | 'restart' | 'postmap' | 'postalias' | 'none';
+
+export interface FileSpec {
+  /** Absolute path on the host, e.g. /etc/postfix/main.cf. */
+  path: string;
+  content: string;
+  /** Octal mode as a string, e.g. "0640". */
+  mode: string;
+  owner: string;
+  group: string;
+  service: Service;
+  onChange: OnChange;
+  /** Whether the file holds a secret (private key, password hashes): never shown in diffs or logs. */
+  secret: boolean;
+}
+
+/** One entry of mailrig-manifest.json: a FileSpec without its content. */
+export type ManifestEntry = Omit<FileSpec, 'content'> & { sha256: string };

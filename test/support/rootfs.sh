@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# rootfs.sh — cached Debian root filesystems with every package mailrig deploys installed.
+#
+#   rootfs.sh ensure <bookworm|trixie>   print the path of the cached rootfs, building it if missing
+#                                        or if the package list changed since it was built
+#   rootfs.sh clean                      remove every cached rootfs and the .deb cache
+#
+# The cache is read-only input for chroot-check.sh (it mounts it as an overlay lowerdir), so a
+# rootfs is built in a temp dir next to the cache and renamed into place only once complete.
+# Needs root, debootstrap and access to deb.debian.org.
+set -euo pipefail
+
+CACHE_ROOT=${MAILRIG_TEST_CACHE:-/var/cache/mailrig-test}
+MIRROR=${MAILRIG_TEST_MIRROR:-http://deb.debian.org/debian}
+STAMP_NAME=.mailrig-rootfs-stamp
+
+# Every package mailrig deploys, plus the tools the checks use (ss, pgrep, nc).
+BASE_PACKAGES=(
+  postfix postfix-lmdb
+  dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
+  rspamd redis-server nginx
+  openssl ca-certificates iproute2 procps netcat-openbsd
+)
+
+die() { echo "rootfs.sh: $*" >&2; exit 1; }
+log() { echo "rootfs.sh: $*" >&2; }
+
+# Package names differ between releases only where listed here (none known so far: both releases
+# carry every name above; keep the hook so a rename is a one-line change).
+packages_for() {
+  local release=$1
+  case $release in
+    bookworm|trixie) printf '%s\n' "${BASE_PACKAGES[@]}" ;;
+    *) die "unsupported release '$release' (bookworm|trixie)" ;;
+  esac
+}
+
+# Everything that should force a rebuild when it changes goes into the stamp hash.
+stamp_for() {
+  local release=$1
+  { echo "release=$release mirror=$MIRROR variant=minbase format=1"; packages_for "$release"; } \
+    | sha256sum | cut -d' ' -f1
+}
+
+# --- mounts needed by maintainer scripts; always torn down by the EXIT trap -----------------------
+MOUNTED=()
+mount_into() { # <type|--bind> <source> <target>
+  mkdir -p "$3"
+  if [[ $1 == --bind ]]; then mount --bind "$2" "$3"; else mount -t "$1" "$2" "$3"; fi
+  MOUNTED+=("$3")
+}
+unmount_all() {
+  local i
+  for ((i = ${#MOUNTED[@]} - 1; i >= 0; i--)); do
+    umount "${MOUNTED[i]}" 2>/dev/null || umount -l "${MOUNTED[i]}" 2>/dev/null || true
+  done
+  MOUNTED=()
+}
+
+BUILD_DIR=
+cleanup_build() {
+  unmount_all
+  if [[ -n $BUILD_DIR && -d $BUILD_DIR ]]; then
+    # Never rm -rf through a live mount: check nothing is still mounted below the build dir.
+    if ! grep -q " ${BUILD_DIR}/" /proc/self/mounts; then rm -rf --one-file-system "$BUILD_DIR"; fi
+  fi
+}
+
+build() {
+  local release=$1 target=$2 stamp=$3
+  local debs="$CACHE_ROOT/debs/$release"
+  mkdir -p "$debs/partial" "$CACHE_ROOT/rootfs"
+  BUILD_DIR=$(mktemp -d "$CACHE_ROOT/rootfs/.build-$release.XXXXXX")
+  trap cleanup_build EXIT
+  trap 'exit 130' INT TERM
+  local t0=$SECONDS
+
+  log "debootstrap $release into $BUILD_DIR"
+  debootstrap --variant=minbase --cache-dir="$debs" "$release" "$BUILD_DIR" "$MIRROR" >&2
+
+  # Nothing may start during the build (and nothing starts later unless chroot-check removes this).
+  printf '#!/bin/sh\nexit 101\n' >"$BUILD_DIR/usr/sbin/policy-rc.d"
+  chmod 0755 "$BUILD_DIR/usr/sbin/policy-rc.d"
+
+  mount_into proc proc "$BUILD_DIR/proc"
+  mount_into sysfs sysfs "$BUILD_DIR/sys"
+  mount_into --bind /dev "$BUILD_DIR/dev"
+  mount_into --bind /dev/pts "$BUILD_DIR/dev/pts"
+  # apt's download cache is shared between builds of the same release.
+  mount_into --bind "$debs" "$BUILD_DIR/var/cache/apt/archives"
+
+  local -a pkgs
+  mapfile -t pkgs < <(packages_for "$release")
+  in_chroot "$BUILD_DIR" sh -c \
+    'echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections'
+  in_chroot "$BUILD_DIR" apt-get update -q >&2
+  in_chroot "$BUILD_DIR" apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2
+  in_chroot "$BUILD_DIR" apt-get clean >&2 || true   # no-op for the bind-mounted cache: keeps .debs on host
+  unmount_all
+
+  # Keep the image small and deterministic: apt lists are re-downloadable.
+  rm -rf "$BUILD_DIR"/var/lib/apt/lists/* 2>/dev/null || true
+  echo "$stamp" >"$BUILD_DIR/$STAMP_NAME"
+
+  # Swap into place: rename is atomic; an outdated rootfs is moved aside first, then removed.
+  local old=
+  if [[ -e $target ]]; then old=$(mktemp -d "$CACHE_ROOT/rootfs/.old-$release.XXXXXX"); mv -T "$target" "$old/x"; fi
+  mv -T "$BUILD_DIR" "$target"
+  BUILD_DIR=
+  [[ -n $old ]] && rm -rf --one-file-system "$old"
+  log "built $release in $((SECONDS - t0)) s"
+  trap - EXIT INT TERM
+}
+
+in_chroot() {
+  local root=$1; shift
+  DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8 \
+    PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+    chroot "$root" "$@"
+}
+
+ensure() {
+  local release=$1
+  packages_for "$release" >/dev/null
+  [[ $(id -u) == 0 ]] || die "must run as root"
+  local target="$CACHE_ROOT/rootfs/$release" stamp
+  stamp=$(stamp_for "$release")
+  mkdir -p "$CACHE_ROOT/rootfs"
+  # One builder per release; a second caller waits and then reuses the result.
+  exec 9>"$CACHE_ROOT/rootfs/.$release.lock"
+  flock 9
+  if [[ -f $target/$STAMP_NAME && $(cat "$target/$STAMP_NAME") == "$stamp" ]]; then
+    echo "$target"; return
+  fi
+  build "$release" "$target" "$stamp"
+  echo "$target"
+}
+
+clean() {
+  [[ -d $CACHE_ROOT ]] || return 0
+  if grep -q " $CACHE_ROOT/" /proc/self/mounts; then die "something is still mounted under $CACHE_ROOT"; fi
+  rm -rf --one-file-system "$CACHE_ROOT"
+}
+
+case ${1:-} in
+  ensure) [[ $# == 2 ]] || die "usage: rootfs.sh ensure <bookworm|trixie>"; ensure "$2" ;;
+  clean) clean ;;
+  *) echo "usage: rootfs.sh ensure <bookworm|trixie> | rootfs.sh clean" >&2; exit 2 ;;
+esac
