@@ -9,7 +9,16 @@
 //   .mailrig/tls/next.key            the pre-published next key, for DANE rollover
 //   .mailrig/tls/selfsigned.crt      self-signed certificate from the current key, until ACME replaces it
 //   .mailrig/acme/account.key        the ACME account key (ECDSA P-256)
-import { createPrivateKey, createPublicKey, createHash, generateKeyPairSync, X509Certificate, type KeyObject } from 'node:crypto';
+//   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
@@ -47,6 +56,8 @@ export interface KeyMaterial {
   dkim: DkimKey[];
   tls: { current: TlsKey; next: TlsKey; selfSignedCertPem: string };
   acmeAccountPem: string;
+  /** Password of rspamd's web controller (bound to loopback); the host gets only its hash. */
+  rspamdControllerPassword: string;
 }
 
 /** The public parts only: enough for DNS records, never a private key. */
@@ -153,6 +164,12 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
       created.push(file);
     }
   }
+  const secretPath = join(dir, 'secrets/rspamd-controller');
+  if (!existsSync(secretPath)) {
+    mkdirSync(dirname(secretPath), { recursive: true, mode: 0o700 });
+    writeFileSync(secretPath, `${randomBytes(24).toString('base64url')}\n`, { mode: PRIVATE_MODE, flag: 'wx' });
+    created.push('secrets/rspamd-controller');
+  }
   const certPath = join(dir, 'tls/selfsigned.crt');
   const names = certificateNames(opts.hostname, opts.domains);
   if (!existsSync(certPath) || !sameNames(readFileSync(certPath, 'utf8'), names)) {
@@ -197,7 +214,7 @@ function listPrivateFiles(dir: string): string[] {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (/\.(pem|key)$/.test(entry.name)) out.push(p);
+      else if (/\.(pem|key)$/.test(entry.name) || d.endsWith('secrets')) out.push(p);
     }
   };
   walk(dir);
@@ -219,6 +236,12 @@ function readKeyFile(dir: string, file: string): string {
     throw new KeyStoreError(`${path}: not a private key in PEM form`);
   }
   return pem;
+}
+
+function readSecret(dir: string, file: string): string {
+  const path = join(dir, file);
+  if (!existsSync(path)) throw new KeyStoreError(`${path}: missing; run mailrig init to create it`);
+  return readFileSync(path, 'utf8').trim();
 }
 
 /** Every key mailrig needs for `domains`, checked for safe modes first. */
@@ -247,6 +270,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
       selfSignedCertPem: readFileSync(certPath, 'utf8'),
     },
     acmeAccountPem: readKeyFile(dir, 'acme/account.key'),
+    rspamdControllerPassword: readSecret(dir, 'secrets/rspamd-controller'),
   };
 }
 
