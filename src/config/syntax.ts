@@ -75,3 +75,9 @@ export function parseSize(v: unknown): number | undefined {
   if (unit === undefined) return undefined;
   return Math.round(Number(m[1]) * unit);
 }
+
+/** An address with its domain in Unicode, for messages to people. */
+export function displayAddress(address: string): string {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? address : `${address.slice(0, at)}@${toUnicodeDomain(address.slice(at + 1))}`;
+}

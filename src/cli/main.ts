@@ -1,0 +1,95 @@
+// The mailrig command line: commander program, one lazily imported module per command (so that
+// `mailrig --help` loads neither ssh2, acme-client nor the template engine), and the one top-level
+// error handler that decides messages and exit codes: 0 ok, 1 runtime failure, 2 bad input.
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError, RuntimeError, UsageError } from '../errors.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+function configOption(): Option {
+  return new Option('-c, --config <file>', 'path of mailrig.yaml').default('mailrig.yaml');
+}
+
+function interviewOptions(cmd: Command): Command {
+  return cmd
+    .option('--non-interactive', 'take every answer from flags; fail naming the first missing one')
+    .option('--hostname <fqdn>', 'mail server hostname (default: mail.<first domain>)')
+    .option('--domain <domain>', 'a mail domain (repeat for more)', collect)
+    .option('--ipv4 <address>', "the server's public IPv4 address")
+    .option('--ipv6 <address>', "the server's public IPv6 address (optional)")
+    .option('--ssh <target>', 'user@host[:port], a Host alias from ~/.ssh/config, or "local"')
+    .addOption(new Option('--release <release>', 'target release').choices(['debian-12', 'debian-13']))
+    .option('--admin-email <address>', 'ACME account and report address')
+    .option('--mailbox <address>', 'the first mailbox (full address)')
+    .option('--password-stdin', "read the first mailbox's password from standard input")
+    .option('--acme <choice>', 'letsencrypt | letsencrypt-staging | self-signed | an ACME directory URL')
+    .option('--force', 'overwrite an existing mailrig.yaml (keys are never regenerated)')
+    .addOption(configOption());
+}
+
+export function buildProgram(): Command {
+  const program = new Command('mailrig')
+    .description('Turn a fresh Debian server into a complete, hardened mail server, and keep it that way.')
+    .version(process.env.npm_package_version ?? '0.1.0')
+    .showHelpAfterError('(run mailrig help for the commands)')
+    .exitOverride();
+
+  interviewOptions(program.command('init').description('interview → mailrig.yaml and the key store .mailrig/')).action(
+    async (opts) => (await import('./init.js')).runInit(opts),
+  );
+
+  interviewOptions(
+    program
+      .command('setup')
+      .description('init if there is no mailrig.yaml, then provision the server and print the DNS records')
+      .option('--dry-run', 'render the server and print the DNS records without touching a host')
+      .option('--out <dir>', 'with --dry-run: where to write the rendered server', 'mailrig-render'),
+  ).action(async (opts) => (await import('./setup.js')).runSetup(opts));
+
+  program
+    .command('render')
+    .description('write every managed file, as it will land on the host, under a directory')
+    .requiredOption('--out <dir>', 'the directory to write')
+    .addOption(configOption())
+    .action(async (opts) => (await import('./render.js')).run(opts));
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+  } catch (e) {
+    return report(e);
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof CommanderError) {
+    // Commander has printed its own message (or the help/version) already.
+    return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
+  }
+  if (e instanceof ConfigError) {
+    process.stderr.write(`mailrig: ${e.format()}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`mailrig: ${e.message}\n`);
+    return e.exitCode;
+  }
+  if (e instanceof RuntimeError) {
+    process.stderr.write(`mailrig: ${e.message}\n${e.detail ? `${e.detail}\n` : ''}`);
+    return e.exitCode;
+  }
+  if (e instanceof Error && e.name === 'ExitPromptError') {
+    process.stderr.write('mailrig: interrupted; nothing was written\n');
+    return 130;
+  }
+  process.stderr.write(
+    `mailrig: unexpected error — this is a bug in mailrig, please report it:\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
+  );
+  return 70;
+}

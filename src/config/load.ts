@@ -1,0 +1,136 @@
+// Reading mailrig.yaml: YAML syntax, then the schema, then the cross-field rules. Every problem is
+// collected with its dotted path and the line where it can be found; nothing is written.
+import { readFileSync } from 'node:fs';
+import { isMap, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
+import { normalize, type Config } from './model.js';
+import { checkRules, closest } from './rules.js';
+import { configSchema, type RawConfig } from './schema.js';
+
+export interface LoadedConfig {
+  path: string;
+  config: Config;
+  raw: RawConfig;
+  /** The parsed document, comments and all, for in-place edits. */
+  doc: Document;
+}
+
+export function readConfigFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; create it with mailrig init`);
+    throw new UsageError(`${path}: cannot read it (${code ?? (e as Error).message})`);
+  }
+}
+
+export function loadConfig(path: string): LoadedConfig {
+  return parseConfig(readConfigFile(path), path);
+}
+
+/** Parses and validates config text; throws ConfigError listing every problem found. */
+export function parseConfig(text: string, file: string): LoadedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError(
+      file,
+      doc.errors.map((e) => {
+        const pos = lineCounter.linePos(e.pos[0]);
+        return { path: '', message: `YAML syntax: ${e.message.split('\n')[0]}`, line: pos.line, column: pos.col };
+      }),
+    );
+  }
+  const data: unknown = doc.toJS() ?? {};
+  const at = (path: Array<string | number>) => locate(doc, lineCounter, path);
+  const parsed = configSchema.safeParse(data);
+  const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => describeIssue(issue, at));
+  const rules = checkRules((parsed.success ? parsed.data : data) as RawConfig);
+  problems.push(...rules.map((p) => ({ path: dotted(p.path), message: p.message, ...at(p.path) })));
+  if (problems.length > 0 || !parsed.success) {
+    problems.sort((a, b) => (a.line ?? 0) - (b.line ?? 0));
+    throw new ConfigError(file, problems);
+  }
+  return { path: file, config: normalize(parsed.data), raw: parsed.data, doc };
+}
+
+type Locator = (path: Array<string | number>) => { line?: number; column?: number };
+
+function describeIssue(issue: z.core.$ZodIssue, at: Locator): ConfigProblem[] {
+  const path = issue.path.map((p) => (typeof p === 'symbol' ? String(p) : p));
+  if (issue.code === 'unrecognized_keys') {
+    const known = knownKeys(path);
+    return issue.keys.map((key) => {
+      const guess = closest(key, known);
+      const message = `unknown key "${key}"${guess ? ` (did you mean "${guess}"?)` : known.length ? ` (known keys: ${known.join(', ')})` : ''}`;
+      return { path: dotted([...path, key]), message, ...at([...path, key]) };
+    });
+  }
+  return [{ path: dotted(path), message: friendly(issue), ...at(path) }];
+}
+
+function friendly(issue: z.core.$ZodIssue): string {
+  if (issue.code === 'invalid_type') {
+    return issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}`;
+  }
+  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  return issue.message;
+}
+
+export function dotted(path: Array<string | number>): string {
+  return path.map(String).join('.');
+}
+
+/** The keys the schema allows at an object path (for "did you mean"). */
+function knownKeys(path: Array<string | number>): string[] {
+  let def = unwrap(configSchema._zod.def);
+  for (const segment of path) {
+    if (def.type === 'object') {
+      const child = (def as z.core.$ZodObjectDef).shape[String(segment)];
+      if (!child) return [];
+      def = unwrap(child._zod.def);
+    } else if (def.type === 'record') {
+      def = unwrap((def as z.core.$ZodRecordDef).valueType._zod.def);
+    } else if (def.type === 'array') {
+      def = unwrap((def as z.core.$ZodArrayDef).element._zod.def);
+    } else {
+      return [];
+    }
+  }
+  return def.type === 'object' ? Object.keys((def as z.core.$ZodObjectDef).shape) : [];
+}
+
+function unwrap(def: z.core.$ZodTypeDef): z.core.$ZodTypeDef {
+  let d = def;
+  while (d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'pipe') {
+    const inner = d.type === 'pipe' ? (d as z.core.$ZodPipeDef).in : (d as z.core.$ZodOptionalDef).innerType;
+    d = inner._zod.def;
+  }
+  return d;
+}
+
+/** Line and column of the deepest node on `path` that exists in the document (a key's own line for keys). */
+function locate(doc: Document, lc: LineCounter, path: Array<string | number>): { line?: number; column?: number } {
+  let node: unknown = doc.contents;
+  let offset: number | undefined = (doc.contents as Node | null)?.range?.[0];
+  for (const segment of path) {
+    if (isMap(node)) {
+      const pair = node.items.find((p) => String((p.key as { value?: unknown } | null)?.value ?? p.key) === String(segment));
+      if (!pair) break;
+      offset = (pair.key as Node | null)?.range?.[0] ?? offset;
+      node = pair.value;
+    } else if (isSeq(node) && typeof segment === 'number') {
+      const item = node.items[segment] as Node | undefined;
+      if (!item) break;
+      offset = item.range?.[0] ?? offset;
+      node = item;
+    } else {
+      break;
+    }
+  }
+  if (offset === undefined) return {};
+  const pos = lc.linePos(offset);
+  return { line: pos.line, column: pos.col };
+}

@@ -1,0 +1,193 @@
+// Rules that look across fields of mailrig.yaml — what one field's type cannot say. Each rule adds
+// problems with the dotted path where the operator must look; all of them run, every time.
+import type { RawConfig } from './schema.js';
+import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, toAsciiDomain } from './syntax.js';
+import { resolveTarget } from './model.js';
+
+export interface RuleProblem {
+  path: Array<string | number>;
+  message: string;
+}
+
+function asList(v: string | string[] | undefined): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : [v];
+}
+
+/**
+ * Runs on schema-valid input, and also — defensively — on input the schema rejected, so that one
+ * load reports type errors and cross-field problems together.
+ */
+export function checkRules(input: RawConfig): RuleProblem[] {
+  const raw = lenient(input);
+  const problems: RuleProblem[] = [];
+  const add = (path: Array<string | number>, message: string) => problems.push({ path, message });
+
+  // Domain names, and the same domain written twice (e.g. in Unicode and in punycode).
+  const asciiOf = new Map<string, string>();
+  for (const key of Object.keys(raw.domains)) {
+    const ascii = toAsciiDomain(key);
+    if (ascii === undefined || !isDomainName(key)) {
+      add(['domains', key], `"${key}" is not a valid domain name`);
+      continue;
+    }
+    const seen = asciiOf.get(ascii);
+    if (seen !== undefined) add(['domains', key], `is the same domain as "${seen}"`);
+    else asciiOf.set(ascii, key);
+  }
+
+  // Every address mailrig delivers for, with where it was defined, to find duplicates.
+  const owners = new Map<string, string>();
+  const claim = (address: string, path: Array<string | number>, what: string) => {
+    const where = path.join('.');
+    const prior = owners.get(address);
+    if (prior !== undefined) add(path, `${show(address)} is defined twice: as ${what} here and already at ${prior}`);
+    else owners.set(address, where);
+  };
+  const mailboxes = new Set<string>();
+  const sendOnly = new Set<string>();
+
+  for (const [key, domain] of Object.entries(raw.domains)) {
+    const ascii = toAsciiDomain(key);
+    if (ascii === undefined) continue;
+    for (const [local, mailbox] of Object.entries(domain.mailboxes)) {
+      const path = ['domains', key, 'mailboxes', local];
+      if (!isLocalPart(local) || local.includes('+')) {
+        add(path, `"${local}" is not a valid mailbox name (letters, digits and . _ - ; no "+", which is for plus-addressing)`);
+        continue;
+      }
+      const address = `${local.toLowerCase()}@${ascii}`;
+      claim(address, path, 'a mailbox');
+      mailboxes.add(address);
+      if (mailbox.send_only) sendOnly.add(address);
+      mailbox.aliases.forEach((alias, i) => {
+        const aliasPath = [...path, 'aliases', i];
+        if (!checkAliasName(alias, aliasPath, add)) return;
+        const full = resolveTarget(alias, ascii);
+        if (!isManaged(full, asciiOf)) {
+          add(aliasPath, `${show(full)} is not in a domain of this server; a mailbox can only own addresses of managed domains`);
+          return;
+        }
+        claim(full, aliasPath, `an alias of ${show(address)}`);
+      });
+    }
+    for (const local of Object.keys(domain.aliases)) {
+      const path = ['domains', key, 'aliases', local];
+      if (!checkAliasName(local, path, add)) continue;
+      claim(resolveTarget(local, ascii), path, 'an alias');
+    }
+  }
+
+  // Targets: a managed address must exist (mailbox or alias, and able to receive); others are external.
+  for (const [key, domain] of Object.entries(raw.domains)) {
+    const ascii = toAsciiDomain(key);
+    if (ascii === undefined) continue;
+    const checkTarget = (target: string, path: Array<string | number>) => {
+      if (!target.includes('@') && !isLocalPart(target)) {
+        add(path, `"${target}" is neither a mailbox of ${key} nor an email address`);
+        return;
+      }
+      if (target.includes('@') && !isEmailAddress(target)) {
+        add(path, `"${target}" is not an email address`);
+        return;
+      }
+      const full = resolveTarget(target, ascii);
+      if (!isManaged(full, asciiOf)) return; // external: forwarded as is
+      if (sendOnly.has(full)) add(path, `${show(full)} is send-only and receives no mail`);
+      else if (!owners.has(full)) add(path, `${show(full)} is neither a mailbox nor an alias of this server${hint(full, mailboxes)}`);
+    };
+    for (const [local, targets] of Object.entries(domain.aliases)) {
+      asList(targets).forEach((t, i) =>
+        checkTarget(t, Array.isArray(targets) ? ['domains', key, 'aliases', local, i] : ['domains', key, 'aliases', local]),
+      );
+    }
+    const catchAll = domain.catch_all;
+    asList(catchAll).forEach((t, i) =>
+      checkTarget(t, Array.isArray(catchAll) ? ['domains', key, 'catch_all', i] : ['domains', key, 'catch_all']),
+    );
+  }
+
+  if (raw.dns.provider === 'rfc2136') {
+    for (const field of ['server', 'key_name', 'key_file'] as const) {
+      if (!raw.dns[field]) add(['dns', field], 'is required when dns.provider is rfc2136');
+    }
+  }
+  const { greylist, add_header: addHeader, reject } = raw.spam;
+  if (typeof greylist === 'number' && typeof addHeader === 'number' && typeof reject === 'number' && (greylist > addHeader || addHeader > reject)) {
+    add(['spam'], 'thresholds must rise: greylist ≤ add_header ≤ reject');
+  }
+  return problems;
+}
+
+type Lenient = Pick<RawConfig, 'domains'> & { dns: Partial<RawConfig['dns']>; spam: Partial<RawConfig['spam']> };
+
+/** The parts of a possibly invalid config the rules read, with wrong-typed parts left out. */
+function lenient(input: RawConfig): Lenient {
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const strings = (v: unknown): string[] | string | undefined =>
+    typeof v === 'string' ? v : Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : undefined;
+  const domains: RawConfig['domains'] = {};
+  for (const [key, d] of Object.entries(obj(input.domains))) {
+    const domain = obj(d);
+    const mailboxes: RawConfig['domains'][string]['mailboxes'] = {};
+    for (const [local, m] of Object.entries(obj(domain.mailboxes))) {
+      const mb = obj(m);
+      mailboxes[local] = {
+        password_hash: String(mb.password_hash ?? ''),
+        quota: undefined,
+        aliases: [strings(mb.aliases) ?? []].flat(),
+        send_only: mb.send_only === true,
+      };
+    }
+    const aliases: Record<string, string | string[]> = {};
+    for (const [local, t] of Object.entries(obj(domain.aliases))) aliases[local] = strings(t) ?? [];
+    domains[key] = { mailboxes, aliases, catch_all: strings(domain.catch_all), dmarc: { policy: 'quarantine' } };
+  }
+  return { domains, dns: obj(input.dns) as Lenient['dns'], spam: obj(input.spam) as Lenient['spam'] };
+}
+
+function checkAliasName(
+  name: string,
+  path: Array<string | number>,
+  add: (path: Array<string | number>, message: string) => void,
+): boolean {
+  const ok = name.includes('@') ? isEmailAddress(name) : isLocalPart(name);
+  if (!ok) add(path, `"${name}" is not a valid address or local part`);
+  return ok;
+}
+
+function isManaged(address: string, domains: Map<string, string>): boolean {
+  return domains.has(address.slice(address.lastIndexOf('@') + 1));
+}
+
+function hint(address: string, mailboxes: Set<string>): string {
+  const close = closest(address, [...mailboxes]);
+  return close ? ` (did you mean ${show(close)}?)` : '';
+}
+
+/** The candidate nearest to `word` by edit distance, when it is near enough to be a likely typo. */
+export function closest(word: string, candidates: string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? best : undefined;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min((prev[j] ?? 0) + 1, (cur[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length] ?? 0;
+}

@@ -1,0 +1,225 @@
+// One case per rule of mailrig.yaml, good and bad: each bad case names the path, the line and the
+// words of the message the operator sees.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/errors.js';
+import { TEST_HASH } from '../support/fixtures.js';
+
+type Doc = Record<string, unknown>;
+
+function base(): Doc {
+  return {
+    server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'root@203.0.113.10', release: 'debian-12' },
+    admin_email: 'admin@example.com',
+    domains: {
+      'example.com': {
+        mailboxes: { alice: { password_hash: TEST_HASH, aliases: ['a.smith'] }, bob: { password_hash: TEST_HASH } },
+        aliases: { postmaster: 'alice', team: ['alice', 'bob@example.com'] },
+      },
+    },
+  };
+}
+
+function problemsOf(text: string): ConfigError['problems'] {
+  try {
+    parseConfig(text, 'mailrig.yaml');
+  } catch (e) {
+    if (e instanceof ConfigError) return e.problems;
+    throw e;
+  }
+  return [];
+}
+
+const edit = (f: (d: any) => void): string => {
+  const d = base();
+  f(d);
+  return stringify(d);
+};
+
+describe('mailrig.yaml rules', () => {
+  it('accepts the base config and fills defaults', () => {
+    const { config } = parseConfig(stringify(base()), 'mailrig.yaml');
+    assert.equal(config.mail.messageSizeLimit, 50 * 1024 * 1024);
+    assert.equal(config.domains[0]?.dmarc.policy, 'quarantine');
+    assert.equal(config.domains[0]?.dmarc.rua, 'admin@example.com');
+    assert.deepEqual(
+      config.domains[0]?.aliases.map((a) => [a.address, a.targets]),
+      [
+        ['a.smith@example.com', ['alice@example.com']],
+        ['postmaster@example.com', ['alice@example.com']],
+        ['team@example.com', ['alice@example.com', 'bob@example.com']],
+      ],
+    );
+  });
+
+  const bad: Array<{ rule: string; text: string; path: string; says: RegExp }> = [
+    { rule: 'hostname must be an FQDN', text: edit((d) => (d.server.hostname = 'mail')), path: 'server.hostname', says: /fully qualified/ },
+    { rule: 'hostname must not be an address', text: edit((d) => (d.server.hostname = '203.0.113.10')), path: 'server.hostname', says: /fully qualified/ },
+    { rule: 'ipv4 must be IPv4', text: edit((d) => (d.server.ipv4 = '203.0.113')), path: 'server.ipv4', says: /IPv4/ },
+    { rule: 'ipv6 must be IPv6', text: edit((d) => (d.server.ipv6 = '2001:db8::zz')), path: 'server.ipv6', says: /IPv6/ },
+    { rule: 'release must be known', text: edit((d) => (d.server.release = 'debian-11')), path: 'server.release', says: /debian-12/ },
+    { rule: 'domain must be valid', text: edit((d) => (d.domains['exa mple.com'] = {})), path: 'domains.exa mple.com', says: /not a valid domain/ },
+    {
+      rule: 'mailbox local part must be valid',
+      text: edit((d) => (d.domains['example.com'].mailboxes['bad..name'] = { password_hash: TEST_HASH })),
+      path: 'domains.example.com.mailboxes.bad..name',
+      says: /not a valid mailbox name/,
+    },
+    {
+      rule: 'mailbox names cannot hold the plus delimiter',
+      text: edit((d) => (d.domains['example.com'].mailboxes['carol+x'] = { password_hash: TEST_HASH })),
+      path: 'domains.example.com.mailboxes.carol+x',
+      says: /plus-addressing/,
+    },
+    {
+      rule: 'an address is defined once (mailbox vs alias)',
+      text: edit((d) => (d.domains['example.com'].aliases.bob = 'alice')),
+      path: 'domains.example.com.aliases.bob',
+      says: /bob@example\.com is defined twice/,
+    },
+    {
+      rule: 'an address is defined once across domains (full-address alias)',
+      text: edit((d) => {
+        d.domains['example.net'] = { aliases: { info: 'alice@example.com' } };
+        d.domains['example.com'].mailboxes.bob.aliases = ['info@example.net'];
+      }),
+      path: 'domains.example.net.aliases.info',
+      says: /info@example\.net is defined twice/,
+    },
+    {
+      rule: 'alias target must be a mailbox, an alias or external',
+      text: edit((d) => (d.domains['example.com'].aliases.sales = 'nobody')),
+      path: 'domains.example.com.aliases.sales',
+      says: /neither a mailbox nor an alias/,
+    },
+    {
+      rule: 'alias target typo gets a suggestion',
+      text: edit((d) => (d.domains['example.com'].aliases.sales = 'alcie')),
+      path: 'domains.example.com.aliases.sales',
+      says: /did you mean alice@example\.com/,
+    },
+    {
+      rule: 'alias target cannot be send-only',
+      text: edit((d) => {
+        d.domains['example.com'].mailboxes.noreply = { password_hash: TEST_HASH, send_only: true };
+        d.domains['example.com'].aliases.sales = 'noreply';
+      }),
+      path: 'domains.example.com.aliases.sales',
+      says: /send-only/,
+    },
+    {
+      rule: 'catch-all target must exist',
+      text: edit((d) => (d.domains['example.com'].catch_all = 'ghost')),
+      path: 'domains.example.com.catch_all',
+      says: /neither a mailbox/,
+    },
+    {
+      rule: 'quota must be a size',
+      text: edit((d) => (d.domains['example.com'].mailboxes.alice.quota = '10 gigs')),
+      path: 'domains.example.com.mailboxes.alice.quota',
+      says: /not a size \(try 10G/,
+    },
+    {
+      rule: 'password hash must be in {SCHEME} form',
+      text: edit((d) => (d.domains['example.com'].mailboxes.alice.password_hash = 'hunter2hunter2')),
+      path: 'domains.example.com.mailboxes.alice.password_hash',
+      says: /\{SCHEME\}/,
+    },
+    {
+      rule: 'unknown keys are rejected with a suggestion',
+      text: edit((d) => (d.domains['example.com'].mailboxes.alice.aliasses = ['x'])),
+      path: 'domains.example.com.mailboxes.alice.aliasses',
+      says: /unknown key "aliasses" \(did you mean "aliases"\?\)/,
+    },
+    { rule: 'unknown top-level key', text: edit((d) => (d.sever = {})), path: 'sever', says: /did you mean "server"/ },
+    {
+      rule: 'rfc2136 needs its server',
+      text: edit((d) => (d.dns = { provider: 'rfc2136', key_name: 'k', key_file: 'f' })),
+      path: 'dns.server',
+      says: /required when dns.provider is rfc2136/,
+    },
+    {
+      rule: 'spam thresholds must rise',
+      text: edit((d) => (d.spam = { reject: 5, add_header: 6 })),
+      path: 'spam',
+      says: /must rise/,
+    },
+    { rule: 'at least one domain', text: edit((d) => (d.domains = {})), path: 'domains', says: /at least one/ },
+    { rule: 'admin_email must be an address', text: edit((d) => (d.admin_email = 'admin')), path: 'admin_email', says: /email address/ },
+    {
+      rule: 'the same domain twice (Unicode and punycode)',
+      text: edit((d) => {
+        d.domains['bücher.example'] = {};
+        d.domains['xn--bcher-kva.example'] = {};
+      }),
+      path: 'domains.xn--bcher-kva.example',
+      says: /same domain as "bücher.example"/,
+    },
+  ];
+
+  for (const c of bad) {
+    it(`rejects: ${c.rule}`, () => {
+      const problems = problemsOf(c.text);
+      const hit = problems.find((p) => p.path === c.path);
+      assert.ok(hit, `expected a problem at ${c.path}, got ${JSON.stringify(problems)}`);
+      assert.match(hit.message, c.says);
+      assert.ok(hit.line !== undefined && hit.line > 0, 'the problem carries a line number');
+    });
+  }
+
+  it('reports every problem at once, type errors and cross-field rules together', () => {
+    const problems = problemsOf(
+      edit((d) => {
+        d.server.hostname = 'mail';
+        d.domains['example.com'].mailboxes.alice.quota = 'lots';
+        d.domains['example.com'].aliases.sales = 'nobody';
+      }),
+    );
+    assert.deepEqual(
+      problems.map((p) => p.path).sort(),
+      ['domains.example.com.aliases.sales', 'domains.example.com.mailboxes.alice.quota', 'server.hostname'],
+    );
+  });
+
+  it('points at the line of the offending key', () => {
+    const text = stringify(base()).replace('ipv4: 203.0.113.10', 'ipv4: nope');
+    const line = text.split('\n').findIndex((l) => l.includes('ipv4: nope')) + 1;
+    const [p] = problemsOf(text);
+    assert.equal(p?.line, line);
+  });
+
+  it('shows YAML syntax errors with line and column', () => {
+    const problems = problemsOf('server:\n  hostname: [unclosed\nadmin_email: x\n');
+    assert.ok(problems.length > 0);
+    assert.match(problems[0]?.message ?? '', /YAML syntax/);
+    assert.ok((problems[0]?.line ?? 0) > 0 && (problems[0]?.column ?? 0) > 0);
+  });
+
+  it('accepts IDN domains in Unicode, keeps them as punycode, shows them in Unicode', () => {
+    const { config } = parseConfig(
+      edit((d) => (d.domains['bücher.example'] = { mailboxes: { info: { password_hash: TEST_HASH } } })),
+      'mailrig.yaml',
+    );
+    const idn = config.domains.find((d) => d.unicode === 'bücher.example');
+    assert.equal(idn?.name, 'xn--bcher-kva.example');
+    assert.equal(idn?.mailboxes[0]?.address, 'info@xn--bcher-kva.example');
+    const [p] = problemsOf(edit((d) => (d.domains['bücher.example'] = { aliases: { x: 'ghost' } })));
+    assert.match(p?.message ?? '', /ghost@bücher\.example/);
+  });
+
+  it('accepts external alias targets and sizes in several spellings', () => {
+    const { config } = parseConfig(
+      edit((d) => {
+        d.domains['example.com'].aliases.fwd = 'someone@elsewhere.example';
+        d.domains['example.com'].mailboxes.alice.quota = '1.5G';
+        d.domains['example.com'].mailboxes.bob.quota = 1048576;
+      }),
+      'mailrig.yaml',
+    );
+    const mb = config.domains[0]?.mailboxes;
+    assert.equal(mb?.[0]?.quota, Math.round(1.5 * 1024 ** 3));
+    assert.equal(mb?.[1]?.quota, 1048576);
+  });
+});
