@@ -35,7 +35,9 @@ export function buildProgram(): Command {
     .exitOverride();
 
   interviewOptions(program.command('init').description('interview → mailrig.yaml and the key store .mailrig/')).action(
-    async (opts) => (await import('./init.js')).runInit(opts),
+    async (opts) => {
+      await (await import('./init.js')).runInit(opts);
+    },
   );
 
   interviewOptions(

@@ -17,7 +17,7 @@ export interface InitialConfig {
   acme: string;
 }
 
-const scalar = (v: string) => stringify(v).trimEnd();
+const scalar = (v: string) => stringify(v, { lineWidth: 0 }).trimEnd();
 
 export function initialConfigText(c: InitialConfig): string {
   const at = c.mailbox.address.lastIndexOf('@');
