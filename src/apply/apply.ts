@@ -1,0 +1,134 @@
+// Executing a plan on the host: install packages → stage files → validate the staged configuration
+// with the daemons' own checks → swap it in (keeping the previous version) → rebuild maps → start,
+// reload or restart only what changed → check health → roll the swap back if health fails.
+import { RuntimeError } from '../errors.js';
+import type { Facts } from '../host/facts.js';
+import { TLS_CONSUMERS, type Daemon, type Plan } from '../plan/plan.js';
+import {
+  STATE_DIR,
+  healthScript,
+  installScript,
+  prepareScript,
+  rollbackScript,
+  serviceCommand,
+  stageScript,
+  swapScript,
+  validateScript,
+} from './scripts.js';
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number;
+}
+
+/** The one thing apply needs from a transport: run a command (as root) with a script on stdin. */
+export interface Runner {
+  readonly target: string;
+  exec(cmd: string, opts?: { stdin?: string }): Promise<ExecResult>;
+}
+
+export interface ApplyInput {
+  host: Runner;
+  plan: Plan;
+  facts: Facts;
+  /** Ports each daemon must listen on after the run. */
+  ports: Record<Daemon, number[]>;
+  /** Progress lines for the operator. */
+  step: (message: string) => void;
+  /** A unique id for this run (staging and backup directory names). */
+  runId: string;
+}
+
+export interface ApplyResult {
+  installed: string[];
+  written: string[];
+  actions: string[];
+}
+
+function tail(text: string, lines = 15): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+async function run(host: Runner, what: string, script: string): Promise<ExecResult> {
+  const r = await host.exec('sh -s', { stdin: script });
+  if (r.code !== 0) {
+    throw new RuntimeError(`${host.target}: ${what} failed (exit ${r.code})`, tail(`${r.stdout}\n${r.stderr}`));
+  }
+  return r;
+}
+
+/** The daemons whose configuration a plan's file changes touch: these are validated before the swap. */
+export function touchedDaemons(plan: Plan): Daemon[] {
+  const set = new Set<Daemon>();
+  for (const c of plan.changes) {
+    if (c.kind === 'attributes') continue;
+    if (c.file.service === 'mailrig') TLS_CONSUMERS.forEach((d) => set.add(d));
+    else set.add(c.file.service);
+  }
+  return [...set].sort();
+}
+
+export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
+  const { host, plan, facts, step } = input;
+  const stage = `${STATE_DIR}/stage-${input.runId}`;
+  const backup = `${STATE_DIR}/backup/${input.runId}`;
+
+  if (plan.installs.length) {
+    step(`installing ${plan.installs.length} packages (apt-get)`);
+    await run(host, 'installing packages', installScript(plan.installs));
+  }
+  await run(host, 'preparing the vmail user and directories', prepareScript());
+
+  const written = plan.changes.map((c) => c.file.path);
+  if (plan.changes.length) {
+    step(`staging ${plan.changes.length} files`);
+    await run(host, 'staging files', stageScript(stage, plan.changes));
+    const daemons = touchedDaemons(plan);
+    if (daemons.length) {
+      step(`validating the staged configuration (${daemons.join(', ')})`);
+      const v = await host.exec('sh -s', { stdin: validateScript(stage, plan, daemons) });
+      if (v.code !== 0) {
+        await host.exec(`rm -rf ${stage}`);
+        throw new RuntimeError(
+          `${host.target}: the staged configuration was rejected; nothing was changed`,
+          tail(`${v.stdout}\n${v.stderr}`, 30),
+        );
+      }
+    }
+    step('swapping the new files in');
+    await run(host, 'swapping files in', swapScript(stage, backup, plan));
+  }
+
+  const actions: string[] = [];
+  for (const a of plan.actions) {
+    const action = facts.services[a.daemon] === undefined ? 'start' : a.action;
+    step(`${action} ${a.daemon}`);
+    const r = await host.exec(serviceCommand(facts.init, a.daemon, action));
+    if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
+    actions.push(`${action} ${a.daemon}`);
+  }
+
+  if (plan.actions.length || plan.changes.length) {
+    const ports = [...new Set(Object.values(input.ports).flat())].sort((a, b) => a - b);
+    step(`checking health (ports ${ports.join(' ')})`);
+    const h = await host.exec('sh -s', { stdin: healthScript(ports) });
+    if (h.code !== 0) return rollBack(input, backup, `health check failed: ${tail(h.stderr)}`);
+  }
+  await host.exec(`ls -1dt ${STATE_DIR}/backup/* 2>/dev/null | tail -n +6 | xargs -r rm -rf`);
+  return { installed: plan.installs, written, actions };
+}
+
+async function rollBack(input: ApplyInput, backup: string, reason: string): Promise<never> {
+  const { host, plan, facts, step } = input;
+  if (!plan.changes.length) throw new RuntimeError(`${host.target}: ${reason}`);
+  step(`rolling back: ${reason}`);
+  const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
+  for (const daemon of touchedDaemons(plan)) {
+    if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart'));
+  }
+  throw new RuntimeError(
+    `${host.target}: ${reason}; ${r.code === 0 ? 'rolled back to the previous configuration' : 'ROLLBACK FAILED'}`,
+    r.code === 0 ? undefined : tail(r.stderr),
+  );
+}

@@ -1,0 +1,186 @@
+// The shell scripts apply runs on the host, built as pure functions of the plan so they can be read
+// and tested without a host. Each runs as root through one exec over the run's one connection.
+import { dirname } from 'node:path';
+import { quote, quoteAll } from '../host/shell.js';
+import type { Daemon, FileChange, Plan } from '../plan/plan.js';
+import type { FileSpec } from '../render/types.js';
+
+/** Where apply keeps its working state on the host. */
+export const STATE_DIR = '/var/lib/mailrig';
+export const VMAIL = { user: 'vmail', uid: 5000, gid: 5000, home: '/var/vmail' };
+
+/** The init script / unit name of each daemon on Debian. */
+export const UNIT: Record<Daemon, string> = {
+  postfix: 'postfix',
+  dovecot: 'dovecot',
+  rspamd: 'rspamd',
+  redis: 'redis-server',
+  nginx: 'nginx',
+};
+
+/**
+ * Installs packages without a question and without starting their daemons with the package's own
+ * configuration (policy-rc.d says no); waits for another apt or dpkg to finish instead of failing.
+ */
+export function installScript(packages: string[]): string {
+  return `set -e
+export DEBIAN_FRONTEND=noninteractive
+echo 'postfix postfix/main_mailer_type select No configuration' | debconf-set-selections
+echo 'postfix postfix/mailname string localhost' | debconf-set-selections
+made_policy=
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\\nexit 101\\n' > /usr/sbin/policy-rc.d && chmod 755 /usr/sbin/policy-rc.d && made_policy=1
+fi
+trap '[ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d' EXIT
+if fuser /var/lib/dpkg/lock-frontend >/dev/null 2>&1; then echo 'mailrig: waiting for another apt or dpkg to finish…' >&2; fi
+apt-get -q -o DPkg::Lock::Timeout=600 update
+apt-get -q -y -o DPkg::Lock::Timeout=600 -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \\
+  install --no-install-recommends ${quoteAll(packages)}
+`;
+}
+
+/** The vmail user that owns every mailbox, and the directories the rendered configs expect. */
+export function prepareScript(): string {
+  return `set -e
+getent group ${VMAIL.user} >/dev/null || groupadd --system --gid ${VMAIL.gid} ${VMAIL.user}
+id -u ${VMAIL.user} >/dev/null 2>&1 || useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.user} --home-dir ${VMAIL.home} --no-create-home --shell /usr/sbin/nologin ${VMAIL.user}
+install -d -o ${VMAIL.user} -g ${VMAIL.user} -m 0750 ${VMAIL.home}
+install -d -m 0700 ${STATE_DIR}
+`;
+}
+
+function heredocFile(target: string, file: FileSpec): string {
+  const data = Buffer.from(file.content, 'utf8').toString('base64').replace(/(.{76})/g, '$1\n');
+  return [
+    `install -d -m 0755 ${quote(dirname(target))}`,
+    `base64 -d > ${quote(target)} <<'MAILRIG_EOF'`,
+    data,
+    'MAILRIG_EOF',
+    `chown ${quote(`${file.owner}:${file.group}`)} ${quote(target)}`,
+    `chmod ${file.mode} ${quote(target)}`,
+  ].join('\n');
+}
+
+/** Uploads every changed file under the run's staging directory, with its final mode and owner. */
+export function stageScript(stage: string, changes: FileChange[]): string {
+  const writes = changes.filter((c) => c.kind !== 'attributes').map((c) => heredocFile(`${stage}/files${c.file.path}`, c.file));
+  return [`set -e`, `rm -rf ${quote(stage)}`, `install -d -m 0700 ${quote(stage)}/files`, ...writes, ''].join('\n');
+}
+
+/** The top-most directories holding changed files: each is validated as a whole, staged over the live one. */
+export function stagedDirs(changes: FileChange[]): string[] {
+  const dirs = [...new Set(changes.filter((c) => c.kind !== 'attributes').map((c) => dirname(c.file.path)))].sort();
+  return dirs.filter((d) => !dirs.some((other) => other !== d && d.startsWith(`${other}/`)));
+}
+
+/** Validator commands per daemon, run against the staged configuration. */
+const VALIDATORS: Record<Daemon, string> = {
+  // postconf prints warnings (unknown or deprecated parameters) on stderr without failing: fail on them.
+  postfix: `w=$(postconf -n 2>&1 >/dev/null); if [ -n "$w" ]; then echo "$w" >&2; exit 1; fi; postfix check`,
+  dovecot: 'doveconf -n >/dev/null',
+  // Without network rspamd warns about resolving fuzzy1.rspamd.com: only the exit code counts.
+  rspamd: 'rspamadm configtest >/dev/null',
+  redis: 'true',
+  nginx: 'nginx -t -q',
+};
+
+/**
+ * Validates the staged configuration with the daemons' own checks, exactly as it will land: in a
+ * private mount namespace, each changed directory is replaced by a copy of the live one with the
+ * staged files laid over it. The live system never sees the staged files.
+ */
+export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): string {
+  const dirs = stagedDirs(plan.changes);
+  const maps = plan.mapBuilds.map((f) => mapCommand(f)).join('\n');
+  const checks = daemons.map((d) => `echo "== ${d}" >&2\n( ${VALIDATORS[d]} ) || fail=1`).join('\n');
+  const inner = [
+    'set -e',
+    ...dirs.map((d) => `mount --bind ${quote(`${stage}/view${d}`)} ${quote(d)}`),
+    'fail=0',
+    maps ? `( ${maps.replace(/\n/g, ' && ')} ) || fail=1` : '',
+    'set +e',
+    checks,
+    'exit $fail',
+  ]
+    .filter(Boolean)
+    .join('\n');
+  return [
+    'set -e',
+    `rm -rf ${quote(`${stage}/view`)}`,
+    ...dirs.flatMap((d) => [
+      `install -d -m 0755 ${quote(d)}`,
+      `install -d ${quote(`${stage}/view${d}`)}`,
+      `cp -a ${quote(d)}/. ${quote(`${stage}/view${d}`)}/`,
+      `cp -a ${quote(`${stage}/files${d}`)}/. ${quote(`${stage}/view${d}`)}/`,
+    ]),
+    `unshare --mount --propagation private sh -c ${quote(inner)}`,
+    '',
+  ].join('\n');
+}
+
+export function mapCommand(file: FileSpec): string {
+  return file.onChange === 'postalias' ? `postalias ${quote(file.path)}` : `postmap lmdb:${quote(file.path)}`;
+}
+
+/**
+ * Moves staged files into place, each by a rename in its own directory (atomic per file), after
+ * keeping the previous version in the backup directory; then rebuilds the maps that changed.
+ */
+export function swapScript(stage: string, backup: string, plan: Plan): string {
+  const lines = ['set -e', `install -d -m 0700 ${quote(backup)}/files`, `: > ${quote(backup)}/created`];
+  for (const c of plan.changes) {
+    const path = quote(c.file.path);
+    if (c.kind === 'attributes') {
+      lines.push(`chown ${quote(`${c.file.owner}:${c.file.group}`)} ${path}`, `chmod ${c.file.mode} ${path}`);
+      continue;
+    }
+    if (c.kind === 'update') {
+      lines.push(`install -d -m 0700 ${quote(dirname(`${backup}/files${c.file.path}`))}`, `cp -a ${path} ${quote(`${backup}/files${c.file.path}`)}`);
+    } else {
+      lines.push(`echo ${path} >> ${quote(backup)}/created`);
+    }
+    const next = quote(`${c.file.path}.mailrig-new`);
+    lines.push(
+      `install -d -m 0755 ${quote(dirname(c.file.path))}`,
+      `cp -a ${quote(`${stage}/files${c.file.path}`)} ${next}`,
+      `mv -f ${next} ${path}`,
+    );
+  }
+  lines.push(...plan.mapBuilds.map(mapCommand), `rm -rf ${quote(stage)}`, '');
+  return lines.join('\n');
+}
+
+/** Puts back what swapScript replaced and removes what it created, then rebuilds the maps. */
+export function rollbackScript(backup: string, plan: Plan): string {
+  return [
+    'set -e',
+    `if [ -d ${quote(backup)}/files ]; then cp -a ${quote(backup)}/files/. /; fi`,
+    `if [ -f ${quote(backup)}/created ]; then while read -r f; do rm -f "$f"; done < ${quote(backup)}/created; fi`,
+    ...plan.mapBuilds.map((f) => `[ -e ${quote(f.path)} ] && ${mapCommand(f)} || true`),
+    '',
+  ].join('\n');
+}
+
+/** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
+export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
+  const unit = UNIT[daemon];
+  // A daemon that is not running cannot be reloaded: start it (restart starts a stopped one too).
+  const verb = action;
+  const cmd = init === 'systemd' ? `systemctl ${verb} ${unit}` : `service ${unit} ${verb}`;
+  return `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
+}
+
+/** Succeeds once every expected port listens (waiting up to `seconds`); else lists the missing ones. */
+export function healthScript(ports: number[], seconds = 30): string {
+  return `missing=
+for i in $(seq 1 ${seconds * 2}); do
+  listening=$(ss -Hltn | awk '{print $4}' | sed 's/.*://' | sort -u)
+  missing=
+  for p in ${ports.join(' ')}; do echo "$listening" | grep -qx "$p" || missing="$missing $p"; done
+  [ -z "$missing" ] && exit 0
+  sleep 0.5
+done
+echo "not listening:$missing" >&2
+exit 1
+`;
+}

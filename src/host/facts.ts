@@ -1,0 +1,139 @@
+// What the host is like, learned in one round trip: one shell script prints a section per fact, and
+// one parser per section reads it (each tested on output recorded from real hosts).
+import type { Release } from '../config/model.js';
+import { quoteAll } from './shell.js';
+
+export interface FileFact {
+  sha256: string;
+  /** Octal, four digits, e.g. "0640". */
+  mode: string;
+  owner: string;
+  group: string;
+}
+
+export interface Facts {
+  os: { id: string; versionId: string; codename: string; prettyName: string };
+  /** The release in mailrig's terms, when it is one mailrig supports. */
+  release: Release | undefined;
+  init: 'systemd' | 'sysv';
+  /** Installed packages among those asked about → version. */
+  packages: Record<string, string>;
+  /** Managed paths that exist → their state. */
+  files: Record<string, FileFact>;
+  /** Daemons → the pid of their main process, or undefined when not running. */
+  services: Record<string, number | undefined>;
+  /** Users that exist among those asked about. */
+  users: string[];
+}
+
+export interface FactsQuery {
+  packages: string[];
+  paths: string[];
+  /** service → the exact command name (comm) of its main process. */
+  processes: Record<string, string>;
+  users: string[];
+}
+
+const SECTION = '### mailrig-facts ';
+
+/** The one script that gathers every fact; it must run as root (file hashes of private keys). */
+export function factsScript(q: FactsQuery): string {
+  const procs = Object.entries(q.processes)
+    .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(pgrep -o -x ${comm} || true)"`)
+    .join('\n');
+  return [
+    'export LC_ALL=C',
+    `echo '${SECTION}os'; cat /etc/os-release 2>/dev/null`,
+    `echo '${SECTION}init'; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi`,
+    `echo '${SECTION}packages'; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${quoteAll(q.packages)} 2>/dev/null || true`,
+    `echo '${SECTION}stat'; stat -c '%n\t%a\t%U\t%G' ${quoteAll(q.paths)} 2>/dev/null || true`,
+    `echo '${SECTION}sha256'; sha256sum ${quoteAll(q.paths)} 2>/dev/null || true`,
+    `echo '${SECTION}processes'`,
+    procs,
+    `echo '${SECTION}users'; for u in ${quoteAll(q.users)}; do id -u "$u" >/dev/null 2>&1 && echo "$u"; done; true`,
+    '',
+  ].join('\n');
+}
+
+function sections(output: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current: string[] | undefined;
+  for (const line of output.split('\n')) {
+    if (line.startsWith(SECTION)) {
+      current = [];
+      out.set(line.slice(SECTION.length).trim(), current);
+    } else if (current && line !== '') {
+      current.push(line);
+    }
+  }
+  return out;
+}
+
+export function parseOsRelease(lines: string[]): Facts['os'] {
+  const kv = new Map<string, string>();
+  for (const line of lines) {
+    const m = /^([A-Z_]+)=(.*)$/.exec(line);
+    if (m) kv.set(m[1] ?? '', (m[2] ?? '').replace(/^"(.*)"$/, '$1'));
+  }
+  return {
+    id: kv.get('ID') ?? '',
+    versionId: kv.get('VERSION_ID') ?? '',
+    codename: kv.get('VERSION_CODENAME') ?? '',
+    prettyName: kv.get('PRETTY_NAME') ?? 'an unknown system',
+  };
+}
+
+export function releaseOf(os: Facts['os']): Release | undefined {
+  if (os.id !== 'debian') return undefined;
+  if (os.versionId === '12' || os.codename === 'bookworm') return 'debian-12';
+  if (os.versionId === '13' || os.codename === 'trixie') return 'debian-13';
+  return undefined;
+}
+
+/** dpkg-query lines "name\tversion\tii " → installed packages only. */
+export function parsePackages(lines: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of lines) {
+    const [name, version, status] = line.split('\t');
+    if (name && version && status?.startsWith('ii')) out[name] = version;
+  }
+  return out;
+}
+
+export function parseFiles(statLines: string[], shaLines: string[]): Record<string, FileFact> {
+  const hashes = new Map<string, string>();
+  for (const line of shaLines) {
+    const m = /^([0-9a-f]{64}) [ *](.+)$/.exec(line);
+    if (m) hashes.set(m[2] ?? '', m[1] ?? '');
+  }
+  const out: Record<string, FileFact> = {};
+  for (const line of statLines) {
+    const [path, mode, owner, group] = line.split('\t');
+    if (!path || !mode || !owner || !group) continue;
+    out[path] = { sha256: hashes.get(path) ?? '', mode: mode.padStart(4, '0'), owner, group };
+  }
+  return out;
+}
+
+export function parseProcesses(lines: string[]): Record<string, number | undefined> {
+  const out: Record<string, number | undefined> = {};
+  for (const line of lines) {
+    const [service, pid] = line.split('\t');
+    if (service) out[service] = pid && /^\d+$/.test(pid) ? Number(pid) : undefined;
+  }
+  return out;
+}
+
+export function parseFacts(output: string): Facts {
+  const s = sections(output);
+  const os = parseOsRelease(s.get('os') ?? []);
+  return {
+    os,
+    release: releaseOf(os),
+    init: s.get('init')?.[0] === 'systemd' ? 'systemd' : 'sysv',
+    packages: parsePackages(s.get('packages') ?? []),
+    files: parseFiles(s.get('stat') ?? [], s.get('sha256') ?? []),
+    services: parseProcesses(s.get('processes') ?? []),
+    users: s.get('users') ?? [],
+  };
+}

@@ -1,0 +1,68 @@
+// A plan as the operator reads it: packages, each file with its unified diff (secrets masked), and the
+// services to touch with the files that cause it.
+import { createTwoFilesPatch } from 'diff';
+import type { Plan } from './plan.js';
+import { isEmpty } from './plan.js';
+
+export interface FormatOptions {
+  /** Current content of files being updated (never of secret files). */
+  before: Map<string, string>;
+  /** Omit the diffs of files being created (a first setup creates dozens). */
+  brief?: boolean;
+}
+
+function unifiedDiff(path: string, before: string, after: string): string {
+  const patch = createTwoFilesPatch(path, path, before, after, '', '', { context: 3 });
+  // Drop the "Index:"/"===" preamble; keep ---/+++ and the hunks.
+  return patch
+    .split('\n')
+    .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
+    .join('\n')
+    .trimEnd();
+}
+
+export function formatPlan(plan: Plan, opts: FormatOptions): string {
+  if (isEmpty(plan)) return 'No changes: the host matches mailrig.yaml.';
+  const out: string[] = [];
+  if (plan.installs.length) out.push(`Packages to install (${plan.installs.length}): ${plan.installs.join(' ')}`, '');
+  if (plan.changes.length) {
+    out.push(`Files (${plan.changes.length}):`);
+    for (const c of plan.changes) {
+      const attrs = `${c.file.mode} ${c.file.owner}:${c.file.group}`;
+      if (c.kind === 'attributes') {
+        const b = c.before;
+        out.push(`  ~ ${c.file.path}: ${b ? `${b.mode} ${b.owner}:${b.group}` : '?'} → ${attrs}`);
+        continue;
+      }
+      out.push(`  ${c.kind === 'create' ? '+' : '~'} ${c.file.path} (${attrs})`);
+      if (c.file.secret) {
+        out.push(`    (secret: content not shown${c.kind === 'update' ? '; it differs from the host' : ''})`);
+      } else if (c.kind === 'update' || !opts.brief) {
+        const diff = unifiedDiff(c.file.path, opts.before.get(c.file.path) ?? '', c.file.content);
+        out.push(...diff.split('\n').map((l) => `    ${l}`));
+      }
+    }
+    out.push('');
+  }
+  if (plan.mapBuilds.length) {
+    out.push(`Maps to rebuild: ${plan.mapBuilds.map((f) => f.path).join(' ')}`, '');
+  }
+  if (plan.actions.length) {
+    out.push('Services:');
+    for (const a of plan.actions) {
+      out.push(`  ${a.action.padEnd(7)} ${a.daemon}${a.because.length ? `  ← ${a.because.join(', ')}` : ''}`);
+    }
+  }
+  return out.join('\n').trimEnd();
+}
+
+/** One line for a plan: what apply would do, in numbers. */
+export function summarize(plan: Plan): string {
+  if (isEmpty(plan)) return 'no changes';
+  const parts = [
+    plan.installs.length && `${plan.installs.length} package${plan.installs.length === 1 ? '' : 's'} to install`,
+    plan.changes.length && `${plan.changes.length} file${plan.changes.length === 1 ? '' : 's'} to write`,
+    plan.actions.length && plan.actions.map((a) => `${a.action} ${a.daemon}`).join(', '),
+  ].filter(Boolean);
+  return parts.join('; ');
+}

@@ -1,0 +1,97 @@
+// Desired state + host facts → the plan: what to install, which files to write, which maps to
+// rebuild and which services to reload, restart or start, each with the files that cause it. Pure.
+import { createHash } from 'node:crypto';
+import type { Facts } from '../host/facts.js';
+import type { FileSpec, Service } from '../render/types.js';
+
+/** A daemon mailrig runs on the host ('mailrig' files belong to every TLS consumer instead). */
+export type Daemon = Exclude<Service, 'mailrig'>;
+
+export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'dovecot', 'postfix', 'nginx'];
+
+/** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
+export const TLS_CONSUMERS: Daemon[] = ['postfix', 'dovecot', 'nginx'];
+
+export interface DesiredState {
+  packages: string[];
+  files: FileSpec[];
+  daemons: Daemon[];
+}
+
+export interface FileChange {
+  file: FileSpec;
+  /** create: absent on the host; update: content differs; attributes: only mode or owner differ. */
+  kind: 'create' | 'update' | 'attributes';
+  before: Facts['files'][string] | undefined;
+}
+
+export interface ServiceAction {
+  daemon: Daemon;
+  /** start: not running; restart: a file that needs it changed; reload: otherwise. */
+  action: 'start' | 'restart' | 'reload';
+  /** The changed files that cause it (empty for a start of a daemon that is down). */
+  because: string[];
+}
+
+export interface Plan {
+  installs: string[];
+  changes: FileChange[];
+  /** Map sources whose lookup tables must be rebuilt (postmap / postalias), in path order. */
+  mapBuilds: FileSpec[];
+  actions: ServiceAction[];
+}
+
+export function sha256(content: string): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+function fileChange(file: FileSpec, facts: Facts): FileChange | undefined {
+  const before = facts.files[file.path];
+  if (!before) return { file, kind: 'create', before };
+  if (before.sha256 !== sha256(file.content)) return { file, kind: 'update', before };
+  if (before.mode !== file.mode || before.owner !== file.owner || before.group !== file.group) {
+    return { file, kind: 'attributes', before };
+  }
+  return undefined;
+}
+
+/** The daemons a changed file affects, and how. */
+function effects(change: FileChange): Array<{ daemon: Daemon; action: 'restart' | 'reload' }> {
+  const { file } = change;
+  if (change.kind === 'attributes' || file.onChange === 'none') return [];
+  if (file.onChange === 'postmap' || file.onChange === 'postalias') return []; // Postfix rereads rebuilt maps by itself
+  if (file.service === 'mailrig') return TLS_CONSUMERS.map((daemon) => ({ daemon, action: 'reload' as const }));
+  return [{ daemon: file.service, action: file.onChange }];
+}
+
+export function makePlan(desired: DesiredState, facts: Facts): Plan {
+  const installs = desired.packages.filter((p) => facts.packages[p] === undefined);
+  const changes = desired.files.map((f) => fileChange(f, facts)).filter((c): c is FileChange => c !== undefined);
+  const mapBuilds = changes
+    .filter((c) => c.kind !== 'attributes' && (c.file.onChange === 'postmap' || c.file.onChange === 'postalias'))
+    .map((c) => c.file);
+
+  const byDaemon = new Map<Daemon, ServiceAction>();
+  for (const change of changes) {
+    for (const { daemon, action } of effects(change)) {
+      if (!desired.daemons.includes(daemon)) continue;
+      const current = byDaemon.get(daemon) ?? { daemon, action, because: [] };
+      if (action === 'restart') current.action = 'restart';
+      current.because.push(change.file.path);
+      byDaemon.set(daemon, current);
+    }
+  }
+  for (const daemon of desired.daemons) {
+    if (facts.services[daemon] === undefined) {
+      const current = byDaemon.get(daemon);
+      byDaemon.set(daemon, { daemon, action: 'start', because: current?.because ?? [] });
+    }
+  }
+  // Dependencies first: Redis before rspamd, rspamd and Dovecot before Postfix hands them mail.
+  const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
+  return { installs, changes, mapBuilds, actions };
+}
+
+export function isEmpty(plan: Plan): boolean {
+  return plan.installs.length === 0 && plan.changes.length === 0 && plan.actions.length === 0;
+}
