@@ -55,6 +55,32 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(async (opts) => (await import('./render.js')).run(opts));
 
+  const dns = program
+    .command('dns')
+    .description('the DNS records to publish (table, BIND zone, JSON); --check compares live DNS')
+    .addOption(new Option('--format <format>', 'output format (default table; --zone implies bind)').choices(['table', 'bind', 'json']))
+    .option('--domain <domain>', 'only the records of this zone (Unicode accepted)')
+    .option('--zone <zone>', 'with bind: a complete zone file for this zone, SOA and NS included')
+    .option('--ns <name>', 'with --zone: a name server of the zone (repeat; marked placeholders otherwise)', collect)
+    .option('--serial <n>', 'with --zone: SOA serial (default today as YYYYMMDD00)')
+    .option('--check', 'look up every record in live DNS and compare; exit 1 when a required one is not ok')
+    .option('--json', 'with --check: findings as JSON')
+    .option('--resolver <ip[:port]>', 'with --check: ask this resolver instead of the system one')
+    .addOption(configOption())
+    .action(async (opts) => {
+      process.exitCode = await (await import('./dns.js')).run(opts);
+    });
+  dns
+    .command('push')
+    .description('send the records to dns.server (RFC 2136, TSIG hmac-sha256); shows the changes first')
+    .option('--domain <domain>', 'only this zone')
+    .option('--yes', 'push without asking (required when stdin is not a terminal)')
+    .option('--dry-run', 'show the changes and stop')
+    .addOption(configOption())
+    .action(async (opts, cmd: Command) => {
+      process.exitCode = await (await import('./dns.js')).runPush({ ...cmd.optsWithGlobals(), ...opts });
+    });
+
   return program;
 }
 

@@ -1,0 +1,149 @@
+// Config + public keys → every DNS record the mail setup needs. Pure: no lookups, no files.
+//
+// Order is stable (the JSON output is documented as such): zones in the order their first record
+// appears (mail domains as in mailrig.yaml, then the host's zone if it is none of them), and inside a
+// zone the order records are built in below; PTR records come last with zone null.
+import type { Config, Domain } from '../config/model.js';
+import { hostIsMailDomain } from '../config/model.js';
+import type { PublicKeys } from '../keys/store.js';
+import { mtaStsId, mtaStsPolicy } from './mtasts.js';
+import { absolute, parentZone, reverseName, zoneOf } from './names.js';
+import type { DnsRecord, RecordType } from './types.js';
+
+/** Preference of the one MX; any number works, 10 leaves room on both sides. */
+export const MX_PREFERENCE = 10;
+
+/** RFC 6186 / autodiscover services: [owner label, port, what it is]. */
+const SERVICES: Array<[string, number, string]> = [
+  ['_submissions._tcp', 465, 'mail submission over implicit TLS (RFC 8314)'],
+  ['_submission._tcp', 587, 'mail submission with STARTTLS'],
+  ['_imaps._tcp', 993, 'IMAP over TLS'],
+];
+const POP3S: [string, number, string] = ['_pop3s._tcp', 995, 'POP3 over TLS'];
+const AUTODISCOVER: [string, number, string] = ['_autodiscover._tcp', 443, 'Outlook autodiscover over HTTPS'];
+
+/** The CAA issuer domain of the configured ACME CA, or undefined when no public CA is known. */
+export function caaIssuer(acme: string): string | undefined {
+  // Let's Encrypt's staging environment checks CAA against the same identifier as production.
+  return acme === 'letsencrypt' || acme === 'letsencrypt-staging' ? 'letsencrypt.org' : undefined;
+}
+
+/** The zone the mail host's own records go in: its mail domain, or else its parent (see names.ts). */
+export function hostZone(config: Config): string {
+  return zoneOf(config.server.hostname, config.domains.map((d) => d.name)) ?? parentZone(config.server.hostname);
+}
+
+function shown(d: Domain): string {
+  return d.unicode === d.name ? d.name : `${d.unicode} (${d.name})`;
+}
+
+export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
+  const domains = config.domains.map((d) => d.name);
+  const zoneFor = (name: string) => zoneOf(name, domains) ?? hostZone(config);
+  const out: DnsRecord[] = [];
+  const add = (name: string, type: RecordType, value: string, purpose: string, required = true) =>
+    out.push({ zone: zoneFor(name), name, type, ttl: config.dns.ttl, value, purpose, required });
+
+  for (const d of config.domains) addDomain(config, pub, d, add);
+  addHost(config, pub, add);
+
+  // Stable grouping by zone, keeping build order inside each zone.
+  const zones = [...new Set(out.map((r) => r.zone))];
+  const grouped = zones.flatMap((z) => out.filter((r) => r.zone === z));
+  return [...grouped, ...ptrRecords(config)];
+}
+
+type Add = (name: string, type: RecordType, value: string, purpose: string, required?: boolean) => void;
+
+function addDomain(config: Config, pub: PublicKeys, d: Domain, add: Add): void {
+  const host = config.server.hostname;
+  const name = d.name;
+  const who = shown(d);
+  add(name, 'MX', `${MX_PREFERENCE} ${absolute(host)}`, `Mail for ${who} is delivered to ${host}`);
+  add(name, 'TXT', 'v=spf1 mx -all', `SPF: only the MX host may send mail from ${who}; everything else fails`);
+  for (const k of pub.dkim.filter((k) => k.domain === name && k.state !== 'retired')) {
+    const why =
+      k.state === 'active'
+        ? `DKIM public key (${k.algorithm}) that verifies mail signed for ${who}`
+        : `DKIM public key (${k.algorithm}) published ahead of a key switch for ${who}`;
+    add(`${k.selector}._domainkey.${name}`, 'TXT', `v=DKIM1; k=${k.algorithm}; p=${k.publicValue}`, why);
+  }
+  add(
+    `_dmarc.${name}`,
+    'TXT',
+    `v=DMARC1; p=${d.dmarc.policy}; rua=mailto:${d.dmarc.rua}`,
+    `DMARC: receivers ${d.dmarc.policy === 'none' ? 'only report on' : d.dmarc.policy} mail from ${who} that fails SPF and DKIM, and report to ${d.dmarc.rua}`,
+  );
+  addReportAuthorization(config, d, add);
+  const id = mtaStsId(mtaStsPolicy(config));
+  add(`_mta-sts.${name}`, 'TXT', `v=STSv1; id=${id}`, `MTA-STS: senders must use TLS to ${host}; the id changes when the policy does`);
+  add(`_smtp._tls.${name}`, 'TXT', `v=TLSRPTv1; rua=mailto:${config.adminEmail}`, `TLS-RPT: senders report TLS failures to ${config.adminEmail}`);
+  add(`mta-sts.${name}`, 'CNAME', absolute(host), `Serves the MTA-STS policy of ${who} (https://mta-sts.${name}/.well-known/mta-sts.txt)`);
+  add(`autoconfig.${name}`, 'CNAME', absolute(host), 'Thunderbird and other clients find their settings here', false);
+  add(`autodiscover.${name}`, 'CNAME', absolute(host), 'Outlook finds its settings here', false);
+  const services = [...SERVICES, ...(config.mail.pop3 ? [POP3S] : []), AUTODISCOVER];
+  for (const [label, port, what] of services) {
+    add(`${label}.${name}`, 'SRV', `0 1 ${port} ${absolute(host)}`, `Mail clients find ${what} on ${host}:${port}`, false);
+  }
+  addCaa(config, name, who, add);
+}
+
+/**
+ * RFC 7489 7.1: a report address in another domain receives reports only if that domain says so.
+ * mailrig can say so when the report domain is one of its own mail domains.
+ */
+function addReportAuthorization(config: Config, d: Domain, add: Add): void {
+  const ruaDomain = d.dmarc.rua.slice(d.dmarc.rua.lastIndexOf('@') + 1);
+  if (ruaDomain === d.name || !config.domains.some((o) => o.name === ruaDomain)) return;
+  add(
+    `${d.name}._report._dmarc.${ruaDomain}`,
+    'TXT',
+    'v=DMARC1',
+    `Lets ${ruaDomain} receive the DMARC reports of ${shown(d)}`,
+    false,
+  );
+}
+
+function addCaa(config: Config, name: string, who: string, add: Add): void {
+  const issuer = caaIssuer(config.tls.acme);
+  // A self-signed setup or a private ACME CA has no public CA to name; a CAA record would only block.
+  if (issuer === undefined) return;
+  add(
+    name,
+    'CAA',
+    `0 issue "${issuer}"`,
+    `Only ${issuer} may issue certificates for ${who} and its subdomains (add your other CAs here if you use any)`,
+    false,
+  );
+}
+
+function addHost(config: Config, pub: PublicKeys, add: Add): void {
+  const { hostname: host, ipv4, ipv6 } = config.server;
+  add(host, 'A', ipv4, `Address of the mail server ${host}`);
+  if (ipv6 !== undefined) add(host, 'AAAA', ipv6, `IPv6 address of the mail server ${host}`);
+  const tlsa = `_25._tcp.${host}`;
+  add(tlsa, 'TLSA', `3 1 1 ${pub.tlsa.current}`, `DANE: the SMTP server's current TLS key (needs DNSSEC to take effect)`);
+  if (pub.tlsa.next !== pub.tlsa.current) {
+    add(tlsa, 'TLSA', `3 1 1 ${pub.tlsa.next}`, 'DANE: the next TLS key, published ahead so a key switch never breaks delivery');
+  }
+  if (hostIsMailDomain(config)) return;
+  add(host, 'MX', '0 .', `Null MX (RFC 7505): ${host} itself receives no mail`);
+  // Not "v=spf1 -all": receivers check the HELO name of bounces against it (RFC 7208 2.3), and the
+  // host must pass that; "a" allows exactly the host's own addresses.
+  add(host, 'TXT', 'v=spf1 a -all', `SPF: only ${host} itself may send as ${host} (its bounces and HELO)`);
+  add(`_dmarc.${host}`, 'TXT', 'v=DMARC1; p=reject', `DMARC: reject mail claiming to be from ${host} that fails SPF and DKIM`);
+  if (zoneOf(host, config.domains.map((d) => d.name)) === undefined) addCaa(config, host, host, add);
+}
+
+function ptrRecords(config: Config): DnsRecord[] {
+  const { hostname: host, ipv4, ipv6 } = config.server;
+  return [ipv4, ...(ipv6 === undefined ? [] : [ipv6])].map((ip) => ({
+    zone: null,
+    name: reverseName(ip),
+    type: 'PTR' as const,
+    ttl: config.dns.ttl,
+    value: absolute(host),
+    purpose: `Reverse DNS of ${ip}: set it at your hosting provider (not in your zone); receivers distrust mail from addresses without it`,
+    required: true,
+  }));
+}
