@@ -10,6 +10,13 @@ function configOption(): Option {
   return new Option('-c, --config <file>', 'path of mailrig.yaml').default('mailrig.yaml');
 }
 
+function hostOptions(cmd: Command): Command {
+  return cmd
+    .option('--accept-new-host-key', "trust the host's SSH key if known_hosts does not have it yet (it is then recorded)")
+    .option('--identity <file>', 'private key to log in with (tried before ~/.ssh/config and the defaults)')
+    .option('--known-hosts <file>', 'known_hosts file to check host keys against (default ~/.ssh/known_hosts)');
+}
+
 function interviewOptions(cmd: Command): Command {
   return cmd
     .option('--non-interactive', 'take every answer from flags; fail naming the first missing one')
@@ -40,13 +47,26 @@ export function buildProgram(): Command {
     },
   );
 
-  interviewOptions(
-    program
-      .command('setup')
-      .description('init if there is no mailrig.yaml, then provision the server and print the DNS records')
-      .option('--dry-run', 'render the server and print the DNS records without touching a host')
-      .option('--out <dir>', 'with --dry-run: where to write the rendered server', 'mailrig-render'),
+  hostOptions(
+    interviewOptions(
+      program
+        .command('setup')
+        .description('init if there is no mailrig.yaml, then provision the server and print the DNS records')
+        .option('--dry-run', 'render the server and print the DNS records without touching a host')
+        .option('--out <dir>', 'with --dry-run: where to write the rendered server', 'mailrig-render')
+        .option('--yes', 'apply without asking'),
+    ),
   ).action(async (opts) => (await import('./setup.js')).runSetup(opts));
+
+  hostOptions(program.command('plan').description('what apply would change on the host (diffs); changes nothing'))
+    .addOption(configOption())
+    .action(async (opts) => (await import('./apply.js')).runPlan(opts));
+
+  hostOptions(program.command('apply').description('converge the host to mailrig.yaml, changing only what differs'))
+    .option('--yes', 'apply without asking (required without a terminal)')
+    .option('--replace-host-keys', "overwrite keys on the host that differ from .mailrig's")
+    .addOption(configOption())
+    .action(async (opts) => (await import('./apply.js')).runApply(opts));
 
   program
     .command('render')

@@ -1,0 +1,177 @@
+// mailrig plan and mailrig apply: render, learn the host's facts in one round trip, diff, and (for
+// apply) execute — over one connection for the whole run.
+import { randomBytes } from 'node:crypto';
+import { RuntimeError, UsageError } from '../errors.js';
+import { executePlan } from '../apply/apply.js';
+import { factsScript, parseFacts, type Facts } from '../host/facts.js';
+import type { HostKeyQuestion } from '../host/knownhosts.js';
+import { quote } from '../host/shell.js';
+import type { Transport } from '../host/transport.js';
+import { desiredState, MAIN_PROCESS, portsFor } from '../plan/desired.js';
+import { formatPlan, summarize } from '../plan/format.js';
+import { isEmpty, makePlan, type DesiredState, type Plan } from '../plan/plan.js';
+import { loadProject, type Project } from './project.js';
+
+export interface HostOptions {
+  config: string;
+  /** Accept an unknown host key without asking (it is then recorded in known_hosts). */
+  acceptNewHostKey?: boolean;
+  /** Private key to log in with, before the ssh config's and the defaults. */
+  identity?: string;
+  /** known_hosts file to check and record host keys in (default: the ssh config's, else ~/.ssh/known_hosts). */
+  knownHosts?: string;
+}
+
+export interface ApplyOptions extends HostOptions {
+  yes?: boolean;
+  /** Overwrite keys the host holds that differ from .mailrig's. */
+  replaceHostKeys?: boolean;
+}
+
+const out = (line: string) => process.stdout.write(`${line}\n`);
+
+async function confirm(message: string): Promise<boolean> {
+  const { default: inquirer } = await import('inquirer');
+  const { ok } = await inquirer.prompt([{ type: 'confirm', name: 'ok', message, default: false }]);
+  return Boolean(ok);
+}
+
+export async function openTransport(project: Project, opts: HostOptions): Promise<Transport> {
+  const target = project.config.server.ssh;
+  if (target === 'local') {
+    const { LocalTransport } = await import('../host/local.js');
+    return LocalTransport.open();
+  }
+  const { connectSsh } = await import('../host/ssh.js');
+  return connectSsh({
+    target,
+    ...(opts.identity ? { identityFiles: [opts.identity] } : {}),
+    ...(opts.knownHosts ? { knownHostsFile: opts.knownHosts } : {}),
+    confirmHostKey: async (q: HostKeyQuestion) => {
+      if (opts.acceptNewHostKey) return true;
+      if (!process.stdin.isTTY) return false;
+      return confirm(`${q.host} is not in known_hosts; its ${q.keyType} key is ${q.fingerprint}. Trust it?`);
+    },
+  });
+}
+
+export interface PreparedRun {
+  project: Project;
+  host: Transport;
+  facts: Facts;
+  desired: DesiredState;
+  plan: Plan;
+}
+
+/** Everything up to the plan: load, render, connect, facts (one round trip), diff. */
+export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
+  const project = await loadProject(opts.config);
+  const desired = desiredState({ config: project.config, keys: project.keys, release: project.config.server.release });
+  const host = await openTransport(project, opts);
+  try {
+    const facts = await gatherFacts(host, desired);
+    checkRelease(project, host, facts);
+    return { project, host, facts, desired, plan: makePlan(desired, facts) };
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+}
+
+async function gatherFacts(host: Transport, desired: DesiredState): Promise<Facts> {
+  const script = factsScript({
+    packages: desired.packages,
+    paths: desired.files.map((f) => f.path),
+    processes: MAIN_PROCESS,
+    users: ['vmail'],
+  });
+  const r = await host.exec('sh -s', { stdin: script, sudo: true });
+  if (r.code !== 0) throw new RuntimeError(`${host.target}: reading the host's state failed (exit ${r.code})`, r.stderr.trim());
+  return parseFacts(r.stdout);
+}
+
+function checkRelease(project: Project, host: Transport, facts: Facts): void {
+  const want = project.config.server.release;
+  if (facts.release === undefined) {
+    throw new RuntimeError(
+      `${host.target} runs ${facts.os.prettyName}; mailrig supports Debian 12 (bookworm) and Debian 13 (trixie)`,
+    );
+  }
+  if (facts.release !== want) {
+    throw new UsageError(
+      `${project.configPath}: server.release is ${want}, but ${host.target} runs ${facts.os.prettyName} (${facts.release}); set server.release: ${facts.release}`,
+    );
+  }
+}
+
+/** Current content of the files a plan updates, for diffs; secrets are never fetched. */
+async function currentContents(host: Transport, plan: Plan): Promise<Map<string, string>> {
+  const paths = plan.changes.filter((c) => c.kind === 'update' && !c.file.secret).map((c) => c.file.path);
+  const result = new Map<string, string>();
+  if (!paths.length) return result;
+  const script = paths.map((p) => `printf '%s\\n' ${quote(p)}; base64 -w0 ${quote(p)}; echo`).join('\n');
+  const r = await host.exec('sh -s', { stdin: script, sudo: true });
+  const lines = r.stdout.split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    result.set(lines[i] ?? '', Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'));
+  }
+  return result;
+}
+
+async function showPlan(run: PreparedRun, brief: boolean): Promise<void> {
+  out(`${run.host.target}: ${run.facts.os.prettyName}`);
+  out(formatPlan(run.plan, { before: await currentContents(run.host, run.plan), brief }));
+}
+
+export async function runPlan(opts: HostOptions): Promise<void> {
+  const run = await prepareRun(opts);
+  try {
+    await showPlan(run, false);
+  } finally {
+    await run.host.close();
+  }
+}
+
+/** Host key files that differ from .mailrig's: the operator must choose which to keep. */
+function conflictingKeys(plan: Plan): string[] {
+  return plan.changes.filter((c) => c.kind === 'update' && c.file.secret && /\.(key|pem)$/.test(c.file.path)).map((c) => c.file.path);
+}
+
+export async function runApply(opts: ApplyOptions): Promise<void> {
+  const run = await prepareRun(opts);
+  try {
+    const { plan } = run;
+    if (isEmpty(plan)) {
+      out(`${run.host.target}: no changes; the host matches ${opts.config}.`);
+      return;
+    }
+    const conflicts = conflictingKeys(plan);
+    if (conflicts.length && !opts.replaceHostKeys) {
+      throw new RuntimeError(
+        `${run.host.target} holds keys that differ from ${run.project.keys.dir}: ${conflicts.join(', ')}`,
+        'Keep the host\'s keys: copy them into .mailrig/ (same file names) and re-run.\nUse .mailrig\'s keys: re-run with --replace-host-keys (publish the new DKIM/TLSA records first).',
+      );
+    }
+    await showPlan(run, plan.changes.length > 20);
+    if (!opts.yes) {
+      if (!process.stdin.isTTY) throw new UsageError('apply needs --yes when there is no terminal to confirm on');
+      if (!(await confirm(`Apply these changes to ${run.host.target}?`))) {
+        out('Nothing changed.');
+        return;
+      }
+    }
+    const started = Date.now();
+    const result = await executePlan({
+      host: run.host,
+      plan,
+      facts: run.facts,
+      ports: portsFor(run.project.config),
+      runId: `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`,
+      step: (m) => out(`  … ${m} (${((Date.now() - started) / 1000).toFixed(1)}s)`),
+    });
+    out(`${run.host.target}: applied (${summarize(plan)}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    if (result.actions.length === 0) out('No service needed a reload.');
+  } finally {
+    await run.host.close();
+  }
+}
