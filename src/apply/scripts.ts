@@ -46,6 +46,8 @@ getent group ${VMAIL.user} >/dev/null || groupadd --system --gid ${VMAIL.gid} ${
 id -u ${VMAIL.user} >/dev/null 2>&1 || useradd --system --uid ${VMAIL.uid} --gid ${VMAIL.user} --home-dir ${VMAIL.home} --no-create-home --shell /usr/sbin/nologin ${VMAIL.user}
 install -d -o ${VMAIL.user} -g ${VMAIL.user} -m 0750 ${VMAIL.home}
 install -d -m 0700 ${STATE_DIR}
+# DKIM keys: readable by rspamd only.
+if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /var/lib/rspamd/dkim; fi
 `;
 }
 

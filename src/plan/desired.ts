@@ -1,7 +1,7 @@
 // What the host must have: the packages, the rendered files and the daemons that must run.
 import type { Config } from '../config/model.js';
 import { render, type RenderContext } from '../render/index.js';
-import type { Daemon, DesiredState } from './plan.js';
+import { DAEMONS, type Daemon, type DesiredState } from './plan.js';
 
 export function packagesFor(config: Config): string[] {
   return [
@@ -39,7 +39,7 @@ export function desiredState(ctx: RenderContext): DesiredState {
   return {
     packages: packagesFor(ctx.config),
     files: render(ctx),
-    daemons: ['redis', 'rspamd', 'dovecot', 'postfix', 'nginx'],
+    daemons: DAEMONS,
   };
 }
 

@@ -7,7 +7,11 @@ import type { FileSpec, Service } from '../render/types.js';
 /** A daemon mailrig runs on the host ('mailrig' files belong to every TLS consumer instead). */
 export type Daemon = Exclude<Service, 'mailrig'>;
 
-export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'dovecot', 'postfix', 'nginx'];
+/**
+ * In the order they are started: Redis before rspamd uses it; Postfix before Dovecot, whose auth and
+ * LMTP sockets live in the directory Postfix creates under its queue (/var/spool/postfix/private).
+ */
+export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'postfix', 'dovecot', 'nginx'];
 
 /** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
 export const TLS_CONSUMERS: Daemon[] = ['postfix', 'dovecot', 'nginx'];
@@ -87,7 +91,6 @@ export function makePlan(desired: DesiredState, facts: Facts): Plan {
       byDaemon.set(daemon, { daemon, action: 'start', because: current?.because ?? [] });
     }
   }
-  // Dependencies first: Redis before rspamd, rspamd and Dovecot before Postfix hands them mail.
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
   return { installs, changes, mapBuilds, actions };
 }

@@ -59,7 +59,7 @@ describe('plan', () => {
     assert.equal(plan.changes.length, 5);
     assert.ok(plan.changes.every((c) => c.kind === 'create'));
     assert.deepEqual(plan.mapBuilds.map((f) => f.path), ['/etc/postfix/virtual']);
-    assert.deepEqual(plan.actions.map((a) => `${a.action} ${a.daemon}`), ['start dovecot', 'start postfix']);
+    assert.deepEqual(plan.actions.map((a) => `${a.action} ${a.daemon}`), ['start postfix', 'start dovecot']);
   });
 
   it('a changed main.cf reloads Postfix only, naming the file', () => {
@@ -86,7 +86,7 @@ describe('plan', () => {
     facts.files['/etc/mailrig/tls/privkey.pem']!.sha256 = 'old';
     facts.files['/etc/dovecot/users']!.sha256 = 'old';
     const plan = makePlan({ ...desired, daemons: [...desired.daemons, 'nginx'] }, { ...facts, services: { ...facts.services, nginx: 5 } });
-    assert.deepEqual(plan.actions.map((a) => a.daemon), ['dovecot', 'postfix', 'nginx']);
+    assert.deepEqual(plan.actions.map((a) => a.daemon), ['postfix', 'dovecot', 'nginx']);
     const text = formatPlan(plan, { before: new Map() });
     assert.doesNotMatch(text, /KEY|ARGON2ID/);
     assert.match(text, /secret: content not shown; it differs from the host/);

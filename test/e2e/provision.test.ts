@@ -1,0 +1,133 @@
+// mailrig's main job, end to end: `mailrig setup` provisions a fresh Debian host over SSH, then real
+// clients prove it from outside the host — submission on 587 and 465 with AUTH, delivery, IMAP on 993,
+// DKIM signatures that verify against the records `mailrig dns` printed (served by knotd) — and a
+// second apply changes and restarts nothing. For Debian 12 and Debian 13.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { dkimResults, fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
+
+const RELEASES: Array<[TestHostRelease, 'debian-12' | 'debian-13']> = [
+  ['bookworm', 'debian-12'],
+  ['trixie', 'debian-13'],
+];
+
+const ALICE_PASSWORD = 'Alice-e2e-password-2026';
+
+/** The pids of the five daemons' main processes on the host. */
+async function daemonPids(host: TestHost): Promise<string> {
+  const r = await host.exec('for p in master dovecot rspamd redis-server nginx; do printf "%s=%s " $p "$(pgrep -o -x $p)"; done');
+  return r.stdout.trim();
+}
+
+for (const [release, configRelease] of RELEASES) {
+  describe(`provisioning a fresh ${configRelease} host over SSH`, { timeout: 20 * 60_000 }, () => {
+    let host: TestHost;
+    let ws: Workspace;
+    let knot: KnotServer | undefined;
+    let ca: string;
+
+    before(async () => {
+      await cleanupStaleTestHosts();
+      host = await startTestHost({ release, name: `prov-${release}` });
+      ws = workspace(host);
+    });
+    after(async () => {
+      await knot?.stop();
+      await host?.stop();
+    });
+
+    it('a broken config is caught before anything reaches the host', async () => {
+      const init = await ws.mailrig(
+        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+          '--release', configRelease, '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
+        { input: `${ALICE_PASSWORD}\n` },
+      );
+      assert.equal(init.code, 0, show(init));
+      const path = join(ws.dir, 'mailrig.yaml');
+      const good = readFileSync(path, 'utf8');
+      writeFileSync(path, good.replace(/password_hash: ".*"/, 'password_hash: "{PLAIN}hunter2"'));
+      const r = await ws.mailrig(['apply', '--yes', '--accept-new-host-key']);
+      assert.equal(r.code, 2, show(r));
+      assert.match(r.err, /password_hash: is not a password hash/);
+      const dpkg = await host.exec('dpkg-query -W postfix 2>/dev/null; ls /etc/postfix 2>/dev/null | wc -l');
+      assert.equal(dpkg.stdout.trim(), '0', 'nothing was installed or written');
+      // A second mailbox, with the test suite's known hash, to deliver to.
+      writeFileSync(path, good.replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
+    });
+
+    it('setup provisions the host: packages, files, services, then prints the DNS records', async () => {
+      const r = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.out, /applied \(/);
+      assert.match(r.out, /DNS records to publish/);
+      assert.match(r.out, /_domainkey/);
+      ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+    });
+
+    it('submission on 587 (STARTTLS) and 465 (TLS) with AUTH delivers to another mailbox, fetched over IMAPS', async () => {
+      const common = { host: host.address, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' };
+      for (const port of [587, 465] as const) {
+        const sent = await submit({ ...common, port }, { from: 'alice@example.com', to: 'bob@example.com', subject: `via ${port}`, text: `Hello over ${port}.` });
+        assert.deepEqual(sent.rejected, []);
+      }
+      const inbox = await fetchInbox({ host: host.address, user: 'bob@example.com', password: TEST_PASSWORD, ca, servername: 'mail.example.com' }, 2);
+      assert.equal(inbox.length, 2, 'both messages arrived');
+      const subjects = inbox.map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1]).sort();
+      assert.deepEqual(subjects, ['via 465', 'via 587']);
+
+      // The signatures verify against the zone mailrig printed, served by a real DNS server.
+      const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+      assert.equal(zone.code, 0, show(zone));
+      knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }] });
+      for (const message of inbox) {
+        const results = await dkimResults(message, knot.address);
+        assert.equal(results.length, 2, `two signatures (RSA and Ed25519): ${results.join('; ')}`);
+        assert.ok(results.every((r) => r.endsWith('example.com pass')), results.join('; '));
+        assert.ok(results.some((r) => r.startsWith('r')) && results.some((r) => r.startsWith('e')), results.join('; '));
+      }
+    });
+
+    it('mail to an unknown local user is rejected during SMTP', async () => {
+      await assert.rejects(
+        submit(
+          { host: host.address, port: 587, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' },
+          { from: 'alice@example.com', to: 'nobody@example.com', subject: 'x', text: 'x' },
+        ),
+        (e: Error & { responseCode?: number }) => e.responseCode === 550 || /550/.test(e.message),
+      );
+    });
+
+    it('a second apply reports no changes and restarts nothing', async () => {
+      const pids = await daemonPids(host);
+      assert.doesNotMatch(pids, /=( |$)/, `every daemon runs: ${pids}`);
+      const r = await ws.mailrig(['apply', '--yes']);
+      assert.equal(r.code, 0, show(r));
+      assert.match(r.out, /no changes/);
+      assert.equal(r.out.trim().split('\n').length, 1, `one line: ${r.out}`);
+      assert.equal(await daemonPids(host), pids);
+    });
+
+    it('plan after a config edit shows exactly that edit, and apply reloads only Postfix', async () => {
+      const path = join(ws.dir, 'mailrig.yaml');
+      writeFileSync(path, readFileSync(path, 'utf8').replace('message_size_limit: 50M', 'message_size_limit: 40M'));
+      const plan = await ws.mailrig(['plan']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.match(plan.out, /~ \/etc\/postfix\/main\.cf/);
+      assert.match(plan.out, /-message_size_limit = 52428800\n\s+\+message_size_limit = 41943040/);
+      const changedFiles = plan.out.split('\n').filter((l) => /^\s+[+~] \//.test(l));
+      assert.equal(changedFiles.length, 1, plan.out);
+      assert.match(plan.out, /reload\s+postfix/);
+      const before = await daemonPids(host);
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      assert.equal(await daemonPids(host), before, 'a reload keeps every main process');
+      const size = await host.exec('postconf -h message_size_limit');
+      assert.equal(size.stdout.trim(), '41943040');
+    });
+  });
+}
