@@ -25,7 +25,7 @@ export interface ExecResult {
 /** The one thing apply needs from a transport: run a command (as root) with a script on stdin. */
 export interface Runner {
   readonly target: string;
-  exec(cmd: string, opts?: { stdin?: string }): Promise<ExecResult>;
+  exec(cmd: string, opts?: { stdin?: string; detachStreams?: boolean }): Promise<ExecResult>;
 }
 
 export interface ApplyInput {
@@ -50,8 +50,8 @@ function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
-async function run(host: Runner, what: string, script: string): Promise<ExecResult> {
-  const r = await host.exec('sh -s', { stdin: script });
+async function run(host: Runner, what: string, script: string, detachStreams = false): Promise<ExecResult> {
+  const r = await host.exec('sh -s', { stdin: script, detachStreams });
   if (r.code !== 0) {
     throw new RuntimeError(`${host.target}: ${what} failed (exit ${r.code})`, tail(`${r.stdout}\n${r.stderr}`));
   }
@@ -76,7 +76,8 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
 
   if (plan.installs.length) {
     step(`installing ${plan.installs.length} packages (apt-get)`);
-    await run(host, 'installing packages', installScript(plan.installs));
+    // Detached: a package whose daemon starts anyway (no policy-rc.d honoured) must not hold the channel.
+    await run(host, 'installing packages', installScript(plan.installs), true);
   }
   await run(host, 'preparing the vmail user and directories', prepareScript());
 
@@ -104,7 +105,7 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   for (const a of plan.actions) {
     const action = facts.services[a.daemon] === undefined ? 'start' : a.action;
     step(`${action} ${a.daemon}`);
-    const r = await host.exec(serviceCommand(facts.init, a.daemon, action));
+    const r = await host.exec(serviceCommand(facts.init, a.daemon, action), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
     actions.push(`${action} ${a.daemon}`);
   }
