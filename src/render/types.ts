@@ -4,6 +4,7 @@ export type Service = 'postfix' | 'dovecot' | 'rspamd' | 'redis' | 'nginx' | 'ma
 /**
  * What a change to a file requires on the host. `postmap` and `postalias` rebuild a map from this
  * source file (then Postfix picks it up by itself); `reload` and `restart` act on the file's service.
+ * Service 'mailrig' (the shared TLS certificate and key): `reload` means reload every TLS consumer.
  */
 export type OnChange = 'reload' | 'restart' | 'postmap' | 'postalias' | 'none';
 
@@ -17,6 +18,11 @@ export interface FileSpec {
   group: string;
   service: Service;
   onChange: OnChange;
+  /**
+   * Settings (`name = value` lines) whose change needs a restart although `onChange` says reload —
+   * e.g. Postfix's inet_protocols. When the previous content is unknown, a change restarts.
+   */
+  restartWhen?: string[];
   /** Whether the file holds a secret (private key, password hashes): never shown in diffs or logs. */
   secret: boolean;
 }

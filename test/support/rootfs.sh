@@ -12,6 +12,7 @@ set -euo pipefail
 
 CACHE_ROOT=${MAILRIG_TEST_CACHE:-/var/cache/mailrig-test}
 MIRROR=${MAILRIG_TEST_MIRROR:-http://deb.debian.org/debian}
+SECURITY_MIRROR=${MAILRIG_TEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 STAMP_NAME=.mailrig-rootfs-stamp
 
 # Every package mailrig deploys, plus the tools the checks use (ss, pgrep, nc).
@@ -38,7 +39,7 @@ packages_for() {
 # Everything that should force a rebuild when it changes goes into the stamp hash.
 stamp_for() {
   local release=$1
-  { echo "release=$release mirror=$MIRROR variant=minbase format=1"; packages_for "$release"; } \
+  { echo "release=$release mirror=$MIRROR security=$SECURITY_MIRROR variant=minbase format=2"; packages_for "$release"; } \
     | sha256sum | cut -d' ' -f1
 }
 
@@ -61,6 +62,8 @@ BUILD_DIR=
 cleanup_build() {
   unmount_all
   if [[ -n $BUILD_DIR && -d $BUILD_DIR ]]; then
+    # debootstrap may have left its own /proc or /sys mounts in the target when it failed.
+    grep -o " $BUILD_DIR/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
     # Never rm -rf through a live mount: check nothing is still mounted below the build dir.
     if ! grep -q " ${BUILD_DIR}/" /proc/self/mounts; then rm -rf --one-file-system "$BUILD_DIR"; fi
   fi
@@ -89,31 +92,45 @@ build() {
   # apt's download cache is shared between builds of the same release.
   mount_into --bind "$debs" "$BUILD_DIR/var/cache/apt/archives"
 
+  # Real hosts run with -updates and -security enabled: test against the same versions.
+  printf 'deb %s %s main\n' "$MIRROR" "$release" "$MIRROR" "$release-updates" \
+    "$SECURITY_MIRROR" "$release-security" >"$BUILD_DIR/etc/apt/sources.list"
+
   local -a pkgs
   mapfile -t pkgs < <(packages_for "$release")
   in_chroot "$BUILD_DIR" sh -c \
     'echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections'
-  in_chroot "$BUILD_DIR" apt-get update -q >&2
-  in_chroot "$BUILD_DIR" apt-get install -y -q --no-install-recommends "${pkgs[@]}" >&2
-  in_chroot "$BUILD_DIR" apt-get clean >&2 || true   # no-op for the bind-mounted cache: keeps .debs on host
+  in_chroot "$BUILD_DIR" apt-get -o APT::Sandbox::User=root update -q >&2
+  in_chroot "$BUILD_DIR" apt-get -o APT::Sandbox::User=root install -y -q --no-install-recommends "${pkgs[@]}" >&2
   unmount_all
 
   # Keep the image small and deterministic: apt lists are re-downloadable.
   rm -rf "$BUILD_DIR"/var/lib/apt/lists/* 2>/dev/null || true
   echo "$stamp" >"$BUILD_DIR/$STAMP_NAME"
+  chmod 0755 "$BUILD_DIR"   # mktemp made it 0700: daemons running as their own users must traverse /
+
 
   # Swap into place: rename is atomic; an outdated rootfs is moved aside first, then removed.
-  local old=
+  # chroot-check.sh holds a shared lock while it uses a rootfs, so none of its overlays can be on the
+  # old one here; an overlay mounted by hand (visible in our mount table) keeps the old copy alive.
+  local old= in_use=no
+  if grep -qE "lowerdir=([^,]*:)?$target[,:]" /proc/self/mounts; then in_use=yes; fi
   if [[ -e $target ]]; then old=$(mktemp -d "$CACHE_ROOT/rootfs/.old-$release.XXXXXX"); mv -T "$target" "$old/x"; fi
   mv -T "$BUILD_DIR" "$target"
   BUILD_DIR=
-  [[ -n $old ]] && rm -rf --one-file-system "$old"
+  if [[ -n $old && $in_use == yes ]]; then
+    log "old $release rootfs is still an overlay lowerdir: left in $old (remove it when unmounted)"
+  elif [[ -n $old ]]; then
+    rm -rf --one-file-system "$old"
+  fi
+
   log "built $release in $((SECONDS - t0)) s"
   trap - EXIT INT TERM
 }
 
 in_chroot() {
   local root=$1; shift
+  # APT::Sandbox::User=root: the bind-mounted .deb cache belongs to the host root, not the chroot _apt.
   DEBIAN_FRONTEND=noninteractive DEBCONF_NONINTERACTIVE_SEEN=true LC_ALL=C.UTF-8 \
     PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
     chroot "$root" "$@"
@@ -136,11 +153,26 @@ ensure() {
   echo "$target"
 }
 
+# Removes what this harness put in the cache (rootfs images, .debs, rspamd's hyperscan cache made
+# by chroot-check.sh), not other tools' directories under the same root.
 clean() {
   [[ -d $CACHE_ROOT ]] || return 0
-  if grep -q " $CACHE_ROOT/" /proc/self/mounts; then die "something is still mounted under $CACHE_ROOT"; fi
-  rm -rf --one-file-system "$CACHE_ROOT"
+  local d
+  for d in rootfs debs rspamd-hs; do
+    if grep -q " $CACHE_ROOT/$d/" /proc/self/mounts; then die "something is still mounted under $CACHE_ROOT/$d"; fi
+  done
+  # Wait for running builds and chroot-check runs (they hold the per-release locks).
+  local lock fd
+  for lock in "$CACHE_ROOT"/rootfs/.*.lock; do
+    [[ -e $lock ]] || continue
+    exec {fd}>"$lock"
+    flock "$fd"
+  done
+  for d in rootfs debs rspamd-hs; do rm -rf --one-file-system "${CACHE_ROOT:?}/$d"; done
+  rmdir "$CACHE_ROOT" 2>/dev/null || true
+
 }
+
 
 case ${1:-} in
   ensure) [[ $# == 2 ]] || die "usage: rootfs.sh ensure <bookworm|trixie>"; ensure "$2" ;;

@@ -1,0 +1,104 @@
+// Dovecot: IMAP/POP3, LMTP delivery, SASL for Postfix, sieve with spam filing and IMAPSieve learning.
+//
+// Debian 12 ships Dovecot 2.3 and Debian 13 ships 2.4, whose configuration syntax differs almost
+// everywhere. The whole difference lives in DIALECTS below: one dovecot.conf template per version
+// and the way a per-user quota is spelled in the passwd-file. Everything else (the data, the users
+// file, sieve scripts, pipe scripts) is shared.
+import type { Release } from '../config/model.js';
+import { passwdFile, VMAIL_GID, VMAIL_ROOT, VMAIL_UID, dovecotSize, type QuotaField } from './dovecot-users.js';
+import type { RenderContext } from './context.js';
+import { SPAM_HEADER } from './rspamd.js';
+import { renderTemplate } from './template.js';
+import type { FileSpec } from './types.js';
+
+interface Dialect {
+  /** templates/dovecot/<dir>/dovecot.conf.hbs */
+  dir: '2.3' | '2.4';
+  quotaField: QuotaField;
+}
+
+const DIALECTS: Record<Release, Dialect> = {
+  'debian-12': { dir: '2.3', quotaField: (b) => `userdb_quota_rule=*:storage=${dovecotSize(b)}` },
+  'debian-13': { dir: '2.4', quotaField: (b) => `userdb_quota_storage_size=${dovecotSize(b)}` },
+};
+
+export const DOVECOT_PATHS = {
+  conf: '/etc/dovecot/dovecot.conf',
+  users: '/etc/dovecot/users',
+  log: '/var/log/dovecot.log',
+  sieveDir: '/etc/dovecot/sieve',
+  pipeDir: '/etc/dovecot/sieve-pipe',
+  /** Fixed contracts with Postfix (see master.cf / main.cf). */
+  authSocket: '/var/spool/postfix/private/auth',
+  lmtpSocket: '/var/spool/postfix/private/dovecot-lmtp',
+  tlsCert: '/etc/mailrig/tls/fullchain.pem',
+  tlsKey: '/etc/mailrig/tls/privkey.pem',
+} as const;
+
+/** Mozilla "intermediate" (guideline 5.7/6.0): TLS 1.2 AEAD suites with forward secrecy; 1.3 suites are OpenSSL's. */
+export const TLS_CIPHERS =
+  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
+export const TLS_CURVES = 'X25519:prime256v1:secp384r1';
+
+/** Sieve scripts: the global before-script for delivery, and the two IMAPSieve learning scripts. */
+const SIEVE_SCRIPTS = ['spam-to-junk', 'learn-spam', 'learn-ham'] as const;
+const PIPE_SCRIPTS = ['rspamd-learn-spam.sh', 'rspamd-learn-ham.sh'] as const;
+
+function sievePath(name: (typeof SIEVE_SCRIPTS)[number]): string {
+  return `${DOVECOT_PATHS.sieveDir}/${name}.sieve`;
+}
+
+function dovecotData(ctx: RenderContext) {
+  const { config } = ctx;
+  return {
+    hostname: config.server.hostname,
+    pop3: config.mail.pop3,
+    protocols: ['imap', 'lmtp', 'sieve', ...(config.mail.pop3 ? ['pop3'] : [])].join(' '),
+    paths: DOVECOT_PATHS,
+    vmail: { uid: VMAIL_UID, gid: VMAIL_GID, root: VMAIL_ROOT },
+    tls: { ciphers: TLS_CIPHERS, curves: TLS_CURVES },
+    sieve: {
+      spamToJunk: sievePath('spam-to-junk'),
+      learnSpam: sievePath('learn-spam'),
+      learnHam: sievePath('learn-ham'),
+    },
+    spamHeader: SPAM_HEADER,
+    messageSizeLimit: config.mail.messageSizeLimit,
+  };
+}
+
+function file(path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec {
+  return {
+    path,
+    content,
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    service: 'dovecot',
+    onChange: 'none',
+    secret: false,
+    ...extra,
+  };
+}
+
+export function renderDovecot(ctx: RenderContext): FileSpec[] {
+  const dialect = DIALECTS[ctx.release];
+  const data = dovecotData(ctx);
+  return [
+    // A restart, not a reload: IMAPSieve and listener changes only take effect on a full restart.
+    file(DOVECOT_PATHS.conf, renderTemplate(`dovecot/${dialect.dir}/dovecot.conf.hbs`, data), { onChange: 'restart' }),
+    // Dovecot re-reads the passwd-file when it changes: user edits need no reload.
+    file(
+      DOVECOT_PATHS.users,
+      `# Managed by mailrig from mailrig.yaml: edit that file, not this one.\n${passwdFile(ctx.config, dialect.quotaField)}`,
+      { mode: '0640', group: 'dovecot', secret: true },
+    ),
+    // Pigeonhole compiles each script at first use into the user's home and recompiles when the
+    // script is newer than that binary, so changed scripts need no sievec run on the host.
+    ...SIEVE_SCRIPTS.map((s) => file(sievePath(s), renderTemplate(`dovecot/sieve/${s}.sieve.hbs`, data))),
+    ...PIPE_SCRIPTS.map((s) =>
+      file(`${DOVECOT_PATHS.pipeDir}/${s}`, renderTemplate(`dovecot/sieve-pipe/${s}.hbs`, data), { mode: '0755' }),
+    ),
+    file('/etc/logrotate.d/dovecot', renderTemplate('dovecot/logrotate.hbs', data)),
+  ];
+}

@@ -1,0 +1,100 @@
+// Postfix: main.cf, master.cf, the lookup tables (compiled by postmap into lmdb), /etc/aliases and
+// /etc/mailname. Everything that differs between Debian releases is in DIALECTS, nowhere else.
+import type { Release } from '../config/model.js';
+import type { RenderContext } from './context.js';
+import {
+  formatMap,
+  localAliasRows,
+  senderLoginRows,
+  sendOnlyRecipientRows,
+  virtualAliasRows,
+  virtualDomainRows,
+  virtualMailboxRows,
+  type MapRow,
+} from './maps.js';
+import { renderTemplate } from './template.js';
+import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
+import type { FileSpec, OnChange } from './types.js';
+
+interface PostfixDialect {
+  /** Debian's Postfix version, for the header comments. */
+  version: string;
+  /** compatibility_level: this version's own, so no backwards-compatible defaults apply. */
+  compatibilityLevel: string;
+  /** tls_ffdhe_auto_groups exists from 3.8 on (3.7 warns about it as unknown). */
+  ffdheGroups: boolean;
+}
+
+const DIALECTS: Record<Release, PostfixDialect> = {
+  'debian-12': { version: '3.7', compatibilityLevel: '3.7', ffdheGroups: false },
+  'debian-13': { version: '3.10', compatibilityLevel: '3.10', ffdheGroups: true },
+};
+
+export function renderPostfix(ctx: RenderContext): FileSpec[] {
+  const { config } = ctx;
+  const dialect = DIALECTS[ctx.release];
+  const hostIsDomain = config.domains.some((d) => d.name === config.server.hostname);
+  const ipv6 = config.server.ipv6 !== undefined;
+  const data = {
+    hostname: config.server.hostname,
+    release: ctx.release,
+    postfixVersion: dialect.version,
+    compatibilityLevel: dialect.compatibilityLevel,
+    ffdheGroups: dialect.ffdheGroups,
+    // When the host name is itself a mail domain, its mail is virtual like every other domain's.
+    mydestination: hostIsDomain ? 'localhost' : '$myhostname, localhost',
+    mynetworks: ipv6 ? '127.0.0.0/8 [::1]/128' : '127.0.0.0/8',
+    inetProtocols: ipv6 ? 'all' : 'ipv4',
+    inetProtocolsWhy: ipv6
+      ? 'IPv4 and IPv6 (server.ipv6 is set).'
+      : 'IPv4 only: server.ipv6 is not set, and Postfix would otherwise also try IPv6 when sending.',
+    messageSizeLimit: config.mail.messageSizeLimit,
+    tlsCert: TLS_CERT,
+    tlsKey: TLS_KEY,
+    ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
+    curves: MOZILLA_INTERMEDIATE.curves.join(' '),
+  };
+  return [
+    // A reload applies main.cf, except the listening addresses: those need a stop and start.
+    { ...conf('/etc/postfix/main.cf', renderTemplate('postfix/main.cf.hbs', data), 'reload'), restartWhen: ['inet_protocols', 'inet_interfaces'] },
+    conf('/etc/postfix/master.cf', renderTemplate('postfix/master.cf.hbs', data), 'reload'),
+    map('virtual_domains', ['Mail domains: Postfix accepts mail for these (virtual_mailbox_domains).'], virtualDomainRows(config)),
+    map(
+      'virtual_mailboxes',
+      ['Mailboxes that receive mail (virtual_mailbox_maps); send-only mailboxes are not listed.'],
+      virtualMailboxRows(config),
+    ),
+    map(
+      'virtual_aliases',
+      [
+        'Aliases and catch-alls (virtual_alias_maps). In a domain with a catch-all, each mailbox maps to',
+        'itself first, or the catch-all would take its mail too.',
+      ],
+      virtualAliasRows(config),
+    ),
+    map(
+      'sender_logins',
+      [
+        'Envelope sender -> the logins allowed to use it (smtpd_sender_login_maps): each mailbox, the',
+        "mailbox's own aliases, and the local mailboxes a standalone alias delivers to.",
+      ],
+      senderLoginRows(config),
+    ),
+    map(
+      'send_only_recipients',
+      ['Send-only mailboxes: refused as recipients (check_recipient_access).'],
+      sendOnlyRecipientRows(config),
+    ),
+    conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
+    // Debian's convention for "the name of this mail system", read by other mail tools.
+    conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
+  ];
+}
+
+function conf(path: string, content: string, onChange: OnChange): FileSpec {
+  return { path, content, mode: '0644', owner: 'root', group: 'root', service: 'postfix', onChange, secret: false };
+}
+
+function map(name: string, header: string[], rows: MapRow[]): FileSpec {
+  return conf(`/etc/postfix/${name}`, formatMap(header, rows), 'postmap');
+}

@@ -1,0 +1,75 @@
+// rspamd: milter for Postfix, spam scoring, DKIM/ARC signing, DMARC/SPF checks, greylisting, Bayes.
+// Only local.d/ (merged into the package's settings) and override.d/ (replacing them) are written,
+// so package upgrades keep their own defaults. The worker files go to override.d because merging a
+// second bind_socket or password would add to the package's values instead of replacing them.
+//
+// rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
+// (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
+import type { RenderContext } from './context.js';
+import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspamd-dkim.js';
+import { rspamdPasswordHash } from './rspamd-password.js';
+import { renderTemplate } from './template.js';
+import type { FileSpec, OnChange } from './types.js';
+
+/** The header the milter adds for the add_header action; Dovecot's sieve files such mail into Junk. */
+export const SPAM_HEADER = { name: 'X-Spam', value: 'Yes' } as const;
+
+export const RSPAMD_PORTS = { proxy: 11332, normal: 11333, controller: 11334 } as const;
+export const REDIS_SERVER = '127.0.0.1:6379';
+/** The system user rspamd runs as, on both releases. */
+export const RSPAMD_USER = '_rspamd';
+
+const OVERRIDE = ['worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
+const LOCAL = [
+  'options.inc',
+  'redis.conf',
+  'actions.conf',
+  'greylist.conf',
+  'milter_headers.conf',
+  'classifier-bayes.conf',
+  'dkim_signing.conf',
+  'arc.conf',
+  'dmarc.conf',
+] as const;
+
+function rspamdData(ctx: RenderContext) {
+  const { config, keys } = ctx;
+  const domains = config.domains.map((d) => d.name);
+  const dkim = domainSelectors(keys.dkim, domains);
+  return {
+    ports: RSPAMD_PORTS,
+    redis: REDIS_SERVER,
+    spamHeader: SPAM_HEADER,
+    controllerHash: rspamdPasswordHash(keys.rspamdControllerPassword),
+    spam: config.spam,
+    localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
+    dkim,
+    // ARC seals are RSA only: RFC 8617 allows no other algorithm, so verifiers reject Ed25519 seals.
+    arc: dkim.flatMap((d) => {
+      const rsa = d.selectors.find((s) => s.algorithm === 'rsa');
+      return rsa ? [{ domain: d.domain, selector: rsa.selector, path: rsa.path }] : [];
+    }),
+  };
+}
+
+function file(path: string, content: string, onChange: OnChange, extra: Partial<FileSpec> = {}): FileSpec {
+  return { path, content, mode: '0644', owner: 'root', group: 'root', service: 'rspamd', onChange, secret: false, ...extra };
+}
+
+export function renderRspamd(ctx: RenderContext): FileSpec[] {
+  const data = rspamdData(ctx);
+  const domains = new Set(ctx.config.domains.map((d) => d.name));
+  return [
+    // Workers bind sockets at start: a change needs a restart.
+    ...OVERRIDE.map((name) =>
+      file(`/etc/rspamd/override.d/${name}`, renderTemplate(`rspamd/override.d/${name}.hbs`, data), 'restart', {
+        // The controller file holds the password hash: readable by rspamd only.
+        ...(name === 'worker-controller.inc' ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
+      }),
+    ),
+    ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
+    ...signingKeys(ctx.keys.dkim)
+      .filter((k) => domains.has(k.domain))
+      .map((k) => file(dkimKeyPath(k), rspamdKeyFile(k), 'reload', { mode: '0640', group: RSPAMD_USER, secret: true })),
+  ];
+}

@@ -1,0 +1,32 @@
+// The certificate chain and key every TLS service reads (Postfix, Dovecot, nginx). Rendered from the
+// key store's current key and its self-signed certificate; ACME replaces both files on the host later,
+// always with the same key, so the DANE TLSA record stays valid.
+import type { RenderContext } from './context.js';
+import type { FileSpec } from './types.js';
+
+export const TLS_DIR = '/etc/mailrig/tls';
+export const TLS_CERT = `${TLS_DIR}/fullchain.pem`;
+export const TLS_KEY = `${TLS_DIR}/privkey.pem`;
+
+export function renderTls(ctx: RenderContext): FileSpec[] {
+  const common = { owner: 'root', group: 'root', service: 'mailrig', onChange: 'reload' } as const;
+  return [
+    { ...common, path: TLS_CERT, content: ctx.keys.tls.selfSignedCertPem, mode: '0644', secret: false },
+    // Root-only: every daemon reads its key as root before dropping privileges.
+    { ...common, path: TLS_KEY, content: ctx.keys.tls.current.privatePem, mode: '0600', secret: true },
+  ];
+}
+
+/** Mozilla's "intermediate" server profile (guideline 6.0): TLS 1.2 ciphers and key exchange groups. */
+export const MOZILLA_INTERMEDIATE = {
+  protocols: ['TLSv1.2', 'TLSv1.3'],
+  ciphers: [
+    'ECDHE-ECDSA-AES128-GCM-SHA256',
+    'ECDHE-RSA-AES128-GCM-SHA256',
+    'ECDHE-ECDSA-AES256-GCM-SHA384',
+    'ECDHE-RSA-AES256-GCM-SHA384',
+    'ECDHE-ECDSA-CHACHA20-POLY1305',
+    'ECDHE-RSA-CHACHA20-POLY1305',
+  ],
+  curves: ['X25519', 'prime256v1', 'secp384r1'],
+} as const;

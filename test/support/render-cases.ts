@@ -1,0 +1,107 @@
+// The render matrix: each case is a config (built through the same schema as mailrig.yaml) rendered
+// for each release. Golden trees live in test/fixtures/render/golden/<case>-<release>/.
+import type { Config, Release } from '../../src/config/model.js';
+import type { RawConfigInput } from '../../src/config/schema.js';
+import type { RenderContext } from '../../src/render/context.js';
+import { configFrom, fixtureKeys, TEST_HASH } from './fixtures.js';
+
+export interface RenderCase {
+  name: string;
+  releases: Release[];
+  /** The config for one release (only server.release differs between releases). */
+  config: (release: Release) => Config;
+}
+
+const BOTH: Release[] = ['debian-12', 'debian-13'];
+
+function server(release: Release, ipv6?: string): RawConfigInput['server'] {
+  return { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'root@203.0.113.10', release, ...(ipv6 ? { ipv6 } : {}) };
+}
+
+export const RENDER_CASES: RenderCase[] = [
+  {
+    // The smallest real server: one domain, one mailbox with an alias, postmaster/abuse aliases.
+    name: 'one-domain',
+    releases: BOTH,
+    config: (release) =>
+      configFrom({
+        server: server(release),
+        admin_email: 'admin@example.com',
+        domains: {
+          'example.com': {
+            mailboxes: { alice: { password_hash: TEST_HASH, quota: '2G', aliases: ['a.smith'] } },
+            aliases: { postmaster: 'alice', abuse: 'alice' },
+          },
+        },
+      }),
+  },
+  {
+    // Three domains, one of them an IDN; owned and standalone aliases (one to an outside address), a
+    // catch-all, a send-only mailbox, dual-stack and POP3.
+    name: 'three-domains',
+    releases: BOTH,
+    config: (release) =>
+      configFrom({
+        server: server(release, '2001:db8::10'),
+        admin_email: 'admin@example.com',
+        domains: {
+          'example.com': {
+            mailboxes: {
+              alice: { password_hash: TEST_HASH, quota: '10G', aliases: ['a.smith', 'alice@example.net'] },
+              bob: { password_hash: TEST_HASH },
+              noreply: { password_hash: TEST_HASH, send_only: true },
+            },
+            aliases: { postmaster: 'alice', abuse: ['alice', 'bob'], sales: ['bob', 'partner@example.org'] },
+          },
+          'example.net': {
+            mailboxes: { carol: { password_hash: TEST_HASH, quota: '1G' } },
+            aliases: { info: 'carol' },
+            catch_all: 'carol',
+          },
+          'bücher.example': {
+            mailboxes: { dave: { password_hash: TEST_HASH, aliases: ['bestellung'] } },
+            aliases: { postmaster: 'dave@bücher.example' },
+          },
+        },
+        mail: { pop3: true, default_quota: '5G' },
+      }),
+  },
+  {
+    // IPv4 only, POP3 off, two domains with a catch-all next to a send-only mailbox, smaller messages.
+    name: 'ipv4-only-pop3-off',
+    releases: BOTH,
+    config: (release) =>
+      configFrom({
+        server: server(release),
+        admin_email: 'hostmaster@example.org',
+        domains: {
+          'example.com': {
+            mailboxes: { alice: { password_hash: TEST_HASH } },
+            aliases: { postmaster: 'alice' },
+          },
+          'example.org': {
+            mailboxes: {
+              erin: { password_hash: TEST_HASH, aliases: ['hostmaster'] },
+              alerts: { password_hash: TEST_HASH, send_only: true },
+            },
+            catch_all: 'erin',
+          },
+        },
+        mail: { pop3: false, message_size_limit: '25M' },
+      }),
+  },
+];
+
+/** Every case × release, with its render context (fixture keys for exactly its domains). */
+export function renderMatrix(): Array<{ id: string; ctx: RenderContext }> {
+  return RENDER_CASES.flatMap((c) =>
+    c.releases.map((release) => {
+      const config = c.config(release);
+      const keys = fixtureKeys(config.domains.map((d) => d.name));
+      return { id: `${c.name}-${release}`, ctx: { config, keys, release } };
+    }),
+  );
+}
+
+/** debian-12 → bookworm, debian-13 → trixie: the names chroot-check.sh and rootfs.sh take. */
+export const CODENAMES: Record<Release, string> = { 'debian-12': 'bookworm', 'debian-13': 'trixie' };

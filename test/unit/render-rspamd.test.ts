@@ -1,0 +1,141 @@
+// rspamd's rendered files: DKIM dual signing per domain, key files in a format every release loads,
+// the controller's password hash (checked against vectors from the real `rspamadm pw`), thresholds.
+import assert from 'node:assert/strict';
+import { createPublicKey, sign, verify } from 'node:crypto';
+import { describe, it } from 'node:test';
+import type { Release } from '../../src/config/model.js';
+import { renderRspamd } from '../../src/render/rspamd.js';
+import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
+import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/render/rspamd-password.js';
+import type { FileSpec } from '../../src/render/types.js';
+import { configFrom, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
+
+const DOMAINS = ['example.com', 'example.net', 'xn--bcher-kva.example'];
+
+function render(release: Release, spam: { greylisting?: boolean; gtube?: boolean } = {}) {
+  const config = configFrom({
+    server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ipv6: '2001:db8::10', ssh: 'local', release },
+    admin_email: 'admin@example.com',
+    spam: { reject: 12, add_header: 5.5, greylist: 3, ...spam },
+    domains: {
+      'example.com': { mailboxes: { alice: { password_hash: TEST_HASH } } },
+      'example.net': {},
+      'bücher.example': {},
+    },
+  });
+  const keys = fixtureKeys(DOMAINS);
+  return { files: renderRspamd({ config, keys, release }), keys };
+}
+
+function content(files: FileSpec[], path: string): string {
+  const f = files.find((x) => x.path === path);
+  assert.ok(f, `${path} is rendered`);
+  return f.content;
+}
+
+describe('rspamd DKIM signing', () => {
+  const { files, keys } = render('debian-12');
+  const active = keys.dkim.filter((k) => k.state === 'active');
+
+  it('lists every domain with both its RSA and its Ed25519 selector', () => {
+    const conf = content(files, '/etc/rspamd/local.d/dkim_signing.conf');
+    for (const domain of DOMAINS) {
+      const [rsa, ed] = (['rsa', 'ed25519'] as const).map((a) => active.find((k) => k.domain === domain && k.algorithm === a));
+      assert.ok(rsa && ed, `${domain} has both keys in the fixture`);
+      const block = new RegExp(
+        `"${domain.replace(/\./g, '\\.')}" \\{\\n\\s+selectors = \\[\\n` +
+          `\\s+\\{ selector = "${rsa.selector}"; path = "/var/lib/rspamd/dkim/${domain}\\.${rsa.selector}\\.key"; \\},\\n` +
+          `\\s+\\{ selector = "${ed.selector}"; path = "/var/lib/rspamd/dkim/${domain}\\.${ed.selector}\\.key"; \\},\\n\\s+\\];`,
+      );
+      assert.match(conf, block);
+    }
+    assert.match(conf, /^sign_authenticated = true;$/m);
+    assert.match(conf, /^sign_local = true;$/m);
+  });
+
+  it('seals ARC with the RSA key only', () => {
+    const arc = content(files, '/etc/rspamd/local.d/arc.conf');
+    for (const k of active) assert.equal(arc.includes(k.selector), k.algorithm === 'rsa', `${k.domain} ${k.selector}`);
+  });
+
+  it('writes each key readable by _rspamd only, RSA as PEM and Ed25519 as rspamd\'s base64 seed', () => {
+    for (const k of active) {
+      const f = files.find((x) => x.path === `/var/lib/rspamd/dkim/${k.domain}.${k.selector}.key`);
+      assert.deepEqual([f?.mode, f?.owner, f?.group, f?.secret], ['0640', 'root', '_rspamd', true]);
+      if (k.algorithm === 'rsa') assert.equal(f?.content, k.privatePem);
+      else assert.match(f?.content ?? '', /^[A-Za-z0-9+/]{43}=$/);
+    }
+  });
+
+  it('keeps the Ed25519 seed intact: a key rebuilt from it signs like the original', () => {
+    const ed = active.find((k) => k.algorithm === 'ed25519');
+    assert.ok(ed);
+    const seed = Buffer.from(rspamdKeyFile(ed), 'base64');
+    // PKCS#8 for Ed25519 is a fixed 16-byte prefix followed by the 32-byte seed.
+    const der = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), seed]);
+    const msg = Buffer.from('dkim');
+    const sig = sign(null, msg, { key: der, format: 'der', type: 'pkcs8' });
+    assert.ok(verify(null, msg, createPublicKey(ed.privatePem), sig));
+  });
+});
+
+describe('rspamd controller password', () => {
+  // Printed by the real `rspamadm pw -p ...` in the Debian chroots (random salt each time).
+  const VECTORS = [
+    { release: 'rspamd 3.4 (Debian 12)', password: 'testpass123', hash: '$2$sb3gwtafwxwyrfpi6eii6xqgb5thmcz6$5z7thfokmigiaudzg1k554beygcuoxrdcaqcdn5wfb9bt3scha5y' },
+    { release: 'rspamd 3.12 (Debian 13)', password: 'Another-Pass_42', hash: '$2$fe9c8upftbk889a6jpq3oczw3hysiiuo$4gznkrinrt48fp4eozk7gor7teb7qy194s4j66ym3xdmfzpwohyy' },
+  ];
+  for (const v of VECTORS) {
+    it(`verifies a hash made by ${v.release}`, () => {
+      assert.ok(verifyRspamdPassword(v.hash, v.password));
+      assert.ok(!verifyRspamdPassword(v.hash, `${v.password}x`));
+    });
+  }
+
+  it('renders a deterministic hash that verifies (and that `rspamadm pw --check` accepted on both releases)', () => {
+    const { files, keys } = render('debian-13');
+    const hash = rspamdPasswordHash(keys.rspamdControllerPassword);
+    assert.equal(hash, rspamdPasswordHash(keys.rspamdControllerPassword));
+    assert.match(hash, /^\$2\$[a-z0-9]{32}\$[a-z0-9]{52}$/);
+    assert.ok(verifyRspamdPassword(hash, keys.rspamdControllerPassword));
+    const f = files.find((x) => x.path === '/etc/rspamd/override.d/worker-controller.inc');
+    assert.ok(f?.content.includes(`password = "${hash}";`));
+    assert.deepEqual([f?.mode, f?.group, f?.secret], ['0640', '_rspamd', true]);
+    assert.ok(!f?.content.includes(keys.rspamdControllerPassword), 'the password itself never reaches the host');
+  });
+
+  it('reads and writes rspamd\'s z-base32 (least significant bits first)', () => {
+    const bytes = Buffer.from('00ff1280a5', 'hex');
+    assert.deepEqual(rspamdBase32Decode(rspamdBase32(bytes)), bytes);
+    // 0x01: the low five bits (1 = 'b'), then the remaining three (0 = 'y').
+    assert.equal(rspamdBase32(Buffer.from([1])), 'by');
+  });
+});
+
+describe('rspamd thresholds and options', () => {
+  it('takes actions from mailrig.yaml', () => {
+    const actions = content(render('debian-13').files, '/etc/rspamd/local.d/actions.conf');
+    assert.match(actions, /^reject = 12;$/m);
+    assert.match(actions, /^add_header = 5\.5;$/m);
+    assert.match(actions, /^greylist = 3;$/m);
+  });
+
+  it('turns greylisting off in both the module and the action', () => {
+    const { files } = render('debian-12', { greylisting: false });
+    assert.match(content(files, '/etc/rspamd/local.d/greylist.conf'), /^enabled = false;$/m);
+    assert.match(content(files, '/etc/rspamd/local.d/actions.conf'), /^greylist = null;$/m);
+  });
+
+  it('honours GTUBE only when spam.gtube is on', () => {
+    assert.doesNotMatch(content(render('debian-12').files, '/etc/rspamd/local.d/options.inc'), /gtube_patterns/);
+    assert.match(content(render('debian-12', { gtube: true }).files, '/etc/rspamd/local.d/options.inc'), /^gtube_patterns = "all";$/m);
+  });
+
+  it('binds every worker to loopback on the agreed ports', () => {
+    const { files } = render('debian-12');
+    for (const [name, port] of [['proxy', 11332], ['normal', 11333], ['controller', 11334]] as const) {
+      assert.match(content(files, `/etc/rspamd/override.d/worker-${name}.inc`), new RegExp(`^bind_socket = "127\\.0\\.0\\.1:${port}";$`, 'm'));
+    }
+    assert.match(content(files, '/etc/rspamd/local.d/options.inc'), /^local_addrs = \["127\.0\.0\.0\/8", "::1", "203\.0\.113\.10", "2001:db8::10"\];$/m);
+  });
+});
