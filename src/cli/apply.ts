@@ -61,6 +61,8 @@ export interface PreparedRun {
   facts: Facts;
   desired: DesiredState;
   plan: Plan;
+  /** The host's current content of the files the plan updates (secrets excepted). */
+  before: Map<string, string>;
 }
 
 /** Everything up to the plan: load, render, connect, facts (one round trip), diff. */
@@ -71,7 +73,9 @@ export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
   try {
     const facts = await gatherFacts(host, desired);
     checkRelease(project, host, facts);
-    return { project, host, facts, desired, plan: makePlan(desired, facts) };
+    // The current content of changed files serves the diffs, and tells a reload from a restart.
+    const before = await currentContents(host, makePlan(desired, facts));
+    return { project, host, facts, desired, plan: makePlan(desired, facts, before), before };
   } catch (e) {
     await host.close();
     throw e;
@@ -118,15 +122,15 @@ async function currentContents(host: Transport, plan: Plan): Promise<Map<string,
   return result;
 }
 
-async function showPlan(run: PreparedRun, brief: boolean): Promise<void> {
+function showPlan(run: PreparedRun, brief: boolean): void {
   out(`${run.host.target}: ${run.facts.os.prettyName}`);
-  out(formatPlan(run.plan, { before: await currentContents(run.host, run.plan), brief }));
+  out(formatPlan(run.plan, { before: run.before, brief }));
 }
 
 export async function runPlan(opts: HostOptions): Promise<void> {
   const run = await prepareRun(opts);
   try {
-    await showPlan(run, false);
+    showPlan(run, false);
   } finally {
     await run.host.close();
   }
@@ -152,7 +156,7 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
         'Keep the host\'s keys: copy them into .mailrig/ (same file names) and re-run.\nUse .mailrig\'s keys: re-run with --replace-host-keys (publish the new DKIM/TLSA records first).',
       );
     }
-    await showPlan(run, plan.changes.length > 20);
+    showPlan(run, plan.changes.length > 20);
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UsageError('apply needs --yes when there is no terminal to confirm on');
       if (!(await confirm(`Apply these changes to ${run.host.target}?`))) {

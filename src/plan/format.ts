@@ -17,6 +17,7 @@ function unifiedDiff(path: string, before: string, after: string): string {
   return patch
     .split('\n')
     .filter((l) => !l.startsWith('Index:') && !/^=+$/.test(l))
+    .map((l) => (l.startsWith('--- ') || l.startsWith('+++ ') ? l.trimEnd() : l))
     .join('\n')
     .trimEnd();
 }

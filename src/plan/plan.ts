@@ -59,16 +59,32 @@ function fileChange(file: FileSpec, facts: Facts): FileChange | undefined {
   return undefined;
 }
 
+/** The value lines of the named settings (`name = value`), to tell whether any of them changed. */
+function settingLines(content: string, names: string[]): string {
+  return content
+    .split('\n')
+    .filter((l) => names.some((n) => new RegExp(`^\\s*${n}\\s*=`).test(l)))
+    .join('\n');
+}
+
+function actionFor(change: FileChange, before: string | undefined): 'restart' | 'reload' {
+  const { file } = change;
+  if (file.onChange !== 'reload' || !file.restartWhen?.length || change.kind === 'create') return file.onChange === 'restart' ? 'restart' : 'reload';
+  if (before === undefined) return 'restart';
+  return settingLines(before, file.restartWhen) === settingLines(file.content, file.restartWhen) ? 'reload' : 'restart';
+}
+
 /** The daemons a changed file affects, and how. */
-function effects(change: FileChange): Array<{ daemon: Daemon; action: 'restart' | 'reload' }> {
+function effects(change: FileChange, before: string | undefined): Array<{ daemon: Daemon; action: 'restart' | 'reload' }> {
   const { file } = change;
   if (change.kind === 'attributes' || file.onChange === 'none') return [];
   if (file.onChange === 'postmap' || file.onChange === 'postalias') return []; // Postfix rereads rebuilt maps by itself
   if (file.service === 'mailrig') return TLS_CONSUMERS.map((daemon) => ({ daemon, action: 'reload' as const }));
-  return [{ daemon: file.service, action: file.onChange }];
+  return [{ daemon: file.service, action: actionFor(change, before) }];
 }
 
-export function makePlan(desired: DesiredState, facts: Facts): Plan {
+/** `before` holds the host's current content of updated files where known (never of secrets). */
+export function makePlan(desired: DesiredState, facts: Facts, before: Map<string, string> = new Map()): Plan {
   const installs = desired.packages.filter((p) => facts.packages[p] === undefined);
   const changes = desired.files.map((f) => fileChange(f, facts)).filter((c): c is FileChange => c !== undefined);
   const mapBuilds = changes
@@ -77,7 +93,7 @@ export function makePlan(desired: DesiredState, facts: Facts): Plan {
 
   const byDaemon = new Map<Daemon, ServiceAction>();
   for (const change of changes) {
-    for (const { daemon, action } of effects(change)) {
+    for (const { daemon, action } of effects(change, before.get(change.file.path))) {
       if (!desired.daemons.includes(daemon)) continue;
       const current = byDaemon.get(daemon) ?? { daemon, action, because: [] };
       if (action === 'restart') current.action = 'restart';
