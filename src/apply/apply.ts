@@ -26,6 +26,7 @@ export interface ExecResult {
 export interface Runner {
   readonly target: string;
   exec(cmd: string, opts?: { stdin?: string; detachStreams?: boolean }): Promise<ExecResult>;
+  put(path: string, content: string, mode: string): Promise<void>;
 }
 
 export interface ApplyInput {
@@ -50,8 +51,19 @@ function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
 
+/**
+ * Runs a script as root. A detached script (one that may start daemons, which would hold the
+ * channel's streams open) cannot read itself from stdin, so it goes to a file first.
+ */
 async function run(host: Runner, what: string, script: string, detachStreams = false): Promise<ExecResult> {
-  const r = await host.exec('sh -s', { stdin: script, detachStreams });
+  let r: ExecResult;
+  if (detachStreams) {
+    const file = `${STATE_DIR}/run.sh`;
+    await host.put(file, script, '0700');
+    r = await host.exec(`sh ${file}; rc=$?; rm -f ${file}; exit $rc`, { detachStreams: true });
+  } else {
+    r = await host.exec('sh -s', { stdin: script });
+  }
   if (r.code !== 0) {
     throw new RuntimeError(`${host.target}: ${what} failed (exit ${r.code})`, tail(`${r.stdout}\n${r.stderr}`));
   }
