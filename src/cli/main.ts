@@ -101,6 +101,84 @@ export function buildProgram(): Command {
       process.exitCode = await (await import('./dns.js')).runPush({ ...cmd.optsWithGlobals(), ...opts });
     });
 
+  // --- accounts (issue 9) ---
+  // Mailboxes, aliases and domains are edits of mailrig.yaml (comments kept), validated before writing.
+  const accounts = (cmd: Command) =>
+    cmd.option('--apply', 'apply the change to the server right away').addOption(configOption());
+  const password = (cmd: Command) =>
+    cmd
+      .option('--password-stdin', 'read the password from standard input')
+      .option('--allow-weak', 'accept a password shorter than 12 characters or on the common list');
+  const exit = (code: number) => {
+    process.exitCode = code;
+  };
+  const user = program.command('user').description('mailboxes in mailrig.yaml: add, rm, passwd, quota, list');
+  password(accounts(user.command('add <address>').description('add a mailbox (asks for its password twice, hidden)')))
+    .option('--quota <size>', 'mailbox quota, e.g. 10G (default: mail.default_quota)')
+    .option('--send-only', 'may log in and send, receives no mail')
+    .option('--alias <list>', 'addresses that deliver here (comma-separated or repeated)', collect)
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, opts) => exit(await (await import('./user.js')).runUserAdd(address, opts)));
+  accounts(user.command('rm <address>').description("remove a mailbox from mailrig.yaml (its stored mail stays unless --purge)"))
+    .option('--purge', 'also delete its stored mail on the server (at apply; asks to confirm)')
+    .option('--yes', 'confirm --purge (and --apply) without asking')
+    .action(async (address: string, opts) => exit(await (await import('./user.js')).runUserRm(address, opts)));
+  password(accounts(user.command('passwd <address>').description("set a mailbox's password")))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, opts) => exit(await (await import('./user.js')).runUserPasswd(address, opts)));
+  accounts(user.command('quota <address> <size>').description("set a mailbox's quota (0 = unlimited, default = mail.default_quota)"))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, size: string, opts) => exit(await (await import('./user.js')).runUserQuota(address, size, opts)));
+  user
+    .command('list')
+    .description('the mailboxes, as a table or --json')
+    .option('--json', 'as JSON, for scripts')
+    .option('--domain <domain>', 'only this domain (Unicode accepted)')
+    .addOption(configOption())
+    .action(async (opts) => exit(await (await import('./user.js')).runUserList(opts)));
+
+  const alias = program.command('alias').description('aliases in mailrig.yaml: add, rm, list');
+  accounts(alias.command('add <address> <targets...>').description('make an address deliver to mailboxes or other addresses (adds to an existing alias)'))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, targets: string[], opts) => exit(await (await import('./alias.js')).runAliasAdd(address, targets, opts)));
+  accounts(alias.command('rm <address>').description('remove an alias (standalone, or one a mailbox owns)'))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, opts) => exit(await (await import('./alias.js')).runAliasRm(address, opts)));
+  alias
+    .command('list')
+    .description('every alias and catch-all, as a table or --json')
+    .option('--json', 'as JSON, for scripts')
+    .addOption(configOption())
+    .action(async (opts) => exit(await (await import('./alias.js')).runAliasList(opts)));
+
+  const domain = program.command('domain').description('mail domains in mailrig.yaml: add, rm, list');
+  accounts(domain.command('add <domain>').description('add a mail domain, make its DKIM keys, print the DNS records to add'))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (name: string, opts) => exit(await (await import('./domain.js')).runDomainAdd(name, opts)));
+  accounts(domain.command('rm <domain>').description('remove a mail domain (its DKIM keys stay in .mailrig/)'))
+    .option('--force', 'remove it even though it still has mailboxes (their mail stays on the server)')
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (name: string, opts) => exit(await (await import('./domain.js')).runDomainRm(name, opts)));
+  domain
+    .command('list')
+    .description('the mail domains with their DKIM selectors, as a table or --json')
+    .option('--json', 'as JSON, for scripts')
+    .addOption(configOption())
+    .action(async (opts) => exit(await (await import('./domain.js')).runDomainList(opts)));
+
+  program
+    .command('dkim')
+    .description('DKIM key rotation, staged and gated on DNS')
+    .command('rotate <action> [domain]')
+    .description('start | switch | finish | status: new keys published first, switched when DNS has them, old ones retired after a grace period')
+    .option('--force', 'switch without DNS showing the new keys, or finish before the grace period ends')
+    .option('--resolver <ip[:port]>', 'switch: ask this resolver instead of the system one')
+    .option('--grace <days>', 'switch: days the old keys stay published (default 7)')
+    .option('--json', 'status: as JSON')
+    .addOption(configOption())
+    .action(async (action: string, name: string | undefined, opts) => exit(await (await import('./dkim.js')).runRotate(action, name, opts)));
+  // --- end accounts (issue 9) ---
+
   return program;
 }
 

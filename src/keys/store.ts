@@ -25,7 +25,9 @@ import { KeyStoreError } from '../errors.js';
 import { makeSelfSignedCertificate, certificateNames } from './selfsigned.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
-export type DkimState = 'active' | 'next' | 'retired';
+// next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
+// is in flight (see rotation.ts); retired: neither published nor signing, the key file is kept.
+export type DkimState = 'active' | 'next' | 'retiring' | 'retired';
 
 export interface DkimSelector {
   selector: string;

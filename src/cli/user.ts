@@ -1,0 +1,282 @@
+// mailrig user add|rm|passwd|quota|list: mailboxes in mailrig.yaml, edited in place (comments kept),
+// validated as a whole before anything is written. Also the pieces alias.ts and domain.ts share.
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable, Writable } from 'node:stream';
+import { createInterface } from 'node:readline/promises';
+import { addMailbox, parseAddress, removeMailbox, saveEdit, setPasswordHash, setQuota, validateEdit, writeAtomic } from '../config/edit.js';
+import { loadConfig, readConfigFile } from '../config/load.js';
+import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
+import { KeyStoreError, UsageError } from '../errors.js';
+import { hashPassword, passwordWeakness } from '../keys/password.js';
+import { assertSafe, keyDirFor } from '../keys/store.js';
+import { readStdinLine } from './init.js';
+import { formatColumns, formatSize } from './table.js';
+
+/** Where output goes and where answers come from; tests inject their own. */
+export interface AccountsIo {
+  out: (text: string) => void;
+  input: Readable;
+  output: Writable;
+  /** Whether `input` is a terminal a person can answer on. */
+  interactive: boolean;
+  confirm: (question: string) => Promise<boolean>;
+  now: () => Date;
+}
+
+export function defaultIo(): AccountsIo {
+  return {
+    out: (t) => process.stdout.write(t),
+    input: process.stdin,
+    output: process.stdout,
+    interactive: process.stdin.isTTY === true,
+    confirm: async (q) => {
+      const rl = createInterface({ input: process.stdin, output: process.stdout });
+      try {
+        return /^y(es)?$/i.test((await rl.question(`${q} [y/N] `)).trim());
+      } finally {
+        rl.close();
+      }
+    },
+    now: () => new Date(),
+  };
+}
+
+export interface CommonOptions {
+  config: string;
+  apply?: boolean;
+  yes?: boolean;
+}
+
+/** --apply: hands over to the normal plan/apply path, after the config is written. */
+export async function applyIfAsked(opts: CommonOptions, io: AccountsIo): Promise<number> {
+  if (!opts.apply) {
+    io.out('Next: mailrig apply puts this change on the server (or pass --apply).\n');
+    return 0;
+  }
+  const { runApply } = await import('./apply.js');
+  await runApply({ config: opts.config, ...(opts.yes ? { yes: true } : {}) });
+  return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+// ---- passwords -----------------------------------------------------------------------------------
+
+export interface PasswordOptions {
+  passwordStdin?: boolean;
+  allowWeak?: boolean;
+}
+
+/** A new password: from standard input, or typed twice (hidden) on a terminal; weak ones refused. */
+export async function newPassword(opts: PasswordOptions, io: AccountsIo, label: string): Promise<string> {
+  const weak = (p: string) => (opts.allowWeak ? undefined : passwordWeakness(p));
+  if (opts.passwordStdin) {
+    if (io.interactive) throw new UsageError('--password-stdin: standard input is a terminal; pipe the password in');
+    const password = await readStdinLine(io.input);
+    if (password === '') throw new UsageError('--password-stdin: standard input was empty');
+    const reason = weak(password);
+    if (reason) throw new UsageError(`the password ${reason}; choose a stronger one (or pass --allow-weak)`);
+    return password;
+  }
+  if (!io.interactive) throw new UsageError('no terminal to ask for the password on; pipe it in with --password-stdin');
+  const { default: inquirer } = await import('inquirer');
+  const prompt = inquirer.createPromptModule({ input: io.input, output: io.output });
+  const ask = async (message: string, validate?: (v: string) => string | true) => {
+    const r = (await prompt([{ type: 'password', mask: '*', name: 'value', message, validate }] as never)) as { value: unknown };
+    return String(r.value ?? '');
+  };
+  for (;;) {
+    const first = await ask(`Password for ${label}`, (v) => {
+      const reason = weak(v);
+      return reason ? `The password ${reason}` : true;
+    });
+    if ((await ask('The same password again')) === first) return first;
+    io.output.write('The two passwords differ; type it again.\n');
+  }
+}
+
+// ---- pending host actions ------------------------------------------------------------------------
+
+/** What apply must still do on the host that the config cannot say: deleting a removed user's mail. */
+export interface Pending {
+  purge: Array<{ address: string; requestedAt: string }>;
+}
+
+export function pendingPath(configPath: string): string {
+  return join(keyDirFor(resolve(configPath)), 'pending.json');
+}
+
+export function readPending(configPath: string): Pending {
+  const path = pendingPath(configPath);
+  if (!existsSync(path)) return { purge: [] };
+  try {
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Pending>;
+    return { ...parsed, purge: parsed.purge ?? [] };
+  } catch (e) {
+    throw new KeyStoreError(`${path}: not valid JSON (${(e as Error).message}); fix or remove it`);
+  }
+}
+
+function writePending(configPath: string, pending: Pending): void {
+  assertSafe(keyDirFor(resolve(configPath)));
+  writeAtomic(pendingPath(configPath), `${JSON.stringify(pending, null, 2)}\n`, 0o600);
+}
+
+// ---- commands ------------------------------------------------------------------------------------
+
+export interface UserAddOptions extends CommonOptions, PasswordOptions {
+  quota?: string;
+  sendOnly?: boolean;
+  alias?: string[];
+}
+
+function checkSize(size: string, flag: string): void {
+  if (parseSize(size) === undefined) throw new UsageError(`${flag} ${size}: not a size (try 10G, 500M, or 0 for unlimited)`);
+}
+
+const PLACEHOLDER_HASH = '{ARGON2ID}placeholder';
+
+export async function runUserAdd(address: string, opts: UserAddOptions, io: AccountsIo = defaultIo()): Promise<number> {
+  const path = resolve(opts.config);
+  const text = readConfigFile(path);
+  loadConfig(path);
+  if (opts.quota !== undefined) checkSize(opts.quota, '--quota');
+  const spec = { quota: opts.quota, sendOnly: opts.sendOnly, aliases: (opts.alias ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean) };
+  // Everything but the password is checked first, so nobody types a password for a rejected edit.
+  validateEdit(path, addMailbox(text, address, { ...spec, passwordHash: PLACEHOLDER_HASH }));
+  const password = await newPassword(opts, io, displayAddress(address));
+  saveEdit(path, addMailbox(text, address, { ...spec, passwordHash: await hashPassword(password) }));
+  const a = parseAddress(address);
+  const shown = displayAddress(`${a.local}@${a.domain}`);
+  io.out(`Added ${shown} to ${opts.config}${opts.sendOnly ? ' (send-only)' : ''}.\n`);
+  const pending = existsSync(pendingPath(path)) ? readPending(path) : undefined;
+  if (pending?.purge.some((p) => p.address === `${a.local}@${a.domain}`)) {
+    writePending(path, { ...pending, purge: pending.purge.filter((p) => p.address !== `${a.local}@${a.domain}`) });
+    io.out(`Cancelled the pending deletion of ${shown}'s stored mail: the mailbox keeps it.\n`);
+  }
+  return applyIfAsked(opts, io);
+}
+
+export interface UserRmOptions extends CommonOptions {
+  purge?: boolean;
+}
+
+export async function runUserRm(address: string, opts: UserRmOptions, io: AccountsIo = defaultIo()): Promise<number> {
+  const path = resolve(opts.config);
+  const text = readConfigFile(path);
+  const { config } = loadConfig(path);
+  const a = parseAddress(address);
+  const full = `${a.local}@${a.domain}`;
+  const shown = displayAddress(full);
+  const exists = config.domains.some((d) => d.mailboxes.some((m) => m.address === full));
+  if (!exists && !opts.purge) throw new UsageError(`${shown}: no such mailbox`);
+  // Removing first checks that nothing else still points at the mailbox (aliases, catch-all).
+  const edited = exists ? removeMailbox(text, address) : undefined;
+  if (edited !== undefined) validateEdit(path, edited);
+  if (opts.purge && !opts.yes) {
+    if (!io.interactive) throw new UsageError('--purge deletes stored mail for good: add --yes to confirm without a terminal');
+    if (!(await io.confirm(`Delete all mail stored for ${shown} on the server? This cannot be undone.`))) {
+      io.out('Nothing changed.\n');
+      return 0;
+    }
+  }
+  if (edited !== undefined) {
+    saveEdit(path, edited);
+    io.out(`Removed ${shown} from ${opts.config}.\n`);
+  }
+  if (opts.purge) {
+    const pending = readPending(path);
+    if (!pending.purge.some((p) => p.address === full)) pending.purge.push({ address: full, requestedAt: io.now().toISOString() });
+    writePending(path, pending);
+    io.out(
+      `The mail stored for ${shown} is deleted on the server at apply time: the request is recorded in .mailrig/pending.json\n` +
+        'until an apply carries it out; until then the mail is still there.\n',
+    );
+  } else {
+    io.out(`The mail stored for ${shown} stays on the server; mailrig user rm ${shown} --purge deletes it.\n`);
+  }
+  return applyIfAsked(opts, io);
+}
+
+export async function runUserPasswd(address: string, opts: CommonOptions & PasswordOptions, io: AccountsIo = defaultIo()): Promise<number> {
+  const path = resolve(opts.config);
+  const text = readConfigFile(path);
+  loadConfig(path);
+  validateEdit(path, setPasswordHash(text, address, PLACEHOLDER_HASH));
+  const shown = displayAddress(address);
+  const password = await newPassword(opts, io, shown);
+  saveEdit(path, setPasswordHash(text, address, await hashPassword(password)));
+  io.out(`Changed the password of ${shown} in ${opts.config}.\n`);
+  return applyIfAsked(opts, io);
+}
+
+export async function runUserQuota(address: string, size: string, opts: CommonOptions, io: AccountsIo = defaultIo()): Promise<number> {
+  const path = resolve(opts.config);
+  const text = readConfigFile(path);
+  loadConfig(path);
+  const quota = size === 'default' ? undefined : size;
+  if (quota !== undefined) checkSize(quota, 'SIZE');
+  const edited = setQuota(text, address, quota);
+  const shown = displayAddress(address);
+  if (edited === text) {
+    io.out(`${shown} already has that quota; nothing changed.\n`);
+    return 0;
+  }
+  const { config } = saveEdit(path, edited);
+  const bytes = config.domains.flatMap((d) => d.mailboxes).find((m) => m.address === `${parseAddress(address).local}@${parseAddress(address).domain}`)?.quota ?? 0;
+  io.out(`Set the quota of ${shown} to ${formatSize(bytes)}${quota === undefined ? ' (mail.default_quota)' : ''} in ${opts.config}.\n`);
+  return applyIfAsked(opts, io);
+}
+
+export interface ListOptions {
+  config: string;
+  json?: boolean;
+  domain?: string;
+}
+
+export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo()): Promise<number> {
+  const { config, raw } = loadConfig(resolve(opts.config));
+  const only = opts.domain === undefined ? undefined : toAsciiDomain(opts.domain);
+  if (opts.domain !== undefined && !config.domains.some((d) => d.name === only)) {
+    throw new UsageError(`--domain ${opts.domain}: not a mail domain of this server`);
+  }
+  const explicit = new Set(
+    Object.entries(raw.domains).flatMap(([key, d]) =>
+      Object.entries(d.mailboxes)
+        .filter(([, m]) => m.quota !== undefined)
+        .map(([local]) => `${local.toLowerCase()}@${toAsciiDomain(key) ?? key}`),
+    ),
+  );
+  const rows = config.domains
+    .filter((d) => only === undefined || d.name === only)
+    .flatMap((d) => d.mailboxes)
+    .map((m) => ({
+      address: m.address,
+      unicode: displayAddress(m.address),
+      domain: m.domain,
+      quota: m.quota,
+      quotaFromDefault: !explicit.has(m.address),
+      aliases: m.aliases,
+      sendOnly: m.sendOnly,
+    }));
+  // Orphaned maildirs (mail left by removed users) need host facts; listed once apply gathers them.
+  if (opts.json) {
+    io.out(`${JSON.stringify(rows, null, 2)}\n`);
+    return 0;
+  }
+  if (rows.length === 0) {
+    io.out('No mailboxes.\n');
+    return 0;
+  }
+  io.out(
+    formatColumns(
+      ['ADDRESS', 'QUOTA', 'ALIASES', 'NOTES'],
+      rows.map((r) => [
+        r.unicode,
+        `${formatSize(r.quota)}${r.quotaFromDefault ? ' (default)' : ''}`,
+        r.aliases.map(displayAddress).join(', ') || '-',
+        r.sendOnly ? 'send-only' : '',
+      ]),
+    ),
+  );
+  return 0;
+}
