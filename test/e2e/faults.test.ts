@@ -1,0 +1,129 @@
+// Apply when things go wrong: apt fails, a validator rejects the staged configuration, the SSH
+// connection drops in the middle. Each time the host keeps running a valid configuration and a
+// re-run converges. Also: a non-root login works through sudo.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PROJECT_ROOT } from '../support/fixtures.js';
+import { show, workspace, type Workspace } from '../support/e2e.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+
+/** Hashes of the live configuration, to prove a failed apply changed nothing. */
+async function liveState(host: TestHost): Promise<string> {
+  const r = await host.exec(
+    'sha256sum /etc/postfix/main.cf /etc/rspamd/local.d/actions.conf /etc/nginx/conf.d/mailrig.conf 2>&1; for p in master dovecot rspamd redis-server nginx; do printf "%s=%s " $p "$(pgrep -o -x $p)"; done',
+  );
+  return r.stdout;
+}
+
+async function healthy(host: TestHost): Promise<void> {
+  const check = await host.exec('postfix check && doveconf -n >/dev/null && nginx -t -q && ss -Hltn | grep -c -E ":(25|465|587|143|993|80|443|11332|6379) "');
+  assert.equal(check.code, 0, check.stderr);
+  assert.ok(Number(check.stdout.trim()) >= 9, `every port listens: ${check.stdout}`);
+}
+
+function edit(ws: Workspace, from: string, to: string): void {
+  const path = join(ws.dir, 'mailrig.yaml');
+  const text = readFileSync(path, 'utf8');
+  assert.ok(text.includes(from), `mailrig.yaml has ${from}`);
+  writeFileSync(path, text.replace(from, to));
+}
+
+describe('apply when things go wrong (Debian 12)', { timeout: 15 * 60_000 }, () => {
+  let host: TestHost;
+  let ws: Workspace;
+
+  before(async () => {
+    await cleanupStaleTestHosts();
+    host = await startTestHost({ release: 'bookworm', name: 'faults' });
+    ws = workspace(host);
+    const init = await ws.mailrig(
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+        '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
+      { input: 'Faults-e2e-password-2026\n' },
+    );
+    assert.equal(init.code, 0, show(init));
+  });
+  after(async () => host?.stop());
+
+  it('apt failing stops apply with apt\'s own words; fixed, a re-run converges', async () => {
+    // An operator's pin that forbids a package mailrig needs: apt refuses the whole install.
+    await host.exec("printf 'Package: rspamd\\nPin: release *\\nPin-Priority: -1\\n' > /etc/apt/preferences.d/no-rspamd");
+    const failed = await ws.mailrig(['apply', '--yes', '--accept-new-host-key']);
+    assert.equal(failed.code, 1, show(failed));
+    assert.match(failed.err, /installing packages failed/);
+    assert.match(failed.err, /rspamd/, 'the tail of apt\'s output is shown');
+    const nothing = await host.exec('ls /etc/postfix/main.cf 2>&1');
+    assert.notEqual(nothing.code, 0, 'no file was swapped in');
+    await host.exec('rm /etc/apt/preferences.d/no-rspamd');
+    const ok = await ws.mailrig(['apply', '--yes']);
+    assert.equal(ok.code, 0, show(ok));
+    await healthy(host);
+  });
+
+  it('a staged configuration a validator rejects is not swapped in, and the message names host and file', async () => {
+    // Something on the host that breaks nginx's configuration as a whole: only nginx -t can tell.
+    await host.exec("echo 'this is not nginx syntax' > /etc/nginx/conf.d/zz-broken.conf");
+    // A new domain changes nginx's sites (mta-sts., autoconfig. …), so nginx -t judges the staged tree.
+    const add = await ws.mailrig(['domain', 'add', 'example.net']);
+    assert.equal(add.code, 0, show(add));
+    const before = await liveState(host);
+    const r = await ws.mailrig(['apply', '--yes']);
+    assert.equal(r.code, 1, show(r));
+    assert.match(r.err, new RegExp(`${host.address.replace(/\./g, '\\.')}.*staged configuration was rejected; nothing was changed`));
+    assert.match(r.err, /zz-broken\.conf/, 'nginx names the file');
+    assert.equal(await liveState(host), before, 'no file changed, no daemon restarted');
+    await host.exec('rm /etc/nginx/conf.d/zz-broken.conf');
+    const ok = await ws.mailrig(['apply', '--yes']);
+    assert.equal(ok.code, 0, show(ok));
+    await healthy(host);
+  });
+
+  it('a dropped SSH connection mid-apply leaves a valid configuration running, and a re-run converges', async () => {
+    // Make validation slow enough to cut the connection inside it: a shim in front of rspamadm.
+    await host.exec('printf \'#!/bin/sh\\nsleep 8\\nexec /usr/bin/rspamadm "$@"\\n\' > /usr/local/bin/rspamadm && chmod 755 /usr/local/bin/rspamadm');
+    edit(ws, 'reject: 15', 'reject: 14');
+    const before = await liveState(host);
+    const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/mailrig.js'), 'apply', '--yes', '--identity', host.keyFile, '--known-hosts', host.knownHostsFile], {
+      cwd: ws.dir,
+      env: { ...process.env, HOME: ws.dir, SSH_AUTH_SOCK: '' },
+    });
+    let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const dropped = new Promise<void>((resolve) => {
+      child.stdout.on('data', async (d: Buffer) => {
+        out += d.toString();
+        if (/validating the staged configuration/.test(out) && !out.includes('#dropped')) {
+          out += '#dropped';
+          await new Promise((r) => setTimeout(r, 1500));
+          // The operator's network goes away: every SSH session to the host dies.
+          await host.exec("pkill -f 'sshd: root@' ; pkill -f sshd-session; true");
+          resolve();
+        }
+      });
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    await dropped;
+    assert.notEqual(code, 0, `apply failed: ${out}\n${err}`);
+    assert.equal(await liveState(host), before, 'the drop happened before the swap: nothing changed');
+    await healthy(host);
+    await host.exec('rm /usr/local/bin/rspamadm');
+    const again = await ws.mailrig(['apply', '--yes']);
+    assert.equal(again.code, 0, show(again));
+    assert.match(again.out, /applied/);
+    const plan = await ws.mailrig(['plan']);
+    assert.match(plan.out, /No changes/);
+    await healthy(host);
+  });
+
+  it('a login without root works through sudo', async () => {
+    edit(ws, `ssh: root@${host.address}`, `ssh: deploy@${host.address}`);
+    const plan = await ws.mailrig(['plan']);
+    assert.equal(plan.code, 0, show(plan));
+    assert.match(plan.out, /deploy@.*Debian GNU\/Linux 12/);
+    assert.match(plan.out, /No changes/, 'facts read through sudo see the root-only files too');
+  });
+});
