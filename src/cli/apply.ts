@@ -10,6 +10,9 @@ import type { Transport } from '../host/transport.js';
 import { desiredState, MAIN_PROCESS, portsFor } from '../plan/desired.js';
 import { formatPlan, summarize } from '../plan/format.js';
 import { isEmpty, makePlan, type DesiredState, type Plan } from '../plan/plan.js';
+import { acmeEnabled } from '../tls/directory.js';
+import type { CertificateChoice } from '../tls/cert.js';
+import { progress } from './progress.js';
 import { loadProject, type Project } from './project.js';
 
 export interface HostOptions {
@@ -24,8 +27,12 @@ export interface HostOptions {
 
 export interface ApplyOptions extends HostOptions {
   yes?: boolean;
+  /** Print a JSON summary instead of the plan and progress (for scripts). */
+  json?: boolean;
   /** Overwrite keys the host holds that differ from .mailrig's. */
   replaceHostKeys?: boolean;
+  /** Accept the ACME CA's terms (Let's Encrypt's Subscriber Agreement) without asking. */
+  acceptAcmeTerms?: boolean;
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -63,6 +70,8 @@ export interface PreparedRun {
   plan: Plan;
   /** The host's current content of the files the plan updates (secrets excepted). */
   before: Map<string, string>;
+  /** With ACME on: the certificate the host is to serve (see tls/provision.ts). */
+  served?: CertificateChoice | undefined;
 }
 
 /** Everything up to the plan: load, render, connect, facts (one round trip), diff. */
@@ -73,9 +82,16 @@ export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
   try {
     const facts = await gatherFacts(host, desired);
     checkRelease(project, host, facts);
+    // TLS (issue 6): the renewal agent's packages, and a valid CA-issued certificate on the host stays.
+    let served: CertificateChoice | undefined;
+    if (acmeEnabled(project.config)) {
+      const tls = await import('../tls/provision.js');
+      desired.packages.push(...tls.agentPackages(project.config, facts));
+      served = await tls.adoptServedCertificate(project, host, facts, desired);
+    }
     // The current content of changed files serves the diffs, and tells a reload from a restart.
     const before = await currentContents(host, makePlan(desired, facts));
-    return { project, host, facts, desired, plan: makePlan(desired, facts, before), before };
+    return { project, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
   } catch (e) {
     await host.close();
     throw e;
@@ -84,7 +100,8 @@ export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
 
 async function gatherFacts(host: Transport, desired: DesiredState): Promise<Facts> {
   const script = factsScript({
-    packages: desired.packages,
+    // cron: installed for the renewal agent where systemd is not PID 1 (tls/provision.ts).
+    packages: [...desired.packages, 'cron'],
     paths: desired.files.map((f) => f.path),
     processes: MAIN_PROCESS,
     users: ['vmail'],
@@ -127,10 +144,24 @@ function showPlan(run: PreparedRun, brief: boolean): void {
   out(formatPlan(run.plan, { before: run.before, brief }));
 }
 
-export async function runPlan(opts: HostOptions): Promise<void> {
+/** The plan as data, for scripts: what would be installed, written and restarted. */
+export function planJson(run: PreparedRun) {
+  return {
+    host: run.host.target,
+    system: run.facts.os.prettyName,
+    changes: !isEmpty(run.plan),
+    install: run.plan.installs,
+    files: run.plan.changes.map((c) => ({ path: c.file.path, change: c.kind, mode: c.file.mode, owner: c.file.owner, group: c.file.group })),
+    maps: run.plan.mapBuilds.map((f) => f.path),
+    services: run.plan.actions.map((a) => ({ service: a.daemon, action: a.action, because: a.because })),
+  };
+}
+
+export async function runPlan(opts: HostOptions & { json?: boolean }): Promise<void> {
   const run = await prepareRun(opts);
   try {
-    showPlan(run, false);
+    if (opts.json) out(JSON.stringify(planJson(run), null, 2));
+    else showPlan(run, false);
   } finally {
     await run.host.close();
   }
@@ -141,12 +172,26 @@ function conflictingKeys(plan: Plan): string[] {
   return plan.changes.filter((c) => c.kind === 'update' && c.file.secret && /\.(key|pem)$/.test(c.file.path)).map((c) => c.file.path);
 }
 
+/** TLS (issue 6): after a successful apply, the renewal agent and, when due, a certificate over ACME. */
+async function afterApply(run: PreparedRun, opts: ApplyOptions): Promise<void> {
+  if (!acmeEnabled(run.project.config)) return;
+  const { ensureCertificate } = await import('../tls/provision.js');
+  await ensureCertificate(run.project, run.host, run.facts, run.served, {
+    acceptTerms: opts.acceptAcmeTerms,
+    interactive: process.stdin.isTTY === true && !opts.yes,
+    out,
+    warn: (line) => process.stderr.write(`mailrig: warning: ${line}\n`),
+    confirm,
+  });
+}
+
 export async function runApply(opts: ApplyOptions): Promise<void> {
   const run = await prepareRun(opts);
   try {
     const { plan } = run;
     if (isEmpty(plan)) {
       out(`${run.host.target}: no changes; the host matches ${opts.config}.`);
+      await afterApply(run, opts);
       return;
     }
     const conflicts = conflictingKeys(plan);
@@ -156,7 +201,7 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
         'Keep the host\'s keys: copy them into .mailrig/ (same file names) and re-run.\nUse .mailrig\'s keys: re-run with --replace-host-keys (publish the new DKIM/TLSA records first).',
       );
     }
-    showPlan(run, plan.changes.length > 20);
+    if (!opts.json) showPlan(run, plan.changes.length > 20);
     if (!opts.yes) {
       if (!process.stdin.isTTY) throw new UsageError('apply needs --yes when there is no terminal to confirm on');
       if (!(await confirm(`Apply these changes to ${run.host.target}?`))) {
@@ -165,16 +210,30 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
       }
     }
     const started = Date.now();
-    const result = await executePlan({
-      host: run.host,
-      plan,
-      facts: run.facts,
-      ports: portsFor(run.project.config),
-      runId: `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`,
-      step: (m) => out(`  … ${m} (${((Date.now() - started) / 1000).toFixed(1)}s)`),
-    });
-    out(`${run.host.target}: applied (${summarize(plan)}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+    const steps = opts.json ? { step: () => undefined, end: () => undefined } : progress();
+    let result;
+    try {
+      result = await executePlan({
+        host: run.host,
+        plan,
+        facts: run.facts,
+        ports: portsFor(run.project.config),
+        runId: `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`,
+        step: (m) => steps.step(m),
+      });
+      steps.end(true);
+    } catch (e) {
+      steps.end(false);
+      throw e;
+    }
+    const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+    if (opts.json) {
+      out(JSON.stringify({ ...planJson(run), applied: true, done: result.actions, seconds }, null, 2));
+      return;
+    }
+    out(`${run.host.target}: applied (${summarize(plan)}) in ${seconds}s`);
     if (result.actions.length === 0) out('No service needed a reload.');
+    await afterApply(run, opts);
   } finally {
     await run.host.close();
   }

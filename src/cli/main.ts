@@ -59,12 +59,14 @@ export function buildProgram(): Command {
   ).action(async (opts) => (await import('./setup.js')).runSetup(opts));
 
   hostOptions(program.command('plan').description('what apply would change on the host (diffs); changes nothing'))
+    .option('--json', 'the plan as JSON, for scripts')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runPlan(opts));
 
   hostOptions(program.command('apply').description('converge the host to mailrig.yaml, changing only what differs'))
     .option('--yes', 'apply without asking (required without a terminal)')
     .option('--replace-host-keys', "overwrite keys on the host that differ from .mailrig's")
+    .option('--json', 'print a JSON summary instead of the plan and progress')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runApply(opts));
 
@@ -178,6 +180,36 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(async (action: string, name: string | undefined, opts) => exit(await (await import('./dkim.js')).runRotate(action, name, opts)));
   // --- end accounts (issue 9) ---
+
+  // --- tls (issue 6) ---
+  // Certificates over ACME: consent to the CA's terms at apply, status and renewal, DANE key rollover.
+  const tlsExit = (code: number) => {
+    process.exitCode = code;
+  };
+  for (const name of ['setup', 'apply']) {
+    program.commands
+      .find((c) => c.name() === name)
+      ?.option('--accept-acme-terms', "accept the ACME CA's terms (Let's Encrypt's Subscriber Agreement) without asking");
+  }
+  const cert = program.command('cert').description('the TLS certificate: status, renew');
+  hostOptions(cert.command('status').description('installed certificate, what ports 25/465/587/993/443 serve, whether TLSA matches; exit 1 if not all agree'))
+    .option('--json', 'as JSON, for scripts')
+    .option('--resolver <ip[:port]>', 'ask this resolver for the TLSA record instead of the system one')
+    .addOption(configOption())
+    .action(async (opts) => tlsExit(await (await import('./cert.js')).runCertStatus(opts)));
+  hostOptions(cert.command('renew').description("run the host's renewal agent now (it renews only when due, unless --force)"))
+    .option('--force', 'renew even though the certificate is not due')
+    .addOption(configOption())
+    .action(async (opts) => tlsExit(await (await import('./cert.js')).runCertRenew(opts)));
+  const tls = program.command('tls').description('TLS key management');
+  hostOptions(tls.command('roll-key').description('switch to the pre-published next key (TLSA must be visible), make a new next key, apply'))
+    .option('--force', "switch although DNS does not show the next key's TLSA record")
+    .option('--resolver <ip[:port]>', 'ask this resolver instead of the system one')
+    .option('--yes', 'apply without asking (required without a terminal)')
+    .option('--accept-acme-terms', "accept the ACME CA's terms without asking")
+    .addOption(configOption())
+    .action(async (opts) => tlsExit(await (await import('./tls.js')).runRollKey(opts)));
+  // --- end tls (issue 6) ---
 
   return program;
 }

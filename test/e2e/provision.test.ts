@@ -110,6 +110,9 @@ for (const [release, configRelease] of RELEASES) {
       assert.match(r.out, /no changes/);
       assert.equal(r.out.trim().split('\n').length, 1, `one line: ${r.out}`);
       assert.equal(await daemonPids(host), pids);
+      const json = await ws.mailrig(['plan', '--json']);
+      assert.equal(json.code, 0, show(json));
+      assert.deepEqual(JSON.parse(json.out), { host: `root@${host.address}`, system: JSON.parse(json.out).system, changes: false, install: [], files: [], maps: [], services: [] });
     });
 
     it('plan after a config edit shows exactly that edit, and apply reloads only Postfix', async () => {
