@@ -9,6 +9,7 @@ import {
   healthScript,
   installScript,
   prepareScript,
+  purgeScript,
   rollbackScript,
   serviceCommand,
   stageScript,
@@ -111,6 +112,11 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     }
     step('swapping the new files in');
     await run(host, 'swapping files in', swapScript(stage, backup, plan));
+  }
+
+  if (plan.purges.length) {
+    step(`deleting the stored mail of ${plan.purges.length} removed user(s)`);
+    await run(host, 'deleting stored mail', purgeScript(plan.purges));
   }
 
   const actions: string[] = [];

@@ -186,3 +186,9 @@ echo "not listening:$missing" >&2
 exit 1
 `;
 }
+
+/** Deletes removed users' mail directories; only paths two levels below the vmail home qualify. */
+export function purgeScript(dirs: string[]): string {
+  const safe = dirs.filter((d) => new RegExp(`^${VMAIL.home}/[^/]+/[^/]+$`).test(d) && !d.includes('..'));
+  return ['set -e', ...safe.map((d) => `rm -rf -- ${quote(d)}`), ''].join('\n');
+}

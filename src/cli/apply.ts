@@ -14,6 +14,10 @@ import { acmeEnabled } from '../tls/directory.js';
 import type { CertificateChoice } from '../tls/cert.js';
 import { progress } from './progress.js';
 import { loadProject, type Project } from './project.js';
+import { allMailboxes } from '../config/model.js';
+import { isEmailAddress } from '../config/syntax.js';
+import { VMAIL } from '../apply/scripts.js';
+import { readPending, writePending } from '../keys/pending.js';
 
 export interface HostOptions {
   config: string;
@@ -44,7 +48,11 @@ async function confirm(message: string): Promise<boolean> {
 }
 
 export async function openTransport(project: Project, opts: HostOptions): Promise<Transport> {
-  const target = project.config.server.ssh;
+  return openTarget(project.config.server.ssh, opts);
+}
+
+/** A transport to `user@host[:port]`, an ssh config alias, or "local". */
+export async function openTarget(target: string, opts: Omit<HostOptions, 'config'>): Promise<Transport> {
   if (target === 'local') {
     const { LocalTransport } = await import('../host/local.js');
     return LocalTransport.open();
@@ -74,10 +82,33 @@ export interface PreparedRun {
   served?: CertificateChoice | undefined;
 }
 
+/** Where Dovecot keeps an address's mail (mail_home in the rendered dovecot.conf). */
+const mailDir = (address: string) =>
+  `${VMAIL.home}/${address.slice(address.lastIndexOf('@') + 1)}/${address.slice(0, address.lastIndexOf('@'))}`;
+
+/** The mail directories of removed users whose mail the operator asked to delete, and who are still gone. */
+function purgesOf(project: Project): string[] {
+  const current = new Set(allMailboxes(project.config).map((m) => m.address));
+  return readPending(project.configPath)
+    .purge.filter((p) => isEmailAddress(p.address) && !current.has(p.address))
+    .map((p) => mailDir(p.address));
+}
+
+/** Forgets the purges an apply has done. */
+function clearPurges(project: Project, done: string[]): void {
+  if (!done.length) return;
+  const pending = readPending(project.configPath);
+  const gone = new Set(done);
+  writePending(project.configPath, { ...pending, purge: pending.purge.filter((p) => !gone.has(mailDir(p.address))) });
+}
+
 /** Everything up to the plan: load, render, connect, facts (one round trip), diff. */
 export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
   const project = await loadProject(opts.config);
-  const desired = desiredState({ config: project.config, keys: project.keys, release: project.config.server.release });
+  const desired = {
+    ...desiredState({ config: project.config, keys: project.keys, release: project.config.server.release }),
+    purges: purgesOf(project),
+  };
   const host = await openTransport(project, opts);
   try {
     const facts = await gatherFacts(host, desired);
@@ -222,6 +253,7 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
         step: (m) => steps.step(m),
       });
       steps.end(true);
+      clearPurges(run.project, plan.purges);
     } catch (e) {
       steps.end(false);
       throw e;

@@ -9,6 +9,7 @@ import { UsageError } from '../errors.js';
 import { hashPassword } from '../keys/password.js';
 import { ensureKeys, keyDirFor } from '../keys/store.js';
 import type { Answers } from '../interview/questions.js';
+import { PROBE_COMMAND, parseProbe, type Guesses } from '../interview/probe.js';
 import { answersFromFlags, runInterview, type Prefilled } from '../interview/runner.js';
 
 export interface InterviewFlags {
@@ -25,6 +26,11 @@ export interface InterviewFlags {
   mailbox?: string;
   passwordStdin?: boolean;
   acme?: string;
+  /** Ask the server given by --ssh for its addresses, name and release, as defaults (unless false). */
+  probe?: boolean;
+  acceptNewHostKey?: boolean;
+  identity?: string;
+  knownHosts?: string;
 }
 
 export async function readStdinLine(stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
@@ -50,11 +56,32 @@ async function collectAnswers(flags: InterviewFlags): Promise<Answers> {
     pre.password = await readStdinLine();
     if (pre.password === '') throw new UsageError('--password-stdin: standard input was empty');
   }
-  if (flags.nonInteractive) return answersFromFlags(pre);
-  if (!process.stdin.isTTY) {
+  if (!flags.nonInteractive && !process.stdin.isTTY) {
     throw new UsageError('no terminal to ask questions on; use --non-interactive and give the answers as flags');
   }
-  return runInterview({ input: process.stdin, output: process.stdout }, pre);
+  const guesses = flags.probe !== false && flags.ssh ? await probe(flags.ssh, flags) : {};
+  if (flags.nonInteractive) return answersFromFlags(pre, guesses);
+  return runInterview({ input: process.stdin, output: process.stdout }, pre, guesses);
+}
+
+/** What the server says about itself; nothing (and a note) when it cannot be reached yet. */
+async function probe(target: string, flags: InterviewFlags): Promise<Guesses> {
+  const { openTarget } = await import('./apply.js');
+  try {
+    const host = await openTarget(target, flags);
+    try {
+      const r = await host.exec(PROBE_COMMAND);
+      const guesses = parseProbe(r.stdout);
+      const found = Object.entries(guesses).map(([k, v]) => `${k} ${v}`).join(', ');
+      process.stderr.write(`asked ${host.target} about itself${found ? `: ${found}` : ''}\n`);
+      return guesses;
+    } finally {
+      await host.close();
+    }
+  } catch (e) {
+    process.stderr.write(`could not reach ${target} to fill in its details (${(e as Error).message}); asking instead\n`);
+    return {};
+  }
 }
 
 /** Runs the interview and writes mailrig.yaml and .mailrig/; returns the config path. */

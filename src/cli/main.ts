@@ -41,7 +41,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run mailrig help for the commands)')
     .exitOverride();
 
-  interviewOptions(program.command('init').description('interview → mailrig.yaml and the key store .mailrig/')).action(
+  hostOptions(interviewOptions(program.command('init').description('interview → mailrig.yaml and the key store .mailrig/'))).action(
     async (opts) => {
       await (await import('./init.js')).runInit(opts);
     },

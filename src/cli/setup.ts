@@ -13,7 +13,8 @@ export interface SetupFlags extends InterviewFlags, Omit<ApplyOptions, 'config'>
 
 export async function runSetup(flags: SetupFlags): Promise<void> {
   const configPath = resolve(flags.config);
-  if (!existsSync(configPath)) await runInit(flags);
+  // A dry run touches no host, not even to ask it about itself.
+  if (!existsSync(configPath)) await runInit({ ...flags, probe: !flags.dryRun });
   else process.stdout.write(`using ${flags.config} (delete it or run mailrig init --force to start over)\n`);
   if (flags.dryRun) {
     await (await import('./render.js')).run({ out: flags.out, config: configPath });

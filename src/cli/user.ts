@@ -9,7 +9,7 @@ import { loadConfig, readConfigFile } from '../config/load.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
 import { KeyStoreError, UsageError } from '../errors.js';
 import { hashPassword, passwordWeakness } from '../keys/password.js';
-import { assertSafe, keyDirFor } from '../keys/store.js';
+import { pendingPath, readPending, writePending } from '../keys/pending.js';
 import { readStdinLine } from './init.js';
 import { formatColumns, formatSize } from './table.js';
 
@@ -92,33 +92,6 @@ export async function newPassword(opts: PasswordOptions, io: AccountsIo, label: 
     if ((await ask('The same password again')) === first) return first;
     io.output.write('The two passwords differ; type it again.\n');
   }
-}
-
-// ---- pending host actions ------------------------------------------------------------------------
-
-/** What apply must still do on the host that the config cannot say: deleting a removed user's mail. */
-export interface Pending {
-  purge: Array<{ address: string; requestedAt: string }>;
-}
-
-export function pendingPath(configPath: string): string {
-  return join(keyDirFor(resolve(configPath)), 'pending.json');
-}
-
-export function readPending(configPath: string): Pending {
-  const path = pendingPath(configPath);
-  if (!existsSync(path)) return { purge: [] };
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Pending>;
-    return { ...parsed, purge: parsed.purge ?? [] };
-  } catch (e) {
-    throw new KeyStoreError(`${path}: not valid JSON (${(e as Error).message}); fix or remove it`);
-  }
-}
-
-function writePending(configPath: string, pending: Pending): void {
-  assertSafe(keyDirFor(resolve(configPath)));
-  writeAtomic(pendingPath(configPath), `${JSON.stringify(pending, null, 2)}\n`, 0o600);
 }
 
 // ---- commands ------------------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 // for --non-interactive, which never waits for input and names the first missing answer.
 import type { Readable, Writable } from 'node:stream';
 import { UsageError } from '../errors.js';
+import { toAsciiDomain } from '../config/syntax.js';
+import type { Guesses } from './probe.js';
 import { parseList, QUESTIONS, validateAcme, type Answers, type Question } from './questions.js';
 
 /** Flag values as commander hands them over (strings, and a list for --domain). */
@@ -23,11 +25,21 @@ function prefilledValue(q: Question, pre: Prefilled): string | undefined {
   return pre[q.name];
 }
 
+/** The default offered for a question: what the probed host said, else the guess from earlier answers. */
+function defaultFor(q: Question, answers: Partial<Answers>, guesses: Guesses): string | undefined {
+  const probed = q.name in guesses ? guesses[q.name as keyof Guesses] : undefined;
+  // The host's own name only where it is inside a mail domain; a provider's name (vps123.hoster.net) is not the MX.
+  const fits =
+    q.name !== 'hostname' ||
+    (answers.domains ?? []).some((d) => probed?.endsWith(`.${toAsciiDomain(d) ?? d}`));
+  return (fits ? probed : undefined) ?? q.defaultFrom?.(answers);
+}
+
 /** Every answer from flags; throws a UsageError naming the first missing or invalid flag. */
-export function answersFromFlags(pre: Prefilled): Answers {
+export function answersFromFlags(pre: Prefilled, guesses: Guesses = {}): Answers {
   const answers: Partial<Answers> = {};
   for (const q of QUESTIONS) {
-    const value = prefilledValue(q, pre) ?? q.defaultFrom?.(answers);
+    const value = prefilledValue(q, pre) ?? defaultFor(q, answers, guesses);
     if (value === undefined) {
       if (q.optional) continue;
       throw new UsageError(
@@ -44,7 +56,7 @@ export function answersFromFlags(pre: Prefilled): Answers {
 }
 
 /** Asks every question not answered by a flag; a bad answer is asked again with the reason. */
-export async function runInterview(io: InterviewIO, pre: Prefilled = {}): Promise<Answers> {
+export async function runInterview(io: InterviewIO, pre: Prefilled = {}, guesses: Guesses = {}): Promise<Answers> {
   const { default: inquirer } = await import('inquirer');
   const prompt = inquirer.createPromptModule({ input: io.input, output: io.output });
   const ask = async (question: object): Promise<string> => {
@@ -69,13 +81,13 @@ export async function runInterview(io: InterviewIO, pre: Prefilled = {}): Promis
         type: 'select',
         message: q.message,
         choices: (q.choices ?? []).map((c) => ({ value: c.value, name: c.label })),
-        default: q.defaultFrom?.(answers),
+        default: defaultFor(q, answers, guesses),
       });
       if (q.name === 'acme' && value === 'custom') {
         value = await ask({ type: 'input', message: 'ACME directory URL (https://…)', validate: (v: string) => validateAcme(v.trim()) ?? true });
       }
     } else {
-      value = await ask({ type: 'input', message: q.message, default: q.defaultFrom?.(answers), validate });
+      value = await ask({ type: 'input', message: q.message, default: defaultFor(q, answers, guesses), validate });
     }
     set(answers, q, value);
   }

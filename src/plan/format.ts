@@ -48,6 +48,9 @@ export function formatPlan(plan: Plan, opts: FormatOptions): string {
   if (plan.mapBuilds.length) {
     out.push(`Maps to rebuild: ${plan.mapBuilds.map((f) => f.path).join(' ')}`, '');
   }
+  if (plan.purges.length) {
+    out.push(`Stored mail to delete (user rm --purge): ${plan.purges.join(' ')}`, '');
+  }
   if (plan.actions.length) {
     out.push('Services:');
     for (const a of plan.actions) {
@@ -64,6 +67,7 @@ export function summarize(plan: Plan): string {
     plan.installs.length && `${plan.installs.length} package${plan.installs.length === 1 ? '' : 's'} to install`,
     plan.changes.length && `${plan.changes.length} file${plan.changes.length === 1 ? '' : 's'} to write`,
     plan.actions.length && plan.actions.map((a) => `${a.action} ${a.daemon}`).join(', '),
+    plan.purges.length && `${plan.purges.length} mailbox${plan.purges.length === 1 ? '' : 'es'} to delete`,
   ].filter(Boolean);
   return parts.join('; ');
 }

@@ -20,6 +20,8 @@ export interface DesiredState {
   packages: string[];
   files: FileSpec[];
   daemons: Daemon[];
+  /** Mail directories of removed users whose stored mail the operator asked to delete (user rm --purge). */
+  purges?: string[];
 }
 
 export interface FileChange {
@@ -43,6 +45,8 @@ export interface Plan {
   /** Map sources whose lookup tables must be rebuilt (postmap / postalias), in path order. */
   mapBuilds: FileSpec[];
   actions: ServiceAction[];
+  /** Mail directories to delete. */
+  purges: string[];
 }
 
 export function sha256(content: string): string {
@@ -108,9 +112,9 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
     }
   }
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
-  return { installs, changes, mapBuilds, actions };
+  return { installs, changes, mapBuilds, actions, purges: desired.purges ?? [] };
 }
 
 export function isEmpty(plan: Plan): boolean {
-  return plan.installs.length === 0 && plan.changes.length === 0 && plan.actions.length === 0;
+  return plan.installs.length === 0 && plan.changes.length === 0 && plan.actions.length === 0 && plan.purges.length === 0;
 }

@@ -43,13 +43,17 @@ for (const [release, configRelease] of RELEASES) {
 
     it('a broken config is caught before anything reaches the host', async () => {
       const init = await ws.mailrig(
+        // No --release: init asks the host, which is reachable already.
         ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
-          '--release', configRelease, '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
+          '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--accept-new-host-key',
+          '--identity', host.keyFile, '--known-hosts', host.knownHostsFile],
         { input: `${ALICE_PASSWORD}\n` },
       );
       assert.equal(init.code, 0, show(init));
+      assert.match(init.err, new RegExp(`release ${configRelease}`));
       const path = join(ws.dir, 'mailrig.yaml');
       const good = readFileSync(path, 'utf8');
+      assert.match(good, new RegExp(`release: ${configRelease}`));
       writeFileSync(path, good.replace(/password_hash: ".*"/, 'password_hash: "{PLAIN}hunter2"'));
       const r = await ws.mailrig(['apply', '--yes', '--accept-new-host-key']);
       assert.equal(r.code, 2, show(r));
@@ -131,6 +135,25 @@ for (const [release, configRelease] of RELEASES) {
       assert.equal(await daemonPids(host), before, 'a reload keeps every main process');
       const size = await host.exec('postconf -h message_size_limit');
       assert.equal(size.stdout.trim(), '41943040');
+    });
+
+    it('user rm keeps the stored mail; with --purge, apply deletes it', async () => {
+      const maildir = '/var/vmail/example.com/bob';
+      assert.equal((await host.exec(`test -d ${maildir}/Maildir`)).code, 0, 'bob has mail');
+      const rm = await ws.mailrig(['user', 'rm', 'bob@example.com']);
+      assert.equal(rm.code, 0, show(rm));
+      const kept = await ws.mailrig(['apply', '--yes']);
+      assert.equal(kept.code, 0, show(kept));
+      assert.equal((await host.exec(`test -d ${maildir}/Maildir`)).code, 0, 'the mail stays without --purge');
+      const purge = await ws.mailrig(['user', 'rm', 'bob@example.com', '--purge', '--yes']);
+      assert.equal(purge.code, 0, show(purge));
+      const plan = await ws.mailrig(['plan']);
+      assert.match(plan.out, new RegExp(`Stored mail to delete \\(user rm --purge\\): ${maildir}`));
+      const gone = await ws.mailrig(['apply', '--yes']);
+      assert.equal(gone.code, 0, show(gone));
+      assert.notEqual((await host.exec(`test -d ${maildir}`)).code, 0, 'purged');
+      const again = await ws.mailrig(['apply', '--yes']);
+      assert.match(again.out, /no changes/, 'the purge is done once');
     });
   });
 }
