@@ -3,7 +3,6 @@
 import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { createInterface } from 'node:readline/promises';
 import { isIP } from 'node:net';
 import { toAsciiDomain } from '../config/syntax.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -19,6 +18,7 @@ import { parseTsigKeyFile } from '../dns/tsig.js';
 import type { DnsRecord } from '../dns/types.js';
 import { parseServer, showServer, type Server } from '../dns/wire.js';
 import { loadProject, type Project } from './project.js';
+import { askYesNo } from './confirm.js';
 
 export const FORMATS = ['table', 'bind', 'json'] as const;
 export type DnsFormat = (typeof FORMATS)[number];
@@ -67,14 +67,7 @@ function defaultIo(): DnsIo {
     out: (t) => process.stdout.write(t),
     columns: process.stdout.isTTY ? process.stdout.columns : 100,
     interactive: process.stdin.isTTY === true,
-    confirm: async (q) => {
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${q} [y/N] `)).trim());
-      } finally {
-        rl.close();
-      }
-    },
+    confirm: askYesNo,
   };
 }
 

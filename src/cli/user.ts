@@ -3,7 +3,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { createInterface } from 'node:readline/promises';
 import { addMailbox, parseAddress, removeMailbox, saveEdit, setPasswordHash, setQuota, validateEdit, writeAtomic } from '../config/edit.js';
 import { loadConfig, readConfigFile } from '../config/load.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
@@ -12,6 +11,7 @@ import { hashPassword, passwordWeakness } from '../keys/password.js';
 import { pendingPath, readPending, writePending } from '../keys/pending.js';
 import { readStdinLine } from './init.js';
 import { formatColumns, formatSize } from './table.js';
+import { askYesNo } from './confirm.js';
 
 /** Where output goes and where answers come from; tests inject their own. */
 export interface AccountsIo {
@@ -30,14 +30,7 @@ export function defaultIo(): AccountsIo {
     input: process.stdin,
     output: process.stdout,
     interactive: process.stdin.isTTY === true,
-    confirm: async (q) => {
-      const rl = createInterface({ input: process.stdin, output: process.stdout });
-      try {
-        return /^y(es)?$/i.test((await rl.question(`${q} [y/N] `)).trim());
-      } finally {
-        rl.close();
-      }
-    },
+    confirm: askYesNo,
     now: () => new Date(),
   };
 }

@@ -2,20 +2,12 @@
 // the JSON Schema. Later edits go through the YAML document so these comments survive.
 import { stringify } from 'yaml';
 import { SCHEMA_FILE_NAME } from './json-schema.js';
-import type { Release } from './schema.js';
+import type { Answers } from '../interview/questions.js';
 
-export interface InitialConfig {
-  hostname: string;
-  ipv4: string;
-  ipv6: string | undefined;
-  ssh: string;
-  release: Release;
-  adminEmail: string;
-  domains: string[];
-  /** The first mailbox's full address and its password hash. */
+/** The interview's answers, with the first mailbox's password already hashed. */
+export type InitialConfig = Omit<Answers, 'mailbox' | 'password'> & {
   mailbox: { address: string; passwordHash: string };
-  acme: string;
-}
+};
 
 const scalar = (v: string) => stringify(v, { lineWidth: 0 }).trimEnd();
 
