@@ -211,6 +211,19 @@ export function buildProgram(): Command {
     .action(async (opts) => tlsExit(await (await import('./tls.js')).runRollKey(opts)));
   // --- end tls (issue 6) ---
 
+  // --- check (issue 8) ---
+  hostOptions(program.command('check').description('status checks — host, DNS, TLS, deliverability — with a fix for each problem; exit 1 when any fails'))
+    .option('--json', 'results as JSON (stable; documented in src/check/format.ts)')
+    .option('--changes', 'print only what changed since the previous run (nothing when nothing did: for cron)')
+    .option('--resolver <ip[:port]>', 'ask this resolver instead of the system one')
+    .option('--outside-only', 'skip the inside view over SSH')
+    .option('--outbound-target <host:port>', 'where the host tries outbound port 25 (repeat; default: big providers\' MX hosts)', collect)
+    .addOption(configOption())
+    .action(async (opts) => {
+      process.exitCode = await (await import('./check.js')).runCheck(opts);
+    });
+  // --- end check (issue 8) ---
+
   return program;
 }
 
