@@ -21,6 +21,8 @@ export function packagesFor(config: Config): string[] {
     'openssl',
     'iproute2',
     'procps',
+    // TLS (issue 6): the renewal agent runs on the release's own Node.js.
+    ...(config.tls.acme === 'self-signed' ? [] : ['nodejs']),
   ];
 }
 

@@ -1,6 +1,10 @@
 // The certificate chain and key every TLS service reads (Postfix, Dovecot, nginx). Rendered from the
-// key store's current key and its self-signed certificate; ACME replaces both files on the host later,
-// always with the same key, so the DANE TLSA record stays valid.
+// key store's current key and its self-signed certificate, which is what a host without ACME (tls.acme:
+// self-signed) serves for good. With ACME on, apply swaps the rendered certificate for the one the host
+// should serve before planning (tls/provision.ts adoptServedCertificate: the newer of the host's copy —
+// the agent may have renewed it — and .mailrig/tls/acme.crt, if it is a CA-issued certificate for the
+// current key that has not expired), so a valid certificate is never replaced by the self-signed one;
+// the key stays the same across renewals, so the DANE TLSA record stays valid.
 import type { RenderContext } from './context.js';
 import type { FileSpec } from './types.js';
 
