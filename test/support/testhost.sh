@@ -263,6 +263,8 @@ cmd_prepare() {
   echo "ADDRESS=$address"
   echo "GATEWAY=$(state_get "$dir" GATEWAY)"
   echo "NETNS=$(state_get "$dir" NETNS)"
+  echo "VETH=$(state_get "$dir" VETH)"
+  echo "WORK_DIR=$dir"
   echo "ROOT=$root"
   echo "KEY_FILE=$dir/id_ed25519"
   echo "KNOWN_HOSTS=$dir/known_hosts"

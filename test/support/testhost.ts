@@ -50,6 +50,10 @@ export interface TestHost {
   readonly hostKeyFingerprint: string;
   /** Network namespace (ip netns) the host lives in: `ip netns exec` it to act as a neighbour. */
   readonly netns: string;
+  /** This machine's end of the host's veth pair. */
+  readonly veth: string;
+  /** The host's temporary directory on this machine (overlay, keys, state): gone after stop(). */
+  readonly workDir: string;
   /** Runs cmd with /bin/sh inside the host as root, directly (nsenter), not over SSH. */
   exec(cmd: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<TestHostExecResult>;
   /** Kills everything in the host and removes every trace of it. Idempotent. */
@@ -124,6 +128,8 @@ function makeHost(
     knownHostsFile: info.KNOWN_HOSTS,
     hostKeyFingerprint: info.FINGERPRINT,
     netns: info.NETNS,
+    veth: info.VETH,
+    workDir: info.WORK_DIR,
     async exec(cmd, execOpts = {}) {
       // -r/-w: the init's root (the overlay) and cwd; env -i: nothing of the test runner's environment.
       const args = ['-t', String(p.initPid), '-m', '-u', '-n', '-p', '-r', '-w', '/usr/bin/env', '-i',
@@ -140,7 +146,7 @@ function makeHost(
   };
 }
 
-const INFO_KEYS = ['ADDRESS', 'GATEWAY', 'NETNS', 'ROOT', 'KEY_FILE', 'KNOWN_HOSTS', 'FINGERPRINT'] as const;
+const INFO_KEYS = ['ADDRESS', 'GATEWAY', 'NETNS', 'VETH', 'WORK_DIR', 'ROOT', 'KEY_FILE', 'KNOWN_HOSTS', 'FINGERPRINT'] as const;
 type HostInfo = Record<(typeof INFO_KEYS)[number], string>;
 
 /** KEY=value lines printed by `testhost.sh prepare`. */
