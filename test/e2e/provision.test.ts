@@ -137,6 +137,54 @@ for (const [release, configRelease] of RELEASES) {
       assert.equal(size.stdout.trim(), '41943040');
     });
 
+    it('a user added from the command line can log in after an apply that restarts nothing', async () => {
+      const add = await ws.mailrig(['user', 'add', 'carol@example.com', '--password-stdin'], { input: 'Carol-e2e-password-2026\n' });
+      assert.equal(add.code, 0, show(add));
+      const pids = await daemonPids(host);
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      assert.doesNotMatch(apply.out, /\b(restart|reload)\s+\w+\s+←/, `no service action: ${apply.out}`);
+      assert.equal(await daemonPids(host), pids);
+      const inbox = await fetchInbox({ host: host.address, user: 'carol@example.com', password: 'Carol-e2e-password-2026', ca, servername: 'mail.example.com' }, 0, 1000);
+      assert.deepEqual(inbox, [], 'carol logs in over IMAPS and has an empty INBOX');
+    });
+
+    it('a staged DKIM rotation ends with mail signed by the new selectors only, verifying against the new records', { skip: configRelease !== 'debian-12' && 'one release is enough: rotation does not differ between them' }, async () => {
+      const published = async () => {
+        const r = await ws.mailrig(['dns', '--format', 'json']);
+        const records = JSON.parse(r.out) as Array<{ name: string }>;
+        return records.filter((x) => x.name.endsWith('._domainkey.example.com')).map((x) => x.name.split('.')[0] ?? '').sort();
+      };
+      const old = await published();
+      assert.equal(old.length, 2);
+      const start = await ws.mailrig(['dkim', 'rotate', 'start', 'example.com']);
+      assert.equal(start.code, 0, show(start));
+      const early = await ws.mailrig(['dkim', 'rotate', 'switch', 'example.com', '--resolver', knot!.address]);
+      assert.equal(early.code, 1, `switch refuses while DNS lacks the new keys: ${show(early)}`);
+      // Publish: the zone now carries the old and the new selectors.
+      const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+      await knot!.stop();
+      knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }] });
+      const sw = await ws.mailrig(['dkim', 'rotate', 'switch', 'example.com', '--resolver', knot.address]);
+      assert.equal(sw.code, 0, show(sw));
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      await submit(
+        { host: host.address, port: 465, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' },
+        { from: 'alice@example.com', to: 'carol@example.com', subject: 'after rotation', text: 'Signed with the new keys.' },
+      );
+      const [message] = await fetchInbox({ host: host.address, user: 'carol@example.com', password: 'Carol-e2e-password-2026', ca, servername: 'mail.example.com' }, 1);
+      assert.ok(message);
+      const results = await dkimResults(message, knot.address);
+      assert.equal(results.length, 2, results.join('; '));
+      assert.ok(results.every((r) => r.endsWith('example.com pass')), results.join('; '));
+      const signedWith = results.map((r) => r.split(' ')[0] ?? '').sort();
+      assert.ok(signedWith.every((sel) => !old.includes(sel)), `signed with new selectors only: ${signedWith.join(', ')}`);
+      const finish = await ws.mailrig(['dkim', 'rotate', 'finish', 'example.com', '--force']);
+      assert.equal(finish.code, 0, show(finish));
+      assert.deepEqual(await published(), signedWith, 'only the new selectors are published after finish');
+    });
+
     it('user rm keeps the stored mail; with --purge, apply deletes it', async () => {
       const maildir = '/var/vmail/example.com/bob';
       assert.equal((await host.exec(`test -d ${maildir}/Maildir`)).code, 0, 'bob has mail');
