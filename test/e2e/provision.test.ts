@@ -149,7 +149,8 @@ for (const [release, configRelease] of RELEASES) {
       assert.deepEqual(inbox, [], 'carol logs in over IMAPS and has an empty INBOX');
     });
 
-    it('a staged DKIM rotation ends with mail signed by the new selectors only, verifying against the new records', { skip: configRelease !== 'debian-12' && 'one release is enough: rotation does not differ between them' }, async () => {
+    // One release is enough for the rotation: nothing in it differs between them.
+    if (configRelease === 'debian-12') it('a staged DKIM rotation ends with mail signed by the new selectors only, verifying against the new records', async () => {
       const published = async () => {
         const r = await ws.mailrig(['dns', '--format', 'json']);
         const records = JSON.parse(r.out) as Array<{ name: string }>;
