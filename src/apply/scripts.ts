@@ -166,10 +166,16 @@ export function rollbackScript(backup: string, plan: Plan): string {
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
 export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
   const unit = UNIT[daemon];
-  // A daemon that is not running cannot be reloaded: start it (restart starts a stopped one too).
-  const verb = action;
-  const cmd = init === 'systemd' ? `systemctl ${verb} ${unit}` : `service ${unit} ${verb}`;
-  return `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
+  const cmd = init === 'systemd' ? `systemctl ${action} ${unit}` : `service ${unit} ${action}`;
+  const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
+  if (action !== 'reload' || daemon !== 'rspamd') return run;
+  // rspamd reloads by starting new workers and letting the old ones finish: until they have gone, the
+  // old configuration (DKIM keys included) still signs and scans mail. Wait for them (up to 60 s).
+  return [
+    'main=$(pgrep -o -x rspamd); old=$(pgrep -P "$main" | tr "\\n" " ")',
+    run,
+    'for i in $(seq 1 120); do alive=; for p in $old; do kill -0 "$p" 2>/dev/null && alive=1; done; [ -z "$alive" ] && break; sleep 0.5; done',
+  ].join('\n');
 }
 
 /** Succeeds once every expected port listens (waiting up to `seconds`); else lists the missing ones. */
