@@ -16,6 +16,7 @@ export const UNIT: Record<Daemon, string> = {
   rspamd: 'rspamd',
   redis: 'redis-server',
   nginx: 'nginx',
+  fail2ban: 'fail2ban',
 };
 
 /**
@@ -48,6 +49,8 @@ install -d -o ${VMAIL.user} -g ${VMAIL.user} -m 0750 ${VMAIL.home}
 install -d -m 0700 ${STATE_DIR}
 # DKIM keys: readable by rspamd only.
 if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /var/lib/rspamd/dkim; fi
+# The logs fail2ban's jails read: fail2ban refuses a jail whose log file does not exist yet.
+for f in /var/log/postfix.log /var/log/dovecot.log; do [ -e "$f" ] || install -m 0600 /dev/null "$f"; done
 `;
 }
 
@@ -84,6 +87,7 @@ const VALIDATORS: Record<Daemon, string> = {
   rspamd: 'rspamadm configtest >/dev/null',
   redis: 'true',
   nginx: 'nginx -t -q',
+  fail2ban: 'fail2ban-client -t >/dev/null',
 };
 
 /**

@@ -50,6 +50,7 @@ export interface Config {
   domains: Domain[];
   mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean };
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
+  security: { maxAuthFailures: number; banMinutes: number };
   tls: { acme: string; caBundle: string | undefined };
   dns: {
     provider: 'manual' | 'rfc2136';
@@ -120,6 +121,7 @@ export function normalize(raw: RawConfig): Config {
       greylisting: raw.spam.greylisting,
       gtube: raw.spam.gtube,
     },
+    security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
     tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
     dns: {
       provider: raw.dns.provider,

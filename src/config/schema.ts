@@ -114,6 +114,23 @@ export const configSchema = z
       })
       .default({ reject: 15, add_header: 6, greylist: 4, greylisting: true, gtube: false })
       .describe('Spam filter thresholds'),
+    security: z
+      .strictObject({
+        max_auth_failures: z
+          .number()
+          .int()
+          .min(1)
+          .default(5)
+          .describe('Failed SMTP AUTH or IMAP logins from one address before fail2ban blocks it from the mail ports'),
+        ban_minutes: z
+          .number()
+          .int()
+          .min(1)
+          .default(60)
+          .describe('How long a blocked address stays blocked, in minutes'),
+      })
+      .default({ max_auth_failures: 5, ban_minutes: 60 })
+      .describe('Brute-force protection (fail2ban jails for Postfix SASL and Dovecot)'),
     tls: z
       .strictObject({
         acme: z

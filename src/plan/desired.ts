@@ -16,6 +16,9 @@ export function packagesFor(config: Config): string[] {
     'rspamd',
     'redis-server',
     'nginx',
+    // Blocks password guessers (its jails); nftables does the blocking.
+    'fail2ban',
+    'nftables',
     // What apply itself uses on the host: certificates for apt, ss and pgrep for health and facts.
     'ca-certificates',
     'openssl',
@@ -34,6 +37,7 @@ export function portsFor(config: Config): Record<Daemon, number[]> {
     rspamd: [11332],
     redis: [6379],
     nginx: [80, 443],
+    fail2ban: [],
   };
 }
 
@@ -52,4 +56,5 @@ export const MAIN_PROCESS: Record<Daemon, string> = {
   rspamd: 'rspamd',
   redis: 'redis-server',
   nginx: 'nginx',
+  fail2ban: 'fail2ban-server',
 };

@@ -11,7 +11,7 @@ export type Daemon = Exclude<Service, 'mailrig'>;
  * In the order they are started: Redis before rspamd uses it; Postfix before Dovecot, whose auth and
  * LMTP sockets live in the directory Postfix creates under its queue (/var/spool/postfix/private).
  */
-export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'postfix', 'dovecot', 'nginx'];
+export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'postfix', 'dovecot', 'nginx', 'fail2ban'];
 
 /** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
 export const TLS_CONSUMERS: Daemon[] = ['postfix', 'dovecot', 'nginx'];

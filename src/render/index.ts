@@ -2,6 +2,7 @@
 // clock, no randomness), so the same input renders byte-identical trees.
 import type { RenderContext } from './context.js';
 import { renderDovecot } from './dovecot.js';
+import { renderFail2ban } from './fail2ban.js';
 import { renderNginx } from './nginx.js';
 import { renderPostfix } from './postfix.js';
 import { renderRedis } from './redis.js';
@@ -21,6 +22,7 @@ const RENDERERS: Array<(ctx: RenderContext) => FileSpec[]> = [
   renderRedis,
   renderNginx,
   renderWeb,
+  renderFail2ban,
 ];
 
 export function render(ctx: RenderContext): FileSpec[] {

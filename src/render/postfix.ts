@@ -25,6 +25,9 @@ interface PostfixDialect {
   ffdheGroups: boolean;
 }
 
+/** Postfix's log file (maillog_file): read by fail2ban, rotated by logrotate. */
+export const POSTFIX_LOG = '/var/log/postfix.log';
+
 const DIALECTS: Record<Release, PostfixDialect> = {
   'debian-12': { version: '3.7', compatibilityLevel: '3.7', ffdheGroups: false },
   'debian-13': { version: '3.10', compatibilityLevel: '3.10', ffdheGroups: true },
@@ -49,6 +52,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
       ? 'IPv4 and IPv6 (server.ipv6 is set).'
       : 'IPv4 only: server.ipv6 is not set, and Postfix would otherwise also try IPv6 when sending.',
     messageSizeLimit: config.mail.messageSizeLimit,
+    maillogFile: POSTFIX_LOG,
     tlsCert: TLS_CERT,
     tlsKey: TLS_KEY,
     ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
@@ -86,6 +90,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
       sendOnlyRecipientRows(config),
     ),
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
+    conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     // Debian's convention for "the name of this mail system", read by other mail tools.
     conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
   ];

@@ -6,6 +6,7 @@
 // rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
 // (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
 import type { RenderContext } from './context.js';
+import { senderLoginRows } from './maps.js';
 import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspamd-dkim.js';
 import { rspamdPasswordHash } from './rspamd-password.js';
 import { renderTemplate } from './template.js';
@@ -19,7 +20,7 @@ export const REDIS_SERVER = '127.0.0.1:6379';
 /** The system user rspamd runs as, on both releases. */
 export const RSPAMD_USER = '_rspamd';
 
-const OVERRIDE = ['worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
+const OVERRIDE = ['options.inc', 'worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
 const LOCAL = [
   'options.inc',
   'redis.conf',
@@ -44,6 +45,11 @@ function rspamdData(ctx: RenderContext) {
     spam: config.spam,
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
     dkim,
+    // Who may use which From: address (the rows of Postfix's sender_logins), as Lua string literals.
+    owners: senderLoginRows(config).map(([address, logins]) => ({
+      address: JSON.stringify(address),
+      logins: logins.split(', ').map((l) => JSON.stringify(l)),
+    })),
     // ARC seals are RSA only: RFC 8617 allows no other algorithm, so verifiers reject Ed25519 seals.
     arc: dkim.flatMap((d) => {
       const rsa = d.selectors.find((s) => s.algorithm === 'rsa');
@@ -68,6 +74,7 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
       }),
     ),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
+    file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data), 'reload'),
     ...signingKeys(ctx.keys.dkim)
       .filter((k) => domains.has(k.domain))
       .map((k) => file(dkimKeyPath(k), rspamdKeyFile(k), 'reload', { mode: '0640', group: RSPAMD_USER, secret: true })),

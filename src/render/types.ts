@@ -1,5 +1,5 @@
 // What rendering produces: the files mailrig manages on the host, and what a change to each requires.
-export type Service = 'postfix' | 'dovecot' | 'rspamd' | 'redis' | 'nginx' | 'mailrig';
+export type Service = 'postfix' | 'dovecot' | 'rspamd' | 'redis' | 'nginx' | 'fail2ban' | 'mailrig';
 
 /**
  * What a change to a file requires on the host. `postmap` and `postalias` rebuild a map from this

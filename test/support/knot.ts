@@ -41,6 +41,10 @@ export interface KnotOptions {
   zones: KnotZone[];
   /** When set, every zone accepts DNS UPDATE signed with this key (hmac-sha256), and only so. */
   updateKey?: TsigKeySpec;
+  /** Address to listen on instead of 127.0.0.1, e.g. a test host's gateway, for the host's resolver. */
+  listenAddress?: string;
+  /** Port instead of a free one (53 for a resolv.conf nameserver, which cannot name a port). */
+  port?: number;
 }
 
 export interface KnotServer {
@@ -87,12 +91,12 @@ export async function freePort(): Promise<number> {
   }
 }
 
-function config(dir: string, port: number, opts: KnotOptions): string {
+function config(dir: string, host: string, port: number, opts: KnotOptions): string {
   const key = opts.updateKey;
   const lines = [
     'server:',
     `    rundir: "${dir}"`,
-    `    listen: 127.0.0.1@${port}`,
+    `    listen: ${host}@${port}`,
     'log:',
     '  - target: stderr',
     '    any: info',
@@ -122,23 +126,24 @@ export async function startKnot(opts: KnotOptions): Promise<KnotServer> {
   // knotd does not create its database directory; updates fail (SERVFAIL, "not exists") without it.
   mkdirSync(join(dir, 'db'));
   for (const z of opts.zones) writeFileSync(join(dir, 'zones', `${z.origin}.zone`), z.text);
-  const port = await freePort();
+  const host = opts.listenAddress ?? '127.0.0.1';
+  const port = opts.port ?? (await freePort());
   const conf = join(dir, 'knot.conf');
-  writeFileSync(conf, config(dir, port, opts));
+  writeFileSync(conf, config(dir, host, port, opts));
   const child: ChildProcess = spawn(KNOTD, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
   let log = '';
   child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const knotc = async (...args: string[]) => (await run(KNOTC, ['-c', conf, '-s', join(dir, 'knot.sock'), ...args])).stdout;
   const server: KnotServer = {
-    host: '127.0.0.1',
+    host,
     port,
-    address: `127.0.0.1:${port}`,
+    address: `${host}:${port}`,
     dir,
     knotc,
     log: () => log,
     async dig(name, type) {
-      const { stdout } = await run(KDIG, [`@127.0.0.1`, '-p', String(port), '+tcp', '+short', '+norecurse', name, type]);
+      const { stdout } = await run(KDIG, [`@${host}`, '-p', String(port), '+tcp', '+short', '+norecurse', name, type]);
       return stdout.split('\n').filter((l) => l.trim() !== '');
     },
     async stop() {
@@ -209,7 +214,7 @@ export async function knotcZoneCheck(origin: string, text: string): Promise<Chec
     mkdirSync(join(dir, 'db'));
     writeFileSync(join(dir, 'zones', `${origin}.zone`), text);
     const conf = join(dir, 'knot.conf');
-    writeFileSync(conf, config(dir, 53, { zones: [{ origin, text }] }));
+    writeFileSync(conf, config(dir, '127.0.0.1', 53, { zones: [{ origin, text }] }));
     // -f: semantic-check warnings fail the check too.
     const r = await capture(KNOTC, ['-c', conf, '-f', 'zone-check', origin]);
     return { ok: r.ok && !/error|warning/i.test(r.output), output: r.output };

@@ -136,6 +136,14 @@ describe('rspamd thresholds and options', () => {
     for (const [name, port] of [['proxy', 11332], ['normal', 11333], ['controller', 11334]] as const) {
       assert.match(content(files, `/etc/rspamd/override.d/worker-${name}.inc`), new RegExp(`^bind_socket = "127\\.0\\.0\\.1:${port}";$`, 'm'));
     }
-    assert.match(content(files, '/etc/rspamd/local.d/options.inc'), /^local_addrs = \["127\.0\.0\.0\/8", "::1", "203\.0\.113\.10", "2001:db8::10"\];$/m);
+    assert.match(content(files, '/etc/rspamd/override.d/options.inc'), /^local_addrs = \["127\.0\.0\.0\/8", "::1", "203\.0\.113\.10", "2001:db8::10"\];$/m);
+  });
+});
+
+describe('the From: rule for logged-in senders', () => {
+  it('lists each address with the logins that may use it, as Postfix\'s sender_logins does', () => {
+    const lua = content(render('debian-12').files, '/etc/rspamd/rspamd.local.lua');
+    assert.match(lua, /^ {2}\["alice@example\.com"\] = \{ \["alice@example\.com"\] = true \},$/m);
+    assert.match(lua, /task:set_pre_result\('reject', 'From: address not owned by user'\)/);
   });
 });

@@ -1,0 +1,656 @@
+// The security properties of a provisioned host, each shown by an attack from outside it
+// (docs/SECURITY.md lists them with the setting behind each). Debian 12 by default; set
+// MAILRIG_SECURITY_RELEASES=bookworm,trixie for Debian 13 too (its Dovecot 2.4 logs differently,
+// which is what fail2ban reads). About 4 minutes per release.
+//
+// Who attacks from where. Every client runs on this machine, never inside the host: it reaches the
+// host from the host link's gateway address, which is not in Postfix's mynetworks nor in rspamd's
+// local_addrs (the first test proves it), so the host treats it as any stranger on the internet.
+// Attacks that leave a mark (fail2ban bans, postscreen's memory) come from addresses of their own,
+// added to this machine's end of the link for the run.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { ImapFlow } from 'imapflow';
+import { Conversation, ehloKeywords, probe, saslPlain, sleep, smtpSession, timed, type Endpoint, type TlsOptions } from '../support/attack.js';
+import { show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
+
+const run = promisify(execFile);
+
+const ALICE = 'alice@example.com';
+const ALICE_PASSWORD = 'Alice-e2e-password-2026';
+const BOB = 'bob@example.com';
+/** The test config's security section: a short ban, so the test can see it end. */
+const MAX_AUTH_FAILURES = 3;
+const BAN_MINUTES = 1;
+/** A wrong password must cost the guesser at least this long (Dovecot's auth_failure_delay is 5 s). */
+const FAILURE_DELAY_FLOOR_MS = 2000;
+const LOAD_MESSAGES = 2000;
+const GTUBE_REJECT = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+
+const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = { bookworm: ['bookworm', 'debian-12'], trixie: ['trixie', 'debian-13'] };
+const chosen = (process.env.MAILRIG_SECURITY_RELEASES ?? 'bookworm,trixie').split(',').map((r) => r.trim()).filter(Boolean);
+
+for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.fail(`MAILRIG_SECURITY_RELEASES: unknown release ${r}`))) {
+  describe(`attacks on a provisioned ${configRelease} host`, { timeout: 12 * 60_000 }, () => {
+    let host: TestHost;
+    let ws: Workspace;
+    let knot: KnotServer | undefined;
+    let tls: TlsOptions;
+    /** This machine's end of the host's link, and the extra attacker addresses added to it. */
+    let link: string;
+    const extra: string[] = [];
+    let smtpGuesser: string;
+    let imapGuesser: string;
+    let earlyTalker: string;
+    let sshBefore: string;
+    let bannedAt = 0;
+
+    const ep = (port: number, localAddress = host.gateway, secure = false): Endpoint => ({
+      host: host.address,
+      port,
+      localAddress,
+      ...(secure ? { tls } : {}),
+    });
+
+    before(async () => {
+      // The attack tools from Debian's packages (Postfix's package only for its smtp-source client;
+      // with policy-rc.d in place its daemon never starts here).
+      for (const [bin, pkg] of [['/usr/bin/testssl', 'testssl.sh'], ['/usr/sbin/smtp-source', 'postfix']] as const) {
+        assert.ok(existsSync(bin), `${bin} is missing: apt-get install ${pkg}`);
+      }
+      await cleanupStaleTestHosts();
+      host = await startTestHost({ release, name: `security-${release}` });
+      ws = workspace(host);
+      const n = host.address.split('.')[2];
+      [smtpGuesser, imapGuesser, earlyTalker] = [`198.18.${n}.3`, `198.18.${n}.5`, `198.18.${n}.4`];
+      const dev = await run('ip', ['-o', '-4', 'addr', 'show', 'to', `${host.gateway}/32`]);
+      link = dev.stdout.split(/\s+/)[1] ?? '';
+      // Outside the link's subnet on purpose: the test host NAT rule would rewrite a source address
+      // inside it to the gateway's. The host answers through its default route, which is this machine.
+      for (const a of [smtpGuesser, imapGuesser, earlyTalker]) {
+        await run('ip', ['addr', 'add', `${a}/32`, 'dev', link]);
+        extra.push(a);
+      }
+    });
+    after(async () => {
+      for (const a of extra) await run('ip', ['addr', 'del', `${a}/32`, 'dev', link]).catch(() => undefined);
+      await knot?.stop();
+      await host?.stop();
+    });
+
+    it('setup provisions the host; the attackers are strangers to it', async () => {
+      const init = await ws.mailrig(
+        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+          '--release', configRelease, '--mailbox', ALICE, '--password-stdin', '--acme', 'self-signed'],
+        { input: `${ALICE_PASSWORD}\n` },
+      );
+      assert.equal(init.code, 0, show(init));
+      editConfig(ws, [
+        ['        # aliases: [first.last]', '        aliases: [a.smith]'],
+        ['\n    aliases:', `\n      bob:\n        password_hash: "${TEST_HASH}"\n      load:\n        password_hash: "${TEST_HASH}"\n    aliases:`],
+        // Greylisting off: the load test's 2,000 messages from one unknown client must not be
+        // deferred (a real sender would retry); GTUBE patterns on (tests only).
+        ['  greylisting: true\n', `  greylisting: false\n  gtube: true\n\nsecurity:\n  max_auth_failures: ${MAX_AUTH_FAILURES}\n  ban_minutes: ${BAN_MINUTES}\n`],
+      ]);
+      sshBefore = await sshAccess(host);
+
+      const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
+      assert.equal(setup.code, 0, show(setup));
+      tls = { servername: 'mail.example.com', ca: readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8') };
+
+      // The host's resolver: a knotd on this machine serving the zone mailrig printed (a real host
+      // has working DNS; this one's upstream does not know example.com). rspamd reads it at start.
+      const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+      assert.equal(zone.code, 0, show(zone));
+      knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }], listenAddress: host.gateway, port: 53 });
+      const dns = await host.exec(`echo "nameserver ${host.gateway}" > /etc/resolv.conf && service rspamd restart </dev/null >/dev/null 2>&1 && sleep 2 && pgrep -x rspamd >/dev/null`);
+      assert.equal(dns.code, 0, dns.stderr);
+
+      // Not trusted: neither Postfix's mynetworks nor rspamd's local addresses hold the gateway.
+      const trusted = await host.exec('postconf -h mynetworks; rspamadm configdump options 2>/dev/null | sed -n "/local_addrs/,/]/p"');
+      assert.doesNotMatch(trusted.stdout, new RegExp(`${host.gateway.replace(/\./g, '\\.')}\\b|10\\.0\\.0\\.0/8`), trusted.stdout);
+      // And Postfix sees the gateway, not loopback: the connection is logged from it.
+      const { c } = await smtpSession(ep(587));
+      await c.smtp('QUIT');
+      c.close();
+      const log = await host.exec(`grep -c "connect from unknown\\[${host.gateway}\\]" /var/log/postfix.log`);
+      assert.ok(Number(log.stdout.trim()) >= 1, 'Postfix logged the gateway as the client');
+    });
+
+    it('2. guessing passwords is slow, and a guesser is blocked after max_auth_failures (SMTP and IMAP)', async () => {
+      // One failure fewer than the limit from each guesser, concurrently: each costs seconds, and
+      // neither guesser is blocked yet.
+      const first = await Promise.all([
+        ...Array.from({ length: MAX_AUTH_FAILURES - 1 }, () => timed(() => smtpAuthFails(smtpGuesser))),
+        ...Array.from({ length: MAX_AUTH_FAILURES - 1 }, () => timed(() => imapLoginFails(imapGuesser))),
+      ]);
+      for (const f of first) {
+        assert.ok(f.value, 'the wrong password was refused');
+        assert.ok(f.ms > FAILURE_DELAY_FLOOR_MS, `a wrong password was answered after ${Math.round(f.ms)} ms`);
+      }
+      await sleep(3000); // fail2ban polls its logs every second
+      assert.equal(await probe(host.address, 587, smtpGuesser), 'open', `${MAX_AUTH_FAILURES - 1} failures do not block yet`);
+      assert.equal(await probe(host.address, 993, imapGuesser), 'open', `${MAX_AUTH_FAILURES - 1} failures do not block yet`);
+
+      // The failure that reaches the limit: both guessers lose every mail port, soon.
+      await Promise.all([smtpAuthFails(smtpGuesser), imapLoginFails(imapGuesser)]);
+      bannedAt = Date.now();
+      for (const guesser of [smtpGuesser, imapGuesser]) {
+        await eventually(async () => (await probe(host.address, 587, guesser)) === 'refused', 15_000, `${guesser} blocked on 587`);
+        for (const port of [25, 465, 143, 993]) assert.equal(await probe(host.address, port, guesser), 'refused', `${guesser} blocked on ${port}`);
+        // fail2ban never touches SSH: the operator keeps access even from a blocked address.
+        assert.equal(await probe(host.address, 22, guesser), 'open', `${guesser} still reaches SSH`);
+      }
+      // Everyone else is unaffected.
+      assert.equal(await probe(host.address, 587), 'open');
+      const jails = await host.exec('fail2ban-client status postfix-sasl; fail2ban-client status dovecot');
+      assert.match(jails.stdout, new RegExp(`postfix-sasl[\\s\\S]*Banned IP list:\\s+${smtpGuesser}`), jails.stdout);
+      assert.match(jails.stdout, new RegExp(`dovecot[\\s\\S]*Banned IP list:\\s+${imapGuesser}`), jails.stdout);
+    });
+
+    it('1. an untrusted client cannot relay, can deliver locally; a logged-in user can send out', async () => {
+      const { c } = await smtpSession(ep(25));
+      assert.equal((await c.smtp('MAIL FROM:<stranger@outside.test>')).code, 250);
+      const relay = await c.smtp('RCPT TO:<victim@elsewhere.test>');
+      assert.equal(relay.code, 554, relay.raw);
+      assert.match(relay.raw, /5\.7\.1 .*Relay access denied/);
+      const local = await c.smtp(`RCPT TO:<${ALICE}>`);
+      assert.equal(local.code, 250, local.raw);
+      await c.smtp('QUIT');
+      c.close();
+
+      // Postfix cannot deliver to elsewhere.test (no DNS): acceptance into the queue is the proof.
+      const sent = await submit(
+        { host: host.address, port: 587, user: ALICE, password: ALICE_PASSWORD, ca: tls.ca, servername: tls.servername },
+        { from: ALICE, to: 'friend@elsewhere.test', subject: 'out', text: 'Relayed because I logged in.' },
+      );
+      assert.deepEqual(sent.rejected, []);
+      assert.match(sent.response, /^250 /);
+    });
+
+    it('2. no AUTH on 25; none on 587 before STARTTLS, where MAIL gets 530; IMAP 143 says LOGINDISABLED', async () => {
+      const s25 = await smtpSession(ep(25));
+      assert.ok(s25.ehlo);
+      assert.ok(!ehloKeywords(s25.ehlo).includes('AUTH'), s25.ehlo.raw);
+      assert.equal((await s25.c.smtp('STARTTLS')).code, 220);
+      await s25.c.startTls(tls);
+      const ehloTls = await s25.c.smtp('EHLO attacker.test');
+      assert.ok(!ehloKeywords(ehloTls).includes('AUTH'), `no AUTH on 25 even with TLS: ${ehloTls.raw}`);
+      s25.c.close();
+
+      const s587 = await smtpSession(ep(587));
+      assert.ok(s587.ehlo);
+      assert.ok(!ehloKeywords(s587.ehlo).includes('AUTH'), s587.ehlo.raw);
+      const mail = await s587.c.smtp(`MAIL FROM:<${ALICE}>`);
+      assert.equal(mail.code, 530, mail.raw);
+      assert.match(mail.raw, /5\.7\.0 Must issue a STARTTLS command first/);
+      assert.equal((await s587.c.smtp(`AUTH PLAIN ${saslPlain(ALICE, ALICE_PASSWORD)}`)).code, 530, 'no password in clear text');
+      s587.c.close();
+
+      const imap = await Conversation.open(ep(143));
+      const greeting = (await imap.line()) ?? '';
+      assert.match(greeting, /LOGINDISABLED/, greeting);
+      assert.match((await imap.imap('a', 'STARTTLS')).at(-1) ?? '', /^a OK/);
+      await imap.startTls(tls);
+      const caps = (await imap.imap('b', 'CAPABILITY')).join('\n');
+      assert.doesNotMatch(caps, /LOGINDISABLED/, 'login is possible once encrypted');
+      assert.match(caps, /AUTH=PLAIN/);
+      imap.close();
+    });
+
+    it('3. TLS on 25, 587, 465, 143, 993 and 443: TLS 1.2+ only, forward-secret AEAD ciphers, no compression or insecure renegotiation', { timeout: 5 * 60_000 }, async (t) => {
+      const dir = mkdtempSync(join(tmpdir(), 'mailrig-testssl-'));
+      const targets: Array<[number, string[]]> = [[25, ['--starttls', 'smtp']], [587, ['--starttls', 'smtp']], [465, []], [143, ['--starttls', 'imap']], [993, []], [443, []]];
+      // -p protocols, -s cipher categories, -e every offered cipher (--fast: through openssl in
+      // bulk), -R renegotiation, -C compression. Nothing else: the six scans run at once.
+      t.after(() => rmSync(dir, { recursive: true, force: true }));
+      const scans = await Promise.all(
+        targets.map(async ([port, starttls]) => {
+          const json = join(dir, `${port}.json`);
+          await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--nodns', 'none', '--fast', '-p', '-s', '-e', '-R', '-C', ...starttls, '--jsonfile', json, `${host.address}:${port}`], { maxBuffer: 1 << 24 }).catch(() => undefined);
+          return { port, findings: JSON.parse(readFileSync(json, 'utf8')) as Array<{ id: string; finding: string; severity: string }> };
+        }),
+      );
+      for (const { port, findings } of scans) {
+        const byId = new Map(findings.map((f) => [f.id, f.finding]));
+        const where = `port ${port}`;
+        assert.match(byId.get('TLS1_2') ?? '', /^offered/, `${where}: the scan reached TLS 1.2`);
+        for (const old of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1']) assert.match(byId.get(old) ?? 'missing', /^not offered/, `${where}: ${old}`);
+        for (const weak of ['NULL', 'aNULL', 'EXPORT', 'LOW', '3DES_IDEA', 'AVERAGE']) {
+          assert.match(byId.get(`cipherlist_${weak}`) ?? 'missing', /^not offered/, `${where}: ${weak} ciphers (AVERAGE is CBC, LOW includes RC4)`);
+        }
+        const ciphers = findings.filter((f) => f.id.startsWith('cipher_x'));
+        assert.ok(ciphers.length > 0, `${where}: testssl listed the offered ciphers`);
+        for (const c of ciphers) {
+          // "xc02b   ECDHE-ECDSA-AES128-GCM-SHA256   ECDH 253   AESGCM   128   TLS_ECDHE_…" (the
+          // key exchange's bits may be missing; --fast spells ChaCha20 in capitals)
+          const m = /^x\w+\s+(\S+)\s+(\S+)(?:\s+\d+)?\s+(\S+)\s+\d+/.exec(c.finding.trim());
+          const [, name = '', kx = '', enc = ''] = m ?? [];
+          assert.ok(m, `${where}: cipher line ${c.finding}`);
+          assert.match(kx, /^(ECDH|DH)$/, `${where}: ${name} has forward secrecy`);
+          assert.match(enc, /^(AESGCM|ChaCha20|AESCCM)$/i, `${where}: ${name} is an AEAD cipher`);
+          assert.doesNotMatch(name, /RC4|DES|EXP|NULL|CBC|SHA$/, `${where}: ${name}`);
+        }
+        assert.match(byId.get('secure_renego') ?? '', /^supported/, `${where}: secure renegotiation`);
+        assert.match(byId.get('secure_client_renego') ?? '', /^not vulnerable/, `${where}: client renegotiation`);
+        assert.match(byId.get('CRIME_TLS') ?? '', /^not vulnerable/, `${where}: no TLS compression`);
+      }
+    });
+
+    it('4. a user cannot send as another user; can send as an alias of its own', async () => {
+      const asBob = await authedSubmission(ALICE, ALICE_PASSWORD);
+      // Postfix answers sender restrictions at RCPT time (smtpd_delay_reject).
+      await asBob.smtp(`MAIL FROM:<${BOB}>`);
+      const envelope = await asBob.smtp(`RCPT TO:<${ALICE}>`);
+      assert.equal(envelope.code, 553, envelope.raw);
+      assert.match(envelope.raw, /Sender address rejected: not owned by user/);
+      asBob.close();
+
+      const alias = await authedSubmission(ALICE, ALICE_PASSWORD);
+      assert.equal((await alias.smtp('MAIL FROM:<a.smith@example.com>')).code, 250, 'the alias alice owns');
+      assert.equal((await alias.smtp(`RCPT TO:<${BOB}>`)).code, 250);
+      alias.close();
+    });
+
+    it('4. a user cannot put another user in From:', async () => {
+      const s = await authedSubmission(ALICE, ALICE_PASSWORD);
+      assert.equal((await s.smtp(`MAIL FROM:<${ALICE}>`)).code, 250);
+      assert.equal((await s.smtp(`RCPT TO:<${BOB}>`)).code, 250);
+      assert.equal((await s.smtp('DATA')).code, 354);
+      s.send(message({ from: BOB, to: BOB, subject: 'header spoof', body: 'Signed as Bob, sent by Alice.' }));
+      const end = await s.smtpReply();
+      s.close();
+      assert.equal(Math.floor(end.code / 100), 5, `From: ${BOB} from Alice's login: ${end.raw}`);
+      assert.match(end.raw, /not owned by user/);
+    });
+
+    it('4. mail from outside claiming a local sender fails SPF and DMARC and is filed as spam (p=quarantine)', async () => {
+      const junkBefore = await countMail(host, 'alice', 'Junk');
+      const reply = await sendFromOutside(ep(25), BOB, ALICE, 'spoofed from outside', 'Please pay the attached invoice today. This is really Bob from the office, trust me.');
+      assert.equal(reply.code, 250, reply.raw);
+      const junk = await eventuallyValue(async () => {
+        const files = await mailFiles(host, 'alice', 'Junk');
+        return files.length > junkBefore ? files : undefined;
+      }, 30_000, 'the spoofed message arrives in Junk');
+      const text = (await host.exec(`cat ${junk.at(-1)}`)).stdout;
+      assert.match(text, /^Subject: spoofed from outside$/m);
+      assert.match(text, /spf=fail/);
+      assert.match(text, /dmarc=fail/);
+      assert.doesNotMatch(text, /^DKIM-Signature:/m, 'rspamd did not sign mail from a stranger');
+    });
+
+    it('5. bare LF cannot end the message: no second message is smuggled', async () => {
+      const before = await countMail(host, 'bob');
+      const { c } = await smtpSession(ep(25));
+      assert.equal((await c.smtp('MAIL FROM:<stranger@outside.test>')).code, 250);
+      assert.equal((await c.smtp(`RCPT TO:<${BOB}>`)).code, 250);
+      assert.equal((await c.smtp('DATA')).code, 354);
+      // Three end-of-data lookalikes, each followed by a whole smuggled transaction.
+      const smuggled = (tag: string) => `MAIL FROM:<${ALICE}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\nSubject: smuggled ${tag}\r\n\r\nsmuggled\r\n`;
+      c.send('Subject: carrier\r\nFrom: stranger@outside.test\r\n\r\nHello.\n.\n' + smuggled('lf-lf') + '\r\n.\n' + smuggled('crlf-lf') + '\n.\r\n' + smuggled('lf-crlf'));
+      await sleep(500);
+      const early = await c.closedWithin(0);
+      assert.ok(!early, 'the server is still waiting for the real end of data');
+      c.send('\r\n.\r\n');
+      const end = await c.smtpReply();
+      assert.equal(end.code, 250, end.raw);
+      await c.smtp('QUIT');
+      c.close();
+      await eventually(async () => (await countMail(host, 'bob')) >= before + 1, 30_000, 'the carrier arrives');
+      await sleep(2000);
+      assert.equal(await countMail(host, 'bob'), before + 1, 'exactly one message was delivered');
+      // Headers only: the smuggled lines are (harmlessly) in the carrier's body.
+      const headers = await host.exec(`for f in $(find /var/vmail/example.com/bob/Maildir -type f \\( -path "*/new/*" -o -path "*/cur/*" \\)); do sed -n '1,/^\r*$/p' "$f"; done | grep -c "^Subject: smuggled" || true`);
+      assert.equal(headers.stdout.trim(), '0', 'no message has a smuggled Subject header');
+    });
+
+    it('5. talking before the greeting, unauthorised pipelining and VRFY are refused', async () => {
+      // Port 25: postscreen holds back the end of its greeting; a client that talks first fails.
+      const early = await Conversation.open(ep(25, earlyTalker));
+      early.send('EHLO early.test\r\n');
+      // The "220-" start of the greeting, then (the greeting never ends for it) postscreen's own
+      // stand-in answers the EHLO and turns the client away at RCPT.
+      let reply = await early.smtpReply();
+      assert.match(reply.raw, /^220-/);
+      if (reply.code === 220) reply = await early.smtpReply();
+      assert.equal(reply.code, 250, reply.raw);
+      await early.smtp('MAIL FROM:<bot@outside.test>');
+      const rcpt = await early.smtp(`RCPT TO:<${ALICE}>`);
+      early.close();
+      assert.equal(Math.floor(rcpt.code / 100), 5, `a pre-greeting client cannot deliver: ${rcpt.raw}`);
+      const pregreet = await host.exec(`grep -c "PREGREET .* from \\[${earlyTalker}\\]" /var/log/postfix.log`);
+      assert.ok(Number(pregreet.stdout.trim()) >= 1, 'postscreen logged PREGREET');
+
+      // Port 587 (smtpd itself): the same gets 554 at once.
+      const early587 = await Conversation.open(ep(587, earlyTalker));
+      early587.send('EHLO early.test\r\n');
+      const sync = await early587.smtpReply();
+      early587.close();
+      assert.equal(sync.code, 554, sync.raw);
+      assert.match(sync.raw, /SMTP protocol synchronization/);
+
+      // Pipelining after HELO (PIPELINING was never offered): refused and disconnected.
+      const { c } = await smtpSession(ep(25), false);
+      assert.equal((await c.smtp('HELO attacker.test')).code, 250);
+      c.send(`MAIL FROM:<bot@outside.test>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
+      const piped = await c.smtpReply();
+      assert.equal(piped.code, 554, piped.raw);
+      assert.match(piped.raw, /SMTP protocol synchronization/);
+      assert.ok(await c.closedWithin(5000), 'and the server hung up');
+      c.close();
+
+      const vrfy = await smtpSession(ep(25));
+      const answer = await vrfy.c.smtp(`VRFY ${ALICE}`);
+      vrfy.c.close();
+      assert.equal(answer.code, 502, answer.raw);
+    });
+
+    it('6. GTUBE is rejected at the reject threshold', async () => {
+      const reply = await sendFromOutside(ep(25), 'stranger@outside.test', ALICE, 'gtube', `This is the GTUBE test pattern.\r\n${GTUBE_REJECT}\r\n`);
+      assert.equal(reply.code, 554, reply.raw);
+      assert.match(reply.raw, /5\.7\.1/);
+    });
+
+    it('6. moving mail into Junk teaches rspamd spam; moving it out teaches ham', async () => {
+      const id = `<bayes-${Date.now()}@outside.test>`;
+      const reply = await sendFromOutside(ep(25), 'newsletter@outside.test', BOB, 'Bayes lesson', LESSON, id);
+      assert.equal(reply.code, 250, reply.raw);
+      // The lesson may already score as spam (no reverse DNS here) and be filed into Junk: teach
+      // whichever way it can go first, then the other way.
+      const folder = await eventuallyValue(async () => {
+        for (const f of ['INBOX', 'Junk']) if ((await host.exec(`grep -l -F "${id}" ${mailDir('bob', f)}/new/* ${mailDir('bob', f)}/cur/* 2>/dev/null`)).stdout.trim()) return f;
+        return undefined;
+      }, 30_000, 'the lesson arrives');
+      const other = folder === 'INBOX' ? 'Junk' : 'INBOX';
+      const [first, second] = folder === 'INBOX' ? (['spam', 'ham'] as const) : (['ham', 'spam'] as const);
+      const learnedBefore = await learnedCount(host);
+
+      const client = new ImapFlow({
+        host: host.address, port: 993, secure: true, auth: { user: BOB, pass: TEST_PASSWORD },
+        tls: { ca: tls.ca, servername: tls.servername }, logger: false,
+      });
+      await client.connect();
+      try {
+        await moveByMessageId(client, folder, other, id);
+        await eventually(async () => await rspamdLog(host, `learned message as ${first}: ${id.slice(1, -1)}`), 20_000, `rspamd learned ${first}`);
+        const afterFirst = await learnedCount(host);
+        assert.ok(afterFirst > learnedBefore, `learn count rose: ${learnedBefore} → ${afterFirst}`);
+        await moveByMessageId(client, other, folder, id);
+        await eventually(async () => await rspamdLog(host, `learned message as ${second}: ${id.slice(1, -1)}`), 20_000, `rspamd learned ${second}`);
+        assert.ok((await learnedCount(host)) > afterFirst, 'learn count rose again');
+      } finally {
+        await client.logout();
+      }
+    });
+
+    it('7. private keys are 0600/0640 with the right owners; Redis and rspamd listen on loopback only', async (t) => {
+      const out = mkdtempSync(join(tmpdir(), 'mailrig-render-'));
+      t.after(() => rmSync(out, { recursive: true, force: true }));
+      const render = await ws.mailrig(['render', '--out', join(out, 'tree')]);
+      assert.equal(render.code, 0, show(render));
+      const manifest = JSON.parse(readFileSync(join(out, 'tree/mailrig-manifest.json'), 'utf8')) as ManifestFile[];
+      const secrets = manifest.filter((f) => f.secret);
+      const keys = secrets.filter((f) => /\.(pem|key)$/.test(f.path));
+      assert.ok(keys.some((f) => f.path === '/etc/mailrig/tls/privkey.pem'), 'the TLS key is a managed secret');
+      assert.ok(keys.some((f) => f.path.includes('/dkim/')), 'the DKIM keys are managed secrets');
+      for (const f of secrets) {
+        const st = (await host.exec(`stat -c '%a %U %G' ${f.path}`)).stdout.trim();
+        assert.match(st, /^6[04]0 /, `${f.path}: ${st}`);
+        assert.equal(st, `${f.mode.replace(/^0/, '')} ${f.owner} ${f.group}`, `${f.path} as rendered`);
+      }
+      // The ACME account key, wherever the host keeps one, and the operator's key store.
+      const acme = await host.exec('find / -xdev -name "account*.key" -path "*mailrig*" -printf "%m %u %p\\n" 2>/dev/null');
+      for (const line of acme.stdout.trim().split('\n').filter(Boolean)) assert.match(line, /^600 root /, line);
+      for (const file of ['tls/current.key', 'tls/next.key', 'acme/account.key']) {
+        assert.equal(statMode(join(ws.dir, '.mailrig', file)), '600', file);
+      }
+
+      const listening = (await host.exec('ss -Hltn')).stdout;
+      for (const port of [6379, 11332, 11333, 11334]) {
+        const addrs = listening.split('\n').map((l) => l.split(/\s+/)[3] ?? '').filter((a) => a.endsWith(`:${port}`));
+        assert.ok(addrs.length > 0, `something listens on ${port}`);
+        for (const a of addrs) assert.match(a, /^(127\.0\.0\.1|\[::1\]):/, `port ${port} listens on ${a}`);
+        assert.equal(await probe(host.address, port), 'refused', `${port} from outside`);
+      }
+    });
+
+    it('7. no secret in plan output, the render manifest or the host logs', async (t) => {
+      const secrets = secretNeedles(ws);
+      // A password change touches a secret file: the plan names it without showing it.
+      const hash = /password_hash: "([^"]+)"/.exec(readFileSync(join(ws.dir, 'mailrig.yaml'), 'utf8'))?.[1] ?? '';
+      editConfig(ws, [[`        password_hash: "${TEST_HASH}"\n      load:`, `        password_hash: "${hash}"\n      load:`]]);
+      const plan = await ws.mailrig(['plan']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.match(plan.out, /\/etc\/dovecot\/users/, 'the plan lists the users file');
+      editConfig(ws, [[`        password_hash: "${hash}"\n      load:`, `        password_hash: "${TEST_HASH}"\n      load:`]]);
+
+      const out = mkdtempSync(join(tmpdir(), 'mailrig-render-'));
+      t.after(() => rmSync(out, { recursive: true, force: true }));
+      assert.equal((await ws.mailrig(['render', '--out', join(out, 'tree')])).code, 0);
+      const manifest = readFileSync(join(out, 'tree/mailrig-manifest.json'), 'utf8');
+      const logs = (await host.exec('cat /var/log/*.log /var/log/*/*.log /var/lib/mailrig/*.log 2>/dev/null')).stdout;
+      for (const [what, text] of [['plan output', plan.out + plan.err], ['manifest', manifest], ['host logs', logs]] as const) {
+        for (const [name, needle] of secrets) assert.ok(!text.includes(needle), `${what} shows ${name}`);
+      }
+    });
+
+    it('8. 2,000 messages sent concurrently from outside are all delivered, once each', { timeout: 5 * 60_000 }, async () => {
+      const before = await countMail(host, 'load');
+      const started = Date.now();
+      // smtp-source (Postfix's test client, a standalone binary): 40 sessions at once, one
+      // message each, from the gateway address.
+      await run('smtp-source', ['-s', '40', '-m', String(LOAD_MESSAGES), '-f', 'bulk@outside.test', '-t', 'load@example.com',
+        '-M', 'loadtest.outside.test', '-S', 'load test', '-l', '2000', '-c', `${host.address}:25`], { maxBuffer: 1 << 24 });
+      await eventually(async () => (await countMail(host, 'load')) >= before + LOAD_MESSAGES, 180_000, 'every message is delivered');
+      await sleep(2000);
+      assert.equal(await countMail(host, 'load'), before + LOAD_MESSAGES, 'none lost, none duplicated');
+      // Each delivered file carries the queue id Postfix gave it at acceptance: all distinct.
+      const ids = await host.exec('find /var/vmail/example.com/load/Maildir -type f \\( -path "*/new/*" -o -path "*/cur/*" \\) -exec grep -h -o -m1 "with E\\?SMTP id [0-9A-Za-z]*" {} + | sort -u | wc -l');
+      assert.equal(Number(ids.stdout.trim()), before + LOAD_MESSAGES, 'every message has its own queue id');
+      const queue = await host.exec('postqueue -j | grep -c load@example.com || true');
+      assert.equal(queue.stdout.trim(), '0', 'nothing is left in the queue');
+      const up = await host.exec('for p in master dovecot rspamd redis-server nginx fail2ban-server; do pgrep -x $p >/dev/null || echo "$p down"; done');
+      assert.equal(up.stdout.trim(), '', 'every daemon still runs');
+      process.stdout.write(`# load: ${LOAD_MESSAGES} messages delivered in ${Math.round((Date.now() - started) / 1000)} s\n`);
+    });
+
+    it('2. the blocked guessers are let back in after ban_minutes; SSH access was never changed', async () => {
+      const until = bannedAt + BAN_MINUTES * 60_000;
+      if (Date.now() < until) await sleep(until - Date.now());
+      for (const guesser of [smtpGuesser, imapGuesser]) {
+        await eventually(async () => (await probe(host.address, 587, guesser)) === 'open', 30_000, `${guesser} unblocked`);
+        assert.equal(await probe(host.address, 993, guesser), 'open');
+      }
+      // fail2ban's own record: each ban lasted ban_minutes (the log has second resolution).
+      const log = (await host.exec('cat /var/log/fail2ban.log')).stdout;
+      for (const guesser of [smtpGuesser, imapGuesser]) {
+        const at = (what: string) => Date.parse(new RegExp(`^(\\S+ \\S+),\\d+ .*\\] ${what} ${guesser.replace(/\./g, '\\.')}$`, 'm').exec(log)?.[1]?.replace(' ', 'T') ?? '');
+        const seconds = (at('Unban') - at('Ban')) / 1000;
+        assert.ok(seconds >= BAN_MINUTES * 60 - 1 && seconds <= BAN_MINUTES * 60 + 30, `${guesser} was blocked for ${seconds} s`);
+      }
+      assert.equal(await sshAccess(host), sshBefore, 'sshd_config and authorized_keys are as they were before setup');
+    });
+
+    /** A submission session on 587 after STARTTLS and AUTH, from the gateway. */
+    async function authedSubmission(user: string, password: string): Promise<Conversation> {
+      const { c } = await smtpSession(ep(587));
+      assert.equal((await c.smtp('STARTTLS')).code, 220);
+      await c.startTls(tls);
+      await c.smtp('EHLO client.test');
+      const auth = await c.smtp(`AUTH PLAIN ${saslPlain(user, password)}`);
+      assert.equal(auth.code, 235, auth.raw);
+      return c;
+    }
+
+    /** One failed AUTH on 587 (after STARTTLS) from `from`; true when refused with 535. */
+    async function smtpAuthFails(from: string): Promise<boolean> {
+      const { c } = await smtpSession(ep(587, from));
+      await c.smtp('STARTTLS');
+      await c.startTls(tls);
+      await c.smtp('EHLO guesser.test');
+      const r = await c.smtp(`AUTH PLAIN ${saslPlain(ALICE, 'wrong-guess')}`);
+      c.close();
+      return r.code === 535;
+    }
+
+    /** One failed LOGIN on 993 from `from`, then LOGOUT; true when refused. */
+    async function imapLoginFails(from: string): Promise<boolean> {
+      const c = await Conversation.open(ep(993, from, true));
+      await c.line();
+      const r = await c.imap('a', `LOGIN ${ALICE} wrong-guess`);
+      await c.imap('b', 'LOGOUT');
+      c.close();
+      return /^a NO /.test(r.at(-1) ?? '');
+    }
+  });
+}
+
+interface ManifestFile {
+  path: string;
+  mode: string;
+  owner: string;
+  group: string;
+  secret: boolean;
+}
+
+const LESSON = [
+  'Dear customer, our spring catalogue is here with offers on garden furniture, barbecue sets,',
+  'outdoor lighting and planters. Order before Friday for free delivery to your door. Visit our',
+  'shop to see every product, compare prices and read reviews from other customers. Unsubscribe',
+  'at any time from the link in this message. Thank you for shopping with us again this season.',
+].join('\r\n');
+
+function message(m: { from: string; to: string; subject: string; body: string; id?: string }): string {
+  const id = m.id ?? `<${Date.now()}.${Math.random().toString(36).slice(2)}@outside.test>`;
+  return `From: ${m.from}\r\nTo: ${m.to}\r\nSubject: ${m.subject}\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: ${id}\r\n\r\n${m.body}\r\n.\r\n`;
+}
+
+/** A whole SMTP transaction on port 25 from outside; the reply to the end of data. */
+async function sendFromOutside(ep: Endpoint, from: string, to: string, subject: string, body: string, id?: string) {
+  const { c } = await smtpSession(ep);
+  try {
+    const mail = await c.smtp(`MAIL FROM:<${from}>`);
+    if (mail.code !== 250) return mail;
+    const rcpt = await c.smtp(`RCPT TO:<${to}>`);
+    if (rcpt.code !== 250) return rcpt;
+    const data = await c.smtp('DATA');
+    if (data.code !== 354) return data;
+    c.send(message({ from, to, subject, body, ...(id ? { id } : {}) }));
+    const end = await c.smtpReply();
+    await c.smtp('QUIT');
+    return end;
+  } finally {
+    c.close();
+  }
+}
+
+function mailDir(local: string, folder = 'INBOX'): string {
+  return `/var/vmail/example.com/${local}/Maildir${folder === 'INBOX' ? '' : `/.${folder}`}`;
+}
+
+/** The message files of a mailbox's folder (INBOX unless named), oldest first. */
+async function mailFiles(host: TestHost, local: string, folder?: string): Promise<string[]> {
+  const dir = mailDir(local, folder);
+  const r = await host.exec(`ls -tr ${dir}/new/* ${dir}/cur/* 2>/dev/null`);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** Messages in every folder of a mailbox. */
+async function countMail(host: TestHost, local: string, folder?: string): Promise<number> {
+  if (folder) return (await mailFiles(host, local, folder)).length;
+  const r = await host.exec(`find /var/vmail/example.com/${local}/Maildir -type f \\( -path "*/new/*" -o -path "*/cur/*" \\) 2>/dev/null | wc -l`);
+  return Number(r.stdout.trim());
+}
+
+async function learnedCount(host: TestHost): Promise<number> {
+  const r = await host.exec('rspamc stat');
+  return Number(/Messages learned: (\d+)/.exec(r.stdout)?.[1] ?? 'NaN');
+}
+
+async function rspamdLog(host: TestHost, needle: string): Promise<boolean> {
+  return (await host.exec(`grep -F -q ${JSON.stringify(needle)} /var/log/rspamd/rspamd.log`)).code === 0;
+}
+
+async function moveByMessageId(client: ImapFlow, from: string, to: string, id: string): Promise<void> {
+  const lock = await client.getMailboxLock(from);
+  try {
+    const uids = await client.search({ header: { 'message-id': id } }, { uid: true });
+    assert.ok(uids && uids.length === 1, `${id} is in ${from}`);
+    await client.messageMove(uids.join(','), to, { uid: true });
+  } finally {
+    lock.release();
+  }
+}
+
+/** Hashes of everything that decides who may log in over SSH. */
+async function sshAccess(host: TestHost): Promise<string> {
+  const r = await host.exec('cd / && find etc/ssh/sshd_config etc/ssh/sshd_config.d root/.ssh home/*/.ssh -type f 2>/dev/null | sort | xargs sha256sum');
+  return r.stdout;
+}
+
+function editConfig(ws: Workspace, edits: Array<[string, string]>): void {
+  const path = join(ws.dir, 'mailrig.yaml');
+  let text = readFileSync(path, 'utf8');
+  for (const [from, to] of edits) {
+    assert.ok(text.includes(from), `mailrig.yaml has ${JSON.stringify(from)}`);
+    text = text.replace(from, to);
+  }
+  writeFileSync(path, text);
+}
+
+/** Strings that must never appear outside the key store: key material and password material. */
+function secretNeedles(ws: Workspace): Array<[string, string]> {
+  const store = join(ws.dir, '.mailrig');
+  const pems: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.(pem|key)$/.test(e.name)) pems.push(p);
+    }
+  };
+  walk(store);
+  const needles: Array<[string, string]> = [];
+  for (const p of pems) {
+    // A line from the middle of the base64 body: specific to this key, and what a leak would show.
+    const body = readFileSync(p, 'utf8').split('\n').filter((l) => l && !l.startsWith('-----'));
+    const line = body[Math.floor(body.length / 2)];
+    if (line && line.length >= 24) needles.push([`private key ${p.slice(store.length + 1)}`, line.slice(0, 40)]);
+  }
+  const config = readFileSync(join(ws.dir, 'mailrig.yaml'), 'utf8');
+  for (const m of config.matchAll(/password_hash: "\{[A-Z0-9-]+\}(\S+?)"/g)) {
+    const digest = m[1]?.split('$').at(-1) ?? '';
+    if (digest.length >= 16) needles.push(['a password hash', digest]);
+  }
+  const controller = readFileSync(join(store, 'secrets/rspamd-controller'), 'utf8').trim();
+  needles.push(['the rspamd controller password', controller]);
+  needles.push(["alice's password", ALICE_PASSWORD], ["bob's password", TEST_PASSWORD]);
+  return needles;
+}
+
+/** Permission digits of a local file, e.g. "600". */
+function statMode(path: string): string {
+  return (statSync(path).mode & 0o777).toString(8);
+}
+
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  await eventuallyValue(async () => ((await check()) ? true : undefined), timeoutMs, what);
+}
+
+async function eventuallyValue<T>(get: () => Promise<T | undefined>, timeoutMs: number, what: string): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(500);
+  }
+}
