@@ -120,6 +120,8 @@ export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
       desired.packages.push(...tls.agentPackages(project.config, facts));
       served = await tls.adoptServedCertificate(project, host, facts, desired);
     }
+    // Backups (issue 9): cron runs the schedule where systemd is not PID 1.
+    if (project.config.backup && facts.init === 'sysv' && !desired.packages.includes('cron')) desired.packages.push('cron');
     // The current content of changed files serves the diffs, and tells a reload from a restart.
     const before = await currentContents(host, makePlan(desired, facts));
     return { project, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
@@ -205,12 +207,15 @@ function conflictingKeys(plan: Plan): string[] {
 
 /** TLS (issue 6): after a successful apply, the renewal agent and, when due, a certificate over ACME. */
 async function afterApply(run: PreparedRun, opts: ApplyOptions): Promise<void> {
+  // Backups (issue 9): the daily schedule active and the restic repository created.
+  const { backup } = run.project.config;
+  if (backup) await (await import('../backup/schedule.js')).backupAfterApply(run.host, run.plan.changes.map((c) => c.file.path), backup.repository, opts.json ? () => undefined : out);
   if (!acmeEnabled(run.project.config)) return;
   const { ensureCertificate } = await import('../tls/provision.js');
   await ensureCertificate(run.project, run.host, run.facts, run.served, {
     acceptTerms: opts.acceptAcmeTerms,
     interactive: process.stdin.isTTY === true && !opts.yes,
-    out,
+    out: opts.json ? () => undefined : out,
     warn: (line) => process.stderr.write(`mailrig: warning: ${line}\n`),
     confirm,
   });
@@ -260,6 +265,7 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
     }
     const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
     if (opts.json) {
+      await afterApply(run, opts);
       out(JSON.stringify({ ...planJson(run), applied: true, done: result.actions, seconds }, null, 2));
       return;
     }

@@ -224,6 +224,34 @@ export function buildProgram(): Command {
     });
   // --- end check (issue 8) ---
 
+  // --- backup (issue 9) ---
+  // restic on the host: init (mailrig.yaml + password in .mailrig + apply), status, now; restore a mailbox.
+  const backupExit = (code: number) => {
+    process.exitCode = code;
+  };
+  const backup = program.command('backup').description('daily restic backups on the host: init, status, now');
+  hostOptions(backup.command('init').description('set the repository in mailrig.yaml, make its password in .mailrig, apply (installs restic, schedules the daily backup, restic init)'))
+    .requiredOption('--repo <repository>', 'a local path on the host, sftp:user@host:/path or s3:https://host/bucket (S3 keys from AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)')
+    .option('--yes', 'apply without asking (required without a terminal)')
+    .option('--no-apply', 'only edit mailrig.yaml and .mailrig; mailrig apply does the rest')
+    .addOption(configOption())
+    .action(async (opts) => backupExit(await (await import('./backup.js')).runBackupInit(opts)));
+  hostOptions(backup.command('status').description('the newest snapshot: time, age, size; exit 1 (a warning) when older than 2 days or missing'))
+    .option('--json', 'as JSON, for scripts')
+    .addOption(configOption())
+    .action(async (opts) => backupExit(await (await import('./backup.js')).runBackupStatus(opts)));
+  hostOptions(backup.command('now').description('run the backup on the host now, then show its status'))
+    .option('--json', 'the status afterwards as JSON')
+    .addOption(configOption())
+    .action(async (opts) => backupExit(await (await import('./backup.js')).runBackupNow(opts)));
+  hostOptions(program.command('restore').description("put a mailbox's mail back from a backup; other mailboxes and newer mail stay as they are"))
+    .requiredOption('--mailbox <address>', 'the mailbox to restore')
+    .option('--snapshot <id>', 'the snapshot (default: the newest)')
+    .option('--json', 'the result as JSON')
+    .addOption(configOption())
+    .action(async (opts) => backupExit(await (await import('./backup.js')).runRestore(opts)));
+  // --- end backup (issue 9) ---
+
   return program;
 }
 

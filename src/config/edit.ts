@@ -467,6 +467,22 @@ export function removeDomain(text: string, domain: string, force: boolean): { te
   return { text: ed.text, mailboxes: addresses };
 }
 
+// ---- top-level sections --------------------------------------------------------------------------
+
+/**
+ * Sets entries of a top-level section (e.g. `backup`), adding the section at the end of the file when
+ * it is missing; entries not named stay as written.
+ */
+export function setSectionEntries(text: string, section: string, entries: Record<string, Plain>): string {
+  const ed = new Editor(text);
+  if (!ed.find([is(section)])) {
+    ed.addPair([], [], section, entries);
+    return ed.text;
+  }
+  for (const [key, value] of Object.entries(entries)) ed.setIn([is(section)], [section], key, value);
+  return ed.text;
+}
+
 // ---- saving -----------------------------------------------------------------------------------
 
 /** Loads edited text with the same rules as loading a file; a problem rejects the edit (EditRejected). */

@@ -52,6 +52,8 @@ export interface Config {
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
   security: { maxAuthFailures: number; banMinutes: number };
   tls: { acme: string; caBundle: string | undefined };
+  /** Backups (issue 9); undefined when mailrig.yaml has no backup section. */
+  backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
   dns: {
     provider: 'manual' | 'rfc2136';
     ttl: number;
@@ -123,6 +125,13 @@ export function normalize(raw: RawConfig): Config {
     },
     security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
     tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
+    backup: raw.backup && {
+      repository: raw.backup.repository,
+      schedule: { hour: Number(raw.backup.schedule.slice(0, 2)), minute: Number(raw.backup.schedule.slice(3, 5)) },
+      keepDaily: raw.backup.keep_daily,
+      keepWeekly: raw.backup.keep_weekly,
+      keepMonthly: raw.backup.keep_monthly,
+    },
     dns: {
       provider: raw.dns.provider,
       ttl: raw.dns.ttl,

@@ -3,6 +3,7 @@
 // Rules that look across fields (duplicates, alias targets) live in rules.ts.
 import { z } from 'zod';
 import { isFqdn, isDomainName, isEmailAddress, isLocalPart, isIPv4, isIPv6, parseSize } from './syntax.js';
+import { isResticRepository } from '../backup/repository.js';
 
 const fqdn = z
   .string()
@@ -131,6 +132,27 @@ export const configSchema = z
       })
       .default({ max_auth_failures: 5, ban_minutes: 60 })
       .describe('Brute-force protection (fail2ban jails for Postfix SASL and Dovecot)'),
+    // Backups (issue 9): absent means none; `mailrig backup init` writes it.
+    backup: z
+      .strictObject({
+        repository: z
+          .string()
+          .refine(isResticRepository, {
+            message: 'is not a restic repository mailrig sets up (try /var/backups/mailrig-restic, sftp:user@host:/path or s3:https://host/bucket)',
+          })
+          .describe('restic repository: a local path on the host, sftp:user@host:/path or s3:https://host/bucket')
+          .meta({ examples: ['/var/backups/mailrig-restic', 'sftp:backup@backup.example.net:/srv/restic/mail'] }),
+        schedule: z
+          .string()
+          .regex(/^([01]\d|2[0-3]):[0-5]\d$/, { message: 'is not a time of day (try 03:30)' })
+          .default('03:30')
+          .describe("Daily backup time, HH:MM in the host's time zone"),
+        keep_daily: z.number().int().min(0).default(7).describe('Daily snapshots kept'),
+        keep_weekly: z.number().int().min(0).default(4).describe('Weekly snapshots kept'),
+        keep_monthly: z.number().int().min(0).default(12).describe('Monthly snapshots kept'),
+      })
+      .optional()
+      .describe('Daily restic backups of the mail, the configuration and the keys, made on the host'),
     tls: z
       .strictObject({
         acme: z

@@ -10,6 +10,7 @@
 //   .mailrig/tls/selfsigned.crt      self-signed certificate from the current key, until ACME replaces it
 //   .mailrig/acme/account.key        the ACME account key (ECDSA P-256)
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
+//   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
 import {
   createHash,
   createPrivateKey,
@@ -23,6 +24,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, 
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
 import { makeSelfSignedCertificate, certificateNames } from './selfsigned.js';
+import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
 // next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
@@ -60,6 +62,8 @@ export interface KeyMaterial {
   acmeAccountPem: string;
   /** Password of rspamd's web controller (bound to loopback); the host gets only its hash. */
   rspamdControllerPassword: string;
+  /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
+  backup?: BackupSecrets | undefined;
 }
 
 /** The public parts only: enough for DNS records, never a private key. */
@@ -273,6 +277,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
     },
     acmeAccountPem: readKeyFile(dir, 'acme/account.key'),
     rspamdControllerPassword: readSecret(dir, 'secrets/rspamd-controller'),
+    backup: loadBackupSecrets(dir),
   };
 }
 

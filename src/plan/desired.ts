@@ -26,6 +26,8 @@ export function packagesFor(config: Config): string[] {
     'procps',
     // TLS (issue 6): the renewal agent runs on the release's own Node.js.
     ...(config.tls.acme === 'self-signed' ? [] : ['nodejs']),
+    // Backups (issue 9): restic runs on the host.
+    ...(config.backup ? ['restic'] : []),
   ];
 }
 

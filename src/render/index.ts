@@ -1,5 +1,6 @@
 // Config + keys → every file mailrig manages on the host, sorted by path. Pure and deterministic (no
 // clock, no randomness), so the same input renders byte-identical trees.
+import { renderBackup } from './backup.js';
 import type { RenderContext } from './context.js';
 import { renderDovecot } from './dovecot.js';
 import { renderFail2ban } from './fail2ban.js';
@@ -23,6 +24,7 @@ const RENDERERS: Array<(ctx: RenderContext) => FileSpec[]> = [
   renderNginx,
   renderWeb,
   renderFail2ban,
+  renderBackup,
 ];
 
 export function render(ctx: RenderContext): FileSpec[] {

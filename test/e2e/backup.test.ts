@@ -1,0 +1,139 @@
+// Backups end to end on a fresh Debian 12 host: `backup init` installs restic, schedules the daily run
+// and creates a repository on the host; `backup now` takes a snapshot that `backup status` reports as
+// fresh; messages deleted over IMAP come back with `restore --mailbox`, IMAP shows them again, and
+// another mailbox is left exactly as it was.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ImapFlow } from 'imapflow';
+import { fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+
+const ALICE_PASSWORD = 'Alice-e2e-password-2026';
+const REPO = '/var/backups/mailrig-restic';
+
+describe('backups with restic on a fresh debian-12 host', { timeout: 15 * 60_000 }, () => {
+  let host: TestHost;
+  let ws: Workspace;
+  let ca: string;
+  const imap = (user: string, password: string) => ({ host: host.address, user, password, ca, servername: 'mail.example.com' });
+  const subjects = (messages: Buffer[]) => messages.map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1]).sort();
+  /** The message files of a mailbox (names and content hashes), to prove it was not touched. */
+  const messageFiles = async (local: string) =>
+    (await host.exec(`cd /var/vmail/example.com/${local}/Maildir && find . -path '*/cur/*' -o -path '*/new/*' | sort | xargs -r sha256sum`)).stdout;
+
+  before(async () => {
+    await cleanupStaleTestHosts();
+    host = await startTestHost({ release: 'bookworm', name: 'backup-bookworm' });
+    ws = workspace(host);
+  });
+  after(async () => {
+    await host?.stop();
+  });
+
+  it('a provisioned host with mail in two mailboxes', async () => {
+    const init = await ws.mailrig(
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+        '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--release', 'debian-12'],
+      { input: `${ALICE_PASSWORD}\n` },
+    );
+    assert.equal(init.code, 0, show(init));
+    const path = join(ws.dir, 'mailrig.yaml');
+    writeFileSync(path, readFileSync(path, 'utf8').replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
+    const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
+    assert.equal(setup.code, 0, show(setup));
+    ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+    const common = { host: host.address, port: 587 as const, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' };
+    for (const n of [1, 2]) {
+      await submit(common, { from: 'alice@example.com', to: 'bob@example.com', subject: `for bob ${n}`, text: `Message ${n} for Bob.` });
+    }
+    await submit(common, { from: 'alice@example.com', to: 'alice@example.com', subject: 'note to self', text: 'Alice keeps this.' });
+    assert.deepEqual(subjects(await fetchInbox(imap('bob@example.com', TEST_PASSWORD), 2)), ['for bob 1', 'for bob 2']);
+    assert.deepEqual(subjects(await fetchInbox(imap('alice@example.com', ALICE_PASSWORD), 1)), ['note to self']);
+  });
+
+  it('backup init writes mailrig.yaml and the password, installs restic, schedules the backup and creates the repository', async () => {
+    const r = await ws.mailrig(['backup', 'init', '--repo', REPO, '--yes'], { hostFlags: true });
+    assert.equal(r.code, 0, show(r));
+    assert.match(readFileSync(join(ws.dir, 'mailrig.yaml'), 'utf8'), new RegExp(`^backup: \\{ repository: ${REPO} \\}$|^backup:\\n  repository: ${REPO}$`, 'm'));
+    assert.match(r.out, /restic-password/);
+    assert.match(r.out, new RegExp(`backup repository ${REPO} created`));
+    const state = await host.exec(
+      `stat -c '%a %U' /etc/mailrig/backup.env /etc/mailrig/restic-password /usr/local/sbin/mailrig-backup; test -f ${REPO}/config && echo repo; pgrep -x cron >/dev/null && echo cron; cat /etc/cron.d/mailrig-backup | tail -n 1`,
+    );
+    assert.deepEqual(state.stdout.trim().split('\n'), [
+      '600 root', '600 root', '700 root', 'repo', 'cron',
+      '30 3 * * * root [ -d /run/systemd/system ] || /usr/local/sbin/mailrig-backup >>/var/log/mailrig-backup.log 2>&1',
+    ]);
+    assert.equal(
+      (await host.exec('cat /etc/mailrig/restic-password')).stdout,
+      readFileSync(join(ws.dir, '.mailrig/secrets/restic-password'), 'utf8'),
+      'the host holds the password of .mailrig',
+    );
+    const again = await ws.mailrig(['apply', '--yes'], { hostFlags: true });
+    assert.equal(again.code, 0, show(again));
+    assert.match(again.out, /no changes/);
+    assert.doesNotMatch(again.out, /created/, 'the repository is created once');
+  });
+
+  it('backup now takes a snapshot; backup status reports it as fresh', async () => {
+    const none = await ws.mailrig(['backup', 'status'], { hostFlags: true });
+    assert.equal(none.code, 1, show(none));
+    assert.match(none.err, /no backup yet/);
+    const now = await ws.mailrig(['backup', 'now'], { hostFlags: true });
+    assert.equal(now.code, 0, show(now));
+    assert.match(now.out, /snapshot [0-9a-f]{8} saved/);
+    const status = await ws.mailrig(['backup', 'status', '--json'], { hostFlags: true });
+    assert.equal(status.code, 0, show(status));
+    const s = JSON.parse(status.out) as { level: string; snapshotCount: number; ageSeconds: number; sizeBytes: number; repository: string };
+    assert.equal(s.level, 'ok');
+    assert.equal(s.snapshotCount, 1);
+    assert.equal(s.repository, REPO);
+    assert.ok(s.ageSeconds >= 0 && s.ageSeconds < 600, `age ${s.ageSeconds}`);
+    assert.ok(s.sizeBytes > 0);
+    const text = await ws.mailrig(['backup', 'status'], { hostFlags: true });
+    assert.match(text.out, /last backup \d{4}-\d\d-\d\d \d\d:\d\d UTC \(\d+ s ago\), [\d.]+ (KiB|MiB), snapshot [0-9a-f]{8}/);
+    const paths = await host.exec(`. /etc/mailrig/backup.env && restic snapshots --json | tr ',' '\\n' | grep -c '"/'`);
+    assert.ok(Number(paths.stdout.trim()) >= 7, `mail, configs and keys are in the snapshot: ${paths.stdout}`);
+  });
+
+  it("restore --mailbox brings deleted messages back, IMAP shows them, and another mailbox is untouched", async () => {
+    const aliceBefore = await messageFiles('alice');
+    const client = new ImapFlow({ host: host.address, port: 993, secure: true, auth: { user: 'bob@example.com', pass: TEST_PASSWORD }, tls: { ca, servername: 'mail.example.com' }, logger: false });
+    await client.connect();
+    try {
+      const lock = await client.getMailboxLock('INBOX');
+      try {
+        assert.ok(await client.messageDelete('1:*'));
+      } finally {
+        lock.release();
+      }
+      const st = await client.status('INBOX', { messages: true });
+      assert.equal(st ? st.messages : -1, 0, 'deleted and expunged');
+    } finally {
+      await client.logout();
+    }
+    const r = await ws.mailrig(['restore', '--mailbox', 'bob@example.com'], { hostFlags: true });
+    assert.equal(r.code, 0, show(r));
+    assert.match(r.out, /bob@example\.com: 2 messages restored from snapshot latest/);
+    assert.deepEqual(subjects(await fetchInbox(imap('bob@example.com', TEST_PASSWORD), 2, 10_000)), ['for bob 1', 'for bob 2']);
+    assert.equal(await messageFiles('alice'), aliceBefore, "alice's mail is as it was");
+    assert.deepEqual(subjects(await fetchInbox(imap('alice@example.com', ALICE_PASSWORD), 1, 5_000)), ['note to self']);
+    const owners = await host.exec("find /var/vmail/example.com/bob ! -user vmail | head -n 5; ls -a /var/vmail | grep -c mailrig-restore || true");
+    assert.equal(owners.stdout.trim(), '0', `everything belongs to vmail, no temp dir left: ${owners.stdout}`);
+    const again = await ws.mailrig(['restore', '--mailbox', 'bob@example.com'], { hostFlags: true });
+    assert.equal(again.code, 0, show(again));
+    assert.match(again.out, /nothing to restore/, 'a second restore duplicates nothing');
+    assert.equal((await fetchInbox(imap('bob@example.com', TEST_PASSWORD), 2, 5_000)).length, 2);
+  });
+
+  it('restore refuses an unknown mailbox and a malformed snapshot id before touching the host', async () => {
+    const unknown = await ws.mailrig(['restore', '--mailbox', 'carol@example.com'], { hostFlags: true });
+    assert.equal(unknown.code, 2, show(unknown));
+    assert.match(unknown.err, /no such mailbox/);
+    const bad = await ws.mailrig(['restore', '--mailbox', 'bob@example.com', '--snapshot', 'x; rm -rf /'], { hostFlags: true });
+    assert.equal(bad.code, 2, show(bad));
+  });
+});
