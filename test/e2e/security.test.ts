@@ -1,7 +1,7 @@
 // The security properties of a provisioned host, each shown by an attack from outside it
-// (docs/SECURITY.md lists them with the setting behind each). Debian 12 by default; set
-// MAILRIG_SECURITY_RELEASES=bookworm,trixie for Debian 13 too (its Dovecot 2.4 logs differently,
-// which is what fail2ban reads). About 4 minutes per release.
+// (docs/SECURITY.md lists them with the setting behind each). Debian 12 and 13 by default: Dovecot
+// 2.4 logs and throttles differently, which is what fail2ban and bursts depend on. About 4 minutes
+// per release; MAILRIG_SECURITY_RELEASES=bookworm picks one.
 //
 // Who attacks from where. Every client runs on this machine, never inside the host: it reaches the
 // host from the host link's gateway address, which is not in Postfix's mynetworks nor in rspamd's
