@@ -6,7 +6,7 @@ import { checkRecords, formatFindings } from '../dns/check.js';
 import { buildRecords } from '../dns/records.js';
 import { defaultResolver, type DnsResolver } from '../dns/resolver.js';
 import { parseServer } from '../dns/wire.js';
-import { certificateNames } from '../keys/selfsigned.js';
+import { certificateNames } from '../keys/names.js';
 import { publicKeys } from '../keys/store.js';
 import { formatFailures } from '../tls/acme.js';
 import { certificateInfo } from '../tls/cert.js';

@@ -3,12 +3,6 @@
 import { createPrivateKey, createPublicKey, randomBytes, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-/** The names one certificate must cover: the mail host and each domain's web names. */
-export function certificateNames(hostname: string, domains: string[]): string[] {
-  const names = [hostname, ...domains.flatMap((d) => [`mta-sts.${d}`, `autoconfig.${d}`, `autodiscover.${d}`])];
-  return [...new Set(names)];
-}
-
 export async function makeSelfSignedCertificate(keyPem: string, names: string[], now = new Date()): Promise<string> {
   const subtle = webcrypto.subtle;
   const algorithm = { name: 'ECDSA', namedCurve: 'P-256' };

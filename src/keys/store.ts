@@ -23,7 +23,7 @@ import {
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
-import { makeSelfSignedCertificate, certificateNames } from './selfsigned.js';
+import { certificateNames } from './names.js';
 import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
@@ -62,6 +62,8 @@ export interface KeyMaterial {
   acmeAccountPem: string;
   /** Password of rspamd's web controller (bound to loopback); the host gets only its hash. */
   rspamdControllerPassword: string;
+  /** Its hash, when already computed (Catena is slow by design); see src/cli/project.ts. */
+  rspamdControllerHash?: string;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
   backup?: BackupSecrets | undefined;
 }
@@ -179,6 +181,8 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
   const certPath = join(dir, 'tls/selfsigned.crt');
   const names = certificateNames(opts.hostname, opts.domains);
   if (!existsSync(certPath) || !sameNames(readFileSync(certPath, 'utf8'), names)) {
+    // Loaded only here: the certificate library costs every other command start-up time.
+    const { makeSelfSignedCertificate } = await import('./selfsigned.js');
     const pem = await makeSelfSignedCertificate(readFileSync(join(dir, 'tls/current.key'), 'utf8'), names, opts.now);
     writeFileSync(certPath, pem, { mode: 0o644 });
     created.push('tls/selfsigned.crt');

@@ -41,7 +41,7 @@ function rspamdData(ctx: RenderContext) {
     ports: RSPAMD_PORTS,
     redis: REDIS_SERVER,
     spamHeader: SPAM_HEADER,
-    controllerHash: rspamdPasswordHash(keys.rspamdControllerPassword),
+    controllerHash: keys.rspamdControllerHash ?? rspamdPasswordHash(keys.rspamdControllerPassword),
     spam: config.spam,
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
     dkim,

@@ -18,7 +18,7 @@ import { UsageError } from '../errors.js';
 import type { Facts } from '../host/facts.js';
 import { quote } from '../host/shell.js';
 import type { Transport } from '../host/transport.js';
-import { certificateNames } from '../keys/selfsigned.js';
+import { certificateNames } from '../keys/names.js';
 import { TLS_CONSUMERS, type DesiredState } from '../plan/plan.js';
 import { TLS_CERT, TLS_KEY } from '../render/tls.js';
 import { ACME_WEBROOT } from '../render/web.js';

@@ -1,7 +1,7 @@
 // The certificate each TLS port serves: trusted, covering the names it must, the one installed on
 // the host, and not about to expire. One line per port; the worst finding decides its status and fix.
 import { createHash, X509Certificate } from 'node:crypto';
-import { certificateNames } from '../../keys/selfsigned.js';
+import { certificateNames } from '../../keys/names.js';
 import { TLS_CERT } from '../../render/tls.js';
 import { fingerprint, type CheckEnv } from '../env.js';
 import type { Served } from '../net/tls.js';
