@@ -182,6 +182,18 @@ export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action:
   ].join('\n');
 }
 
+/**
+ * rspamd's very first start compiles its Hyperscan pattern cache in the main process, whose heap then
+ * stays grown — about 200 MB more, inherited by every worker. A restart once the cache files exist
+ * starts lean. Best effort: without the cache (a CPU without Hyperscan support) nothing happens.
+ */
+export function rspamdSecondStart(init: 'systemd' | 'sysv'): string {
+  return [
+    'for i in $(seq 1 120); do ls /var/lib/rspamd/*.hs* >/dev/null 2>&1 && break; sleep 0.5; done',
+    `if ls /var/lib/rspamd/*.hs* >/dev/null 2>&1; then ${serviceCommand(init, 'rspamd', 'restart')}; fi`,
+  ].join('\n');
+}
+
 /** Succeeds once every expected port listens (waiting up to `seconds`); else lists the missing ones. */
 export function healthScript(ports: number[], seconds = 30): string {
   return `missing=
