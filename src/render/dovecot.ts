@@ -10,6 +10,7 @@ import type { RenderContext } from './context.js';
 import { SPAM_HEADER } from './rspamd.js';
 import { renderTemplate } from './template.js';
 import type { FileSpec } from './types.js';
+import { MOZILLA_INTERMEDIATE } from './tls.js';
 
 interface Dialect {
   /** templates/dovecot/<dir>/dovecot.conf.hbs */
@@ -35,10 +36,6 @@ export const DOVECOT_PATHS = {
   tlsKey: '/etc/mailrig/tls/privkey.pem',
 } as const;
 
-/** Mozilla "intermediate" (guideline 5.7/6.0): TLS 1.2 AEAD suites with forward secrecy; 1.3 suites are OpenSSL's. */
-export const TLS_CIPHERS =
-  'ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305';
-export const TLS_CURVES = 'X25519:prime256v1:secp384r1';
 
 /** Sieve scripts: the global before-script for delivery, and the two IMAPSieve learning scripts. */
 const SIEVE_SCRIPTS = ['spam-to-junk', 'learn-spam', 'learn-ham'] as const;
@@ -56,7 +53,8 @@ function dovecotData(ctx: RenderContext) {
     protocols: ['imap', 'lmtp', 'sieve', ...(config.mail.pop3 ? ['pop3'] : [])].join(' '),
     paths: DOVECOT_PATHS,
     vmail: { uid: VMAIL_UID, gid: VMAIL_GID, root: VMAIL_ROOT },
-    tls: { ciphers: TLS_CIPHERS, curves: TLS_CURVES },
+    // Mozilla "intermediate", the same profile as Postfix and nginx; TLS 1.3 suites are OpenSSL's.
+    tls: { ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'), curves: MOZILLA_INTERMEDIATE.curves.join(':') },
     sieve: {
       spamToJunk: sievePath('spam-to-junk'),
       learnSpam: sievePath('learn-spam'),

@@ -9,10 +9,9 @@ import { dkimSign, dkimVerify } from 'mailauth';
 import { formatZoneFile } from '../../src/dns/bind.js';
 import { canonicalValue } from '../../src/dns/compare.js';
 import { buildRecords } from '../../src/dns/records.js';
-import { serverResolver } from '../../src/dns/resolver.js';
 import { parseTxtRdata } from '../../src/dns/txt.js';
 import type { DnsRecord } from '../../src/dns/types.js';
-import { parseServer } from '../../src/dns/wire.js';
+import { mailauthResolver } from '../support/dkim.js';
 import { allCases, type DnsCase } from '../support/dns-cases.js';
 import { knotcZoneCheck, kzonecheck, namedCheckzone, startKnot, type KnotServer } from '../support/knot.js';
 
@@ -60,13 +59,7 @@ for (const c of allCases()) {
     });
 
     it('each DKIM record verifies a signature made with its private key (mailauth, resolving via knotd)', async () => {
-      const resolver = serverResolver([parseServer(knot.address) as NonNullable<ReturnType<typeof parseServer>>]);
-      const lookup = async (name: string, rrtype: string) => {
-        const result = await resolver.lookup(name, rrtype as DnsRecord['type']);
-        if (result.status !== 'found') throw Object.assign(new Error(`${name} ${rrtype}: ${result.status}`), { code: 'ENOTFOUND' });
-        // mailauth expects node:dns shapes: TXT as arrays of strings.
-        return rrtype === 'TXT' ? result.records.map((f) => (f.strings ?? []).map((s) => s.toString())) : result.records.map((f) => f.value);
-      };
+      const lookup = mailauthResolver(knot.address);
       for (const key of c.keys.dkim) {
         const domain = c.config.domains.find((d) => d.name === key.domain);
         assert.ok(domain);

@@ -6,11 +6,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { dkimVerify } from 'mailauth';
 import nodemailer from 'nodemailer';
-import { serverResolver } from '../../src/dns/resolver.js';
-import { parseServer } from '../../src/dns/wire.js';
-import type { DnsRecord } from '../../src/dns/types.js';
+export { dkimResults, mailauthResolver } from './dkim.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestHost } from './testhost.js';
 
@@ -125,22 +122,6 @@ export async function fetchInbox(
   } finally {
     await client.logout();
   }
-}
-
-/** A node:dns-shaped resolver for mailauth that asks the given DNS server (a knotd of the test). */
-export function mailauthResolver(server: string) {
-  const resolver = serverResolver([parseServer(server) as NonNullable<ReturnType<typeof parseServer>>]);
-  return async (name: string, rrtype: string) => {
-    const result = await resolver.lookup(name, rrtype as DnsRecord['type']);
-    if (result.status !== 'found') throw Object.assign(new Error(`${name} ${rrtype}: ${result.status}`), { code: 'ENOTFOUND' });
-    return rrtype === 'TXT' ? result.records.map((f) => (f.strings ?? []).map((s) => s.toString())) : result.records.map((f) => f.value);
-  };
-}
-
-/** The DKIM results of a message: "selector domain result" per signature. */
-export async function dkimResults(message: Buffer, dnsServer: string): Promise<string[]> {
-  const verified = await dkimVerify(message, { resolver: mailauthResolver(dnsServer) });
-  return verified.results.map((r) => `${r.selector} ${r.signingDomain} ${r.status.result}`);
 }
 
 export function readText(path: string): string {
