@@ -25,7 +25,7 @@ async function plan(project: string): Promise<Record<string, number>> {
   const loaded = await loadProject(join(project, 'mailrig.yaml'));
   const loadMs = ms(t);
   t = process.hrtime.bigint();
-  const desired = desiredState({ config: loaded.config, keys: loaded.keys, release: loaded.config.server.release });
+  const desired = desiredState({ config: loaded.config, keys: loaded.keys, release: loaded.config.server.release }, 'sysv');
   const renderMs = ms(t);
 
   // Recorded facts of a host that has every package and daemon, and half of the files as rendered.

@@ -6,12 +6,12 @@ import type { Facts } from '../host/facts.js';
 import { TLS_CONSUMERS, type Daemon, type Plan } from '../plan/plan.js';
 import {
   STATE_DIR,
+  afterFirstStart,
   healthScript,
   installScript,
   prepareScript,
   purgeScript,
   rollbackScript,
-  rspamdSecondStart,
   serviceCommand,
   stageScript,
   swapScript,
@@ -127,9 +127,10 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     const r = await host.exec(serviceCommand(facts.init, a.daemon, action), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
     actions.push(`${action} ${a.daemon}`);
-    if (a.daemon === 'rspamd' && action === 'start') {
-      step('restarting rspamd once on its compiled pattern cache (it frees about 200 MB)');
-      await host.exec(rspamdSecondStart(facts.init), { detachStreams: true });
+    const first = action === 'start' ? afterFirstStart(facts.init, a.daemon) : undefined;
+    if (first) {
+      step(first.message);
+      await host.exec(first.script, { detachStreams: true });
     }
   }
 

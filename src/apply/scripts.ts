@@ -2,22 +2,13 @@
 // and tested without a host. Each runs as root through one exec over the run's one connection.
 import { dirname } from 'node:path';
 import { quote, quoteAll } from '../host/shell.js';
-import type { Daemon, FileChange, Plan } from '../plan/plan.js';
+import type { FileChange, Plan } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
+import { VMAIL } from '../render/vmail.js';
+import { daemonSpec, type Daemon } from '../services/index.js';
 
 /** Where apply keeps its working state on the host. */
 export const STATE_DIR = '/var/lib/mailrig';
-export const VMAIL = { user: 'vmail', uid: 5000, gid: 5000, home: '/var/vmail' };
-
-/** The init script / unit name of each daemon on Debian. */
-export const UNIT: Record<Daemon, string> = {
-  postfix: 'postfix',
-  dovecot: 'dovecot',
-  rspamd: 'rspamd',
-  redis: 'redis-server',
-  nginx: 'nginx',
-  fail2ban: 'fail2ban',
-};
 
 /**
  * Installs packages without a question and without starting their daemons with the package's own
@@ -78,18 +69,6 @@ export function stagedDirs(changes: FileChange[]): string[] {
   return dirs.filter((d) => !dirs.some((other) => other !== d && d.startsWith(`${other}/`)));
 }
 
-/** Validator commands per daemon, run against the staged configuration. */
-const VALIDATORS: Record<Daemon, string> = {
-  // postconf prints warnings (unknown or deprecated parameters) on stderr without failing: fail on them.
-  postfix: `w=$(postconf -n 2>&1 >/dev/null); if [ -n "$w" ]; then echo "$w" >&2; exit 1; fi; postfix check`,
-  dovecot: 'doveconf -n >/dev/null',
-  // Without network rspamd warns about resolving fuzzy1.rspamd.com: only the exit code counts.
-  rspamd: 'rspamadm configtest >/dev/null',
-  redis: 'true',
-  nginx: 'nginx -t -q',
-  fail2ban: 'fail2ban-client -t >/dev/null',
-};
-
 /**
  * Validates the staged configuration with the daemons' own checks, exactly as it will land: in a
  * private mount namespace, each changed directory is replaced by a copy of the live one with the
@@ -98,7 +77,7 @@ const VALIDATORS: Record<Daemon, string> = {
 export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): string {
   const dirs = stagedDirs(plan.changes);
   const maps = plan.mapBuilds.map((f) => mapCommand(f)).join('\n');
-  const checks = daemons.map((d) => `echo "== ${d}" >&2\n( ${VALIDATORS[d]} ) || fail=1`).join('\n');
+  const checks = daemons.map((d) => `echo "== ${d}" >&2\n( ${daemonSpec(d).validate} ) || fail=1`).join('\n');
   const inner = [
     'set -e',
     ...dirs.map((d) => `mount --bind ${quote(`${stage}/view${d}`)} ${quote(d)}`),
@@ -169,29 +148,16 @@ export function rollbackScript(backup: string, plan: Plan): string {
 
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
 export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
-  const unit = UNIT[daemon];
-  const cmd = init === 'systemd' ? `systemctl ${action} ${unit}` : `service ${unit} ${action}`;
+  const spec = daemonSpec(daemon);
+  const cmd = init === 'systemd' ? `systemctl ${action} ${spec.unit}` : `service ${spec.unit} ${action}`;
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
-  if (action !== 'reload' || daemon !== 'rspamd') return run;
-  // rspamd reloads by starting new workers and letting the old ones finish: until they have gone, the
-  // old configuration (DKIM keys included) still signs and scans mail. Wait for them (up to 60 s).
-  return [
-    'main=$(pgrep -o -x rspamd); old=$(pgrep -P "$main" | tr "\\n" " ")',
-    run,
-    'for i in $(seq 1 120); do alive=; for p in $old; do kill -0 "$p" 2>/dev/null && alive=1; done; [ -z "$alive" ] && break; sleep 0.5; done',
-  ].join('\n');
+  if (action !== 'reload' || !spec.reload) return run;
+  return [spec.reload.before, run, spec.reload.after].join('\n');
 }
 
-/**
- * rspamd's very first start compiles its Hyperscan pattern cache in the main process, whose heap then
- * stays grown — about 200 MB more, inherited by every worker. A restart once the cache files exist
- * starts lean. Best effort: without the cache (a CPU without Hyperscan support) nothing happens.
- */
-export function rspamdSecondStart(init: 'systemd' | 'sysv'): string {
-  return [
-    'for i in $(seq 1 120); do ls /var/lib/rspamd/*.hs* >/dev/null 2>&1 && break; sleep 0.5; done',
-    `if ls /var/lib/rspamd/*.hs* >/dev/null 2>&1; then ${serviceCommand(init, 'rspamd', 'restart')}; fi`,
-  ].join('\n');
+/** What runs after a daemon's very first start, when its descriptor asks for something. */
+export function afterFirstStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
+  return daemonSpec(daemon).afterFirstStart?.(serviceCommand(init, daemon, 'restart'));
 }
 
 /** Succeeds once every expected port listens (waiting up to `seconds`); else lists the missing ones. */

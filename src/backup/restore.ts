@@ -4,14 +4,10 @@
 // rename, as Maildir expects); messages it still has, maybe with other flags, stay as they are. Then
 // Dovecot resyncs its indexes. Pure: builds the script only.
 import { quote } from '../host/shell.js';
-import { VMAIL } from '../apply/scripts.js';
+import { mailHome, VMAIL } from '../render/vmail.js';
 import { restic, restoreArgs, withEnv } from './restic.js';
 
-/** Where Dovecot keeps an address's home (mail_home in the rendered dovecot.conf), with ~/Maildir in it. */
-export function mailHome(address: string): string {
-  const at = address.lastIndexOf('@');
-  return `${VMAIL.home}/${address.slice(at + 1)}/${address.slice(0, at)}`;
-}
+export { mailHome };
 
 export interface RestoreInput {
   address: string;

@@ -7,7 +7,9 @@ import { factsScript, parseFacts, type Facts } from '../host/facts.js';
 import type { HostKeyQuestion } from '../host/knownhosts.js';
 import { quote } from '../host/shell.js';
 import type { Transport } from '../host/transport.js';
-import { desiredState, MAIN_PROCESS, portsFor } from '../plan/desired.js';
+import { desiredState, MAIN_PROCESS, portsFor, possiblePackages } from '../plan/desired.js';
+import type { RenderContext } from '../render/index.js';
+import { render } from '../services/index.js';
 import { formatPlan, summarize } from '../plan/format.js';
 import { isEmpty, makePlan, type DesiredState, type Plan } from '../plan/plan.js';
 import { acmeEnabled } from '../tls/directory.js';
@@ -16,7 +18,7 @@ import { progress } from './progress.js';
 import { loadProject, type Project } from './project.js';
 import { allMailboxes } from '../config/model.js';
 import { isEmailAddress } from '../config/syntax.js';
-import { VMAIL } from '../apply/scripts.js';
+import { VMAIL } from '../render/vmail.js';
 import { readPending, writePending } from '../keys/pending.js';
 
 export interface HostOptions {
@@ -105,23 +107,18 @@ function clearPurges(project: Project, done: string[]): void {
 /** Everything up to the plan: load, render, connect, facts (one round trip), diff. */
 export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
   const project = await loadProject(opts.config);
-  const desired = {
-    ...desiredState({ config: project.config, keys: project.keys, release: project.config.server.release }),
-    purges: purgesOf(project),
-  };
+  const ctx = { config: project.config, keys: project.keys, release: project.config.server.release };
   const host = await openTransport(project, opts);
   try {
-    const facts = await gatherFacts(host, desired);
+    const facts = await gatherFacts(host, ctx);
     checkRelease(project, host, facts);
-    // TLS (issue 6): the renewal agent's packages, and a valid CA-issued certificate on the host stays.
+    const desired = { ...desiredState(ctx, facts.init), purges: purgesOf(project) };
+    // With ACME, a valid CA-issued certificate on the host stays.
     let served: CertificateChoice | undefined;
     if (acmeEnabled(project.config)) {
       const tls = await import('../tls/provision.js');
-      desired.packages.push(...tls.agentPackages(project.config, facts));
       served = await tls.adoptServedCertificate(project, host, facts, desired);
     }
-    // Backups (issue 9): cron runs the schedule where systemd is not PID 1.
-    if (project.config.backup && facts.init === 'sysv' && !desired.packages.includes('cron')) desired.packages.push('cron');
     // The current content of changed files serves the diffs, and tells a reload from a restart.
     const before = await currentContents(host, makePlan(desired, facts));
     return { project, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
@@ -131,11 +128,10 @@ export async function prepareRun(opts: HostOptions): Promise<PreparedRun> {
   }
 }
 
-async function gatherFacts(host: Transport, desired: DesiredState): Promise<Facts> {
+async function gatherFacts(host: Transport, ctx: RenderContext): Promise<Facts> {
   const script = factsScript({
-    // cron: installed for the renewal agent where systemd is not PID 1 (tls/provision.ts).
-    packages: [...desired.packages, 'cron'],
-    paths: desired.files.map((f) => f.path),
+    packages: possiblePackages(ctx),
+    paths: render(ctx).map((f) => f.path),
     processes: MAIN_PROCESS,
     users: ['vmail'],
   });

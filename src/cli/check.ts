@@ -23,7 +23,8 @@ import { parseServer, type Server } from '../dns/wire.js';
 import { factsScript, parseFacts } from '../host/facts.js';
 import { checkFactsScript, parseCheckFacts } from '../host/facts-check.js';
 import { publicKeys } from '../keys/store.js';
-import { desiredState, MAIN_PROCESS } from '../plan/desired.js';
+import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
+import { render } from '../services/index.js';
 import { makePlan } from '../plan/plan.js';
 import { TLS_CERT } from '../render/tls.js';
 import { openTransport, type HostOptions } from './apply.js';
@@ -69,7 +70,8 @@ function trustedCas(project: Project): string[] {
 /** The inside view: both fact scripts in one exec, then the plan (its changes are the drift). */
 async function readHost(project: Project, opts: CheckOptions, outbound: string[]): Promise<HostAccess> {
   if (opts.outsideOnly) return { ok: false, error: 'skipped' };
-  const desired = desiredState({ config: project.config, keys: project.keys, release: project.config.server.release });
+  const ctx = { config: project.config, keys: project.keys, release: project.config.server.release };
+  const files = render(ctx);
   let host;
   try {
     host = await openTransport(project, opts);
@@ -79,11 +81,12 @@ async function readHost(project: Project, opts: CheckOptions, outbound: string[]
   try {
     const script = [
       checkFactsScript({ mounts: MOUNTS, certificatePath: TLS_CERT, outbound }),
-      factsScript({ packages: desired.packages, paths: desired.files.map((f) => f.path), processes: MAIN_PROCESS, users: ['vmail'] }),
+      factsScript({ packages: possiblePackages(ctx), paths: files.map((f) => f.path), processes: MAIN_PROCESS, users: ['vmail'] }),
     ].join('\n');
     const r = await host.exec('sh -s', { stdin: script, sudo: true, timeoutMs: 60_000 });
     if (r.code !== 0) return { ok: false, error: `the facts script failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}` };
     const facts = parseFacts(r.stdout);
+    const desired = { ...desiredState(ctx, facts.init), files };
     const plan = makePlan(desired, facts);
     // With ACME the host's certificate is meant to differ from the rendered bootstrap one; the TLS
     // checks judge it (valid, trusted, installed) instead of calling it drift.

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { UsageError } from '../errors.js';
-import { render } from '../render/index.js';
+import { render } from '../services/index.js';
 import { MANIFEST_NAME, readManifest, removeTree, writeTree } from '../render/tree.js';
 import type { FileSpec } from '../render/types.js';
 import { loadProject } from './project.js';

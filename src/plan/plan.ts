@@ -2,24 +2,15 @@
 // rebuild and which services to reload, restart or start, each with the files that cause it. Pure.
 import { createHash } from 'node:crypto';
 import type { Facts } from '../host/facts.js';
-import type { FileSpec, Service } from '../render/types.js';
+import type { FileSpec } from '../render/types.js';
+import { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
 
-/** A daemon mailrig runs on the host ('mailrig' files belong to every TLS consumer instead). */
-export type Daemon = Exclude<Service, 'mailrig'>;
-
-/**
- * In the order they are started: Redis before rspamd uses it; Postfix before Dovecot, whose auth and
- * LMTP sockets live in the directory Postfix creates under its queue (/var/spool/postfix/private).
- */
-export const DAEMONS: Daemon[] = ['redis', 'rspamd', 'postfix', 'dovecot', 'nginx', 'fail2ban'];
-
-/** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
-export const TLS_CONSUMERS: Daemon[] = ['postfix', 'dovecot', 'nginx'];
+export { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
 
 export interface DesiredState {
   packages: string[];
   files: FileSpec[];
-  daemons: Daemon[];
+  daemons: readonly Daemon[];
   /** Mail directories of removed users whose stored mail the operator asked to delete (user rm --purge). */
   purges?: string[];
 }

@@ -2,10 +2,8 @@
 //   user:password:uid:gid:(gecos):home:(shell):extra fields
 // Send-only mailboxes are listed too: they log in and submit; Postfix refuses mail addressed to them.
 import type { Config, Mailbox } from '../config/model.js';
+import { mailHome, VMAIL } from './vmail.js';
 
-export const VMAIL_UID = 5000;
-export const VMAIL_GID = 5000;
-export const VMAIL_ROOT = '/var/vmail';
 
 /** How one Dovecot release spells a per-user quota in a userdb extra field. */
 export type QuotaField = (bytes: number) => string;
@@ -23,7 +21,7 @@ export function dovecotSize(bytes: number): string {
 }
 
 export function mailboxHome(m: Mailbox): string {
-  return `${VMAIL_ROOT}/${m.domain}/${m.local}`;
+  return mailHome(m.address);
 }
 
 export function passwdFileLine(m: Mailbox, quotaField: QuotaField): string {
@@ -32,7 +30,7 @@ export function passwdFileLine(m: Mailbox, quotaField: QuotaField): string {
     throw new Error(`${m.address}: a passwd-file field cannot contain ':' or a newline`);
   }
   const extra = m.quota > 0 ? quotaField(m.quota) : '';
-  return [m.address, m.passwordHash, VMAIL_UID, VMAIL_GID, '', mailboxHome(m), '', extra].join(':');
+  return [m.address, m.passwordHash, VMAIL.uid, VMAIL.gid, '', mailboxHome(m), '', extra].join(':');
 }
 
 export function passwdFile(config: Config, quotaField: QuotaField): string {

@@ -5,7 +5,8 @@
 // and the way a per-user quota is spelled in the passwd-file. Everything else (the data, the users
 // file, sieve scripts, pipe scripts) is shared.
 import type { Release } from '../config/model.js';
-import { passwdFile, VMAIL_GID, VMAIL_ROOT, VMAIL_UID, dovecotSize, type QuotaField } from './dovecot-users.js';
+import { passwdFile, dovecotSize, type QuotaField } from './dovecot-users.js';
+import { VMAIL } from './vmail.js';
 import type { RenderContext } from './context.js';
 import { SPAM_HEADER } from './rspamd.js';
 import { renderTemplate } from './template.js';
@@ -52,7 +53,7 @@ function dovecotData(ctx: RenderContext) {
     pop3: config.mail.pop3,
     protocols: ['imap', 'lmtp', 'sieve', ...(config.mail.pop3 ? ['pop3'] : [])].join(' '),
     paths: DOVECOT_PATHS,
-    vmail: { uid: VMAIL_UID, gid: VMAIL_GID, root: VMAIL_ROOT },
+    vmail: { uid: VMAIL.uid, gid: VMAIL.gid, root: VMAIL.home },
     // Mozilla "intermediate", the same profile as Postfix and nginx; TLS 1.3 suites are OpenSSL's.
     tls: { ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'), curves: MOZILLA_INTERMEDIATE.curves.join(':') },
     sieve: {

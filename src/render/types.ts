@@ -1,5 +1,9 @@
 // What rendering produces: the files mailrig manages on the host, and what a change to each requires.
-export type Service = 'postfix' | 'dovecot' | 'rspamd' | 'redis' | 'nginx' | 'fail2ban' | 'mailrig';
+/**
+ * The service a file belongs to: a service descriptor's name (src/services/), or 'mailrig' for the
+ * shared TLS certificate and key.
+ */
+export type Service = string;
 
 /**
  * What a change to a file requires on the host. `postmap` and `postalias` rebuild a map from this

@@ -4,6 +4,7 @@
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { certificateInfo, type CertificateInfo } from './cert.js';
+import { TLS_PORTS as SERVICE_TLS_PORTS } from '../services/index.js';
 
 export interface ProbeTarget {
   host: string;
@@ -78,13 +79,12 @@ export async function servedCertificate(t: ProbeTarget): Promise<string> {
   });
 }
 
-export const TLS_PORTS: Array<{ port: number; starttls: boolean; service: string }> = [
-  { port: 25, starttls: true, service: 'smtp' },
-  { port: 465, starttls: false, service: 'submissions' },
-  { port: 587, starttls: true, service: 'submission' },
-  { port: 993, starttls: false, service: 'imaps' },
-  { port: 443, starttls: false, service: 'https' },
-];
+/** The ports that serve the certificate (from the service descriptors), as this probe speaks them. */
+export const TLS_PORTS: Array<{ port: number; starttls: boolean; service: string }> = SERVICE_TLS_PORTS.map((p) => ({
+  port: p.port,
+  starttls: p.mode !== 'implicit',
+  service: p.name,
+}));
 
 export interface ServedCheck {
   port: number;

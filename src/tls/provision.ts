@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { agentBundle } from '../agent/bundle.js';
 import { ACCOUNT_KEY, certPathFor, type AgentConfig } from '../agent/config.js';
 import { agentFiles, installAgent } from '../agent/install.js';
-import { serviceCommand, UNIT } from '../apply/scripts.js';
+import { serviceCommand } from '../apply/scripts.js';
+import { daemonSpec } from '../services/index.js';
 import type { Config } from '../config/model.js';
 import { hostZone } from '../dns/records.js';
 import { parentZone, zoneOf } from '../dns/names.js';
@@ -138,7 +139,7 @@ export function agentConfig(project: Project, init: Facts['init']): AgentConfig 
     webroot: ACME_WEBROOT,
     ...(dns ? { dns01: { ...dns, zones: zoneMap(config, names), ttl: 60 } } : {}),
     init,
-    reload: TLS_CONSUMERS.map((d) => UNIT[d]),
+    reload: TLS_CONSUMERS.map((d) => daemonSpec(d).unit),
     logFile: '/var/log/mailrig-agent.log',
   };
 }

@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { render } from '../../src/render/index.js';
+import { render } from '../../src/services/index.js';
 import { writeTree } from '../../src/render/tree.js';
 import { PROJECT_ROOT } from '../support/fixtures.js';
 import { CODENAMES, renderMatrix } from '../support/render-cases.js';

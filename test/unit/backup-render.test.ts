@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { setSectionEntries } from '../../src/config/edit.js';
 import { parseConfig } from '../../src/config/load.js';
 import { ensureBackupSecrets, loadBackupSecrets } from '../../src/keys/backup.js';
-import { render } from '../../src/render/index.js';
+import { render } from '../../src/services/index.js';
 import { renderBackup } from '../../src/render/backup.js';
 import { fixtureKeyDir, oneDomainConfig } from '../support/fixtures.js';
 import { loadKeys } from '../../src/keys/store.js';

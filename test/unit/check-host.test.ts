@@ -98,7 +98,7 @@ describe('check facts: parsers on recorded output', () => {
 describe('check: host judgements', () => {
   const config = oneDomainConfig();
   const keys = fixtureKeys(['example.com']);
-  const desired = desiredState({ config, keys, release: 'debian-12' });
+  const desired = desiredState({ config, keys, release: 'debian-12' }, 'sysv');
 
   it('daemons: a stopped one fails with how to start it', async () => {
     const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\npostfix\t10\ndovecot\t\nrspamd\t11\nredis\t12\nnginx\t13\nfail2ban\t14\n');

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
-import { render } from '../../src/render/index.js';
+import { render } from '../../src/services/index.js';
 import { formatManifest, MANIFEST_NAME, writeTree } from '../../src/render/tree.js';
 import { FIXTURES } from '../support/fixtures.js';
 import { lineDiff } from '../support/line-diff.js';

@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from '../../src/cli/render.js';
 import { UsageError } from '../../src/errors.js';
-import { render } from '../../src/render/index.js';
+import { render } from '../../src/services/index.js';
 import { MANIFEST_NAME, writeTree } from '../../src/render/tree.js';
 import type { ManifestEntry } from '../../src/render/types.js';
 import { fixtureKeyDir } from '../support/fixtures.js';

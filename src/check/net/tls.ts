@@ -5,18 +5,17 @@
 import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket } from 'node:tls';
+import { TLS_PORTS as SERVICE_TLS_PORTS, type TlsMode } from '../../services/index.js';
 import { Conversation, openSocket, startTls } from './smtp.js';
 
-/** How TLS starts on a port: at once (465, 993, 443) or after STARTTLS in SMTP or IMAP. */
-export type TlsMode = 'implicit' | 'smtp' | 'imap';
+export type { TlsMode } from '../../services/index.js';
 
-export const TLS_PORTS: Array<{ port: number; mode: TlsMode; service: string }> = [
-  { port: 25, mode: 'smtp', service: 'SMTP' },
-  { port: 465, mode: 'implicit', service: 'submission (TLS)' },
-  { port: 587, mode: 'smtp', service: 'submission (STARTTLS)' },
-  { port: 993, mode: 'implicit', service: 'IMAPS' },
-  { port: 443, mode: 'implicit', service: 'HTTPS' },
-];
+/** The ports that serve the certificate (from the service descriptors), named as the report shows them. */
+export const TLS_PORTS: Array<{ port: number; mode: TlsMode; service: string }> = SERVICE_TLS_PORTS.map((p) => ({
+  port: p.port,
+  mode: p.mode,
+  service: p.label,
+}));
 
 export interface Served {
   /** Leaf first; empty when the handshake failed. */

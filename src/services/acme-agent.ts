@@ -1,0 +1,9 @@
+// The renewal agent: renews the CA-issued certificate on the host, daily, on the release's own
+// Node.js (cron runs it where systemd is not PID 1). Absent with tls.acme: self-signed.
+import type { ServiceDescriptor } from './types.js';
+
+export const acmeAgent: ServiceDescriptor = {
+  name: 'mailrig-agent',
+  packages: (config, host) => (config.tls.acme !== 'self-signed' ? ['nodejs', ...(host.init === 'sysv' ? ['cron'] : [])] : []),
+  schedule: { unit: 'mailrig-agent' },
+};

@@ -1,0 +1,62 @@
+// The tables the plan, apply and check need, derived from the service descriptors (registry.ts).
+import type { Config } from '../config/model.js';
+import type { RenderContext } from '../render/context.js';
+import type { FileSpec } from '../render/types.js';
+import { SERVICES } from './registry.js';
+import type { DaemonSpec, HostKind, ServiceDescriptor, TlsPort } from './types.js';
+
+export { SERVICES } from './registry.js';
+export type { DaemonSpec, HostKind, Init, ServiceDescriptor, TlsMode, TlsPort } from './types.js';
+
+/** A daemon's name (its descriptor's name). */
+export type Daemon = string;
+
+const daemons = SERVICES.filter((s): s is ServiceDescriptor & { daemon: DaemonSpec } => s.daemon !== undefined);
+
+/** The daemons mailrig runs, in the order they are started. */
+export const DAEMONS: readonly Daemon[] = daemons.map((s) => s.name);
+
+/** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
+export const TLS_CONSUMERS: readonly Daemon[] = daemons.filter((s) => s.daemon.consumesTls).map((s) => s.name);
+
+/** The daemon's descriptor part; throws for a name that is not a daemon (a bug in mailrig). */
+export function daemonSpec(name: Daemon): DaemonSpec {
+  const spec = daemons.find((s) => s.name === name)?.daemon;
+  if (!spec) throw new Error(`no daemon named ${name}`);
+  return spec;
+}
+
+/** The process name (comm) of each daemon's main process, for the facts. */
+export const MAIN_PROCESS: Readonly<Record<Daemon, string>> = Object.fromEntries(daemons.map((s) => [s.name, s.daemon.mainProcess]));
+
+/** The ports that serve the mail host's certificate, in the order the checks report them. */
+export const TLS_PORTS: readonly (TlsPort & { daemon: Daemon })[] = daemons
+  .flatMap((s) => (s.daemon.tlsPorts ?? []).map((p) => ({ ...p, daemon: s.name })))
+  .sort((a, b) => tlsOrder(a.port) - tlsOrder(b.port));
+
+/** Mail ports first, by number, HTTPS last: as an operator reads them. */
+function tlsOrder(port: number): number {
+  return port === 443 ? 100_000 : port;
+}
+
+/** The packages the host needs, each once, in the registry's order. */
+export function packagesFor(config: Config, host: HostKind): string[] {
+  return [...new Set(SERVICES.flatMap((s) => s.packages(config, host)))];
+}
+
+/** The TCP ports each daemon must listen on once it runs. */
+export function portsFor(config: Config): Record<Daemon, number[]> {
+  return Object.fromEntries(daemons.map((s) => [s.name, s.daemon.ports(config)]));
+}
+
+/** Every file mailrig manages on the host, sorted by path. Pure and deterministic. */
+export function render(ctx: RenderContext): FileSpec[] {
+  const files = SERVICES.flatMap((s) => s.render?.(ctx) ?? []);
+  const seen = new Set<string>();
+  for (const f of files) {
+    // Two services claiming one path is a bug in mailrig, not in the operator's config.
+    if (seen.has(f.path)) throw new Error(`render: two services produce ${f.path}`);
+    seen.add(f.path);
+  }
+  return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}

@@ -1,0 +1,71 @@
+// What mailrig knows about one service, in one place: the packages it needs, the files it renders,
+// and — for a daemon — how it is started, validated, reloaded and checked. The pipeline, the plan,
+// apply and check read these descriptors; none keeps its own table per daemon.
+import type { Config, Release } from '../config/model.js';
+import type { RenderContext } from '../render/context.js';
+import type { FileSpec } from '../render/types.js';
+
+export type Init = 'systemd' | 'sysv';
+
+/** What package selection may depend on: the release, and the host's init system once known. */
+export interface HostKind {
+  release: Release;
+  init: Init;
+}
+
+/** How TLS starts on a port: at once (465, 993, 443) or after STARTTLS in SMTP or IMAP. */
+export type TlsMode = 'implicit' | 'smtp' | 'imap';
+
+export interface TlsPort {
+  port: number;
+  mode: TlsMode;
+  /** Short name (smtp, submissions, imaps, https). */
+  name: string;
+  /** As the check report shows it. */
+  label: string;
+}
+
+export interface DaemonSpec {
+  /** The init script / systemd unit name on Debian. */
+  unit: string;
+  /** The exact command name (comm) of its main process: the facts tell "running" by it. */
+  mainProcess: string;
+  /**
+   * Shell command that validates the staged configuration (run with the staged files laid over the
+   * live ones, see apply/scripts.ts validateScript); exit non-zero rejects the run.
+   */
+  validate: string;
+  /** TCP ports it must listen on once it runs: the health probe after apply. */
+  ports: (config: Config) => number[];
+  /** Ports that serve the mail host's certificate, as a client probes them. */
+  tlsPorts?: TlsPort[];
+  /** Reads the shared TLS certificate and key: a new certificate reloads it. */
+  consumesTls: boolean;
+  /**
+   * Shell lines around a reload: `before` runs first, `after` once the reload returned (rspamd waits
+   * for its old workers, which keep the old configuration until they exit).
+   */
+  reload?: { before: string; after: string };
+  /** Shell run after its very first start (given the start command for a restart). */
+  afterFirstStart?: (restart: string) => { message: string; script: string };
+}
+
+/**
+ * A scheduled job (systemd timer where systemd is PID 1, a cron entry elsewhere): the plan enables
+ * the timer or makes sure cron runs while the files are rendered, and disables it when they go.
+ */
+export interface ScheduleSpec {
+  /** systemd unit base name: <unit>.service and <unit>.timer. */
+  unit: string;
+}
+
+export interface ServiceDescriptor {
+  /** The name files are tagged with (FileSpec.service) and the plan prints. */
+  name: string;
+  /** Packages it needs on this kind of host (none when the config leaves it out). */
+  packages: (config: Config, host: HostKind) => string[];
+  /** Its files on the host; reload-vs-restart rules are per file (FileSpec.onChange, restartWhen). */
+  render?: (ctx: RenderContext) => FileSpec[];
+  daemon?: DaemonSpec;
+  schedule?: ScheduleSpec;
+}
