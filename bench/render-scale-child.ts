@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { main } from '../src/cli/main.js';
-import { loadProject } from '../src/cli/project.js';
+import { loadProject } from '../src/pipeline/project.js';
 import type { Facts } from '../src/host/facts.js';
 import { desiredState, MAIN_PROCESS } from '../src/plan/desired.js';
 import { makePlan } from '../src/plan/plan.js';

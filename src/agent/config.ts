@@ -54,7 +54,4 @@ export function parseAgentConfig(text: string, file = AGENT_CONFIG): AgentConfig
   return c as AgentConfig;
 }
 
-/** Where the n-th certificate (0-based) is kept: the first is certFile itself. */
-export function certPathFor(certFile: string, n: number): string {
-  return n === 0 ? certFile : certFile.replace(/(\.pem)?$/, `-${n + 1}.pem`);
-}
+export { certPathFor } from '../tls/cert.js';

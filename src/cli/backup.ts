@@ -15,7 +15,7 @@ import { BACKUP_LOG, BACKUP_SCRIPT } from '../backup/restic.js';
 import { backupStatus, type BackupStatus } from '../backup/status.js';
 import { isSnapshotId, parseRestored, restoreScript } from '../backup/restore.js';
 import { openTransport, runApply, type HostOptions } from './apply.js';
-import { loadProject, type Project } from './project.js';
+import { loadProject, type Project } from '../pipeline/project.js';
 import { progress } from './progress.js';
 
 const out = (line: string) => process.stdout.write(`${line}\n`);

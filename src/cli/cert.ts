@@ -15,7 +15,7 @@ import { acmeEnabled } from '../tls/directory.js';
 import { checkServed, type ServedCheck } from '../tls/probe.js';
 import { localCertPath } from '../tls/provision.js';
 import { openTransport, type HostOptions } from './apply.js';
-import { loadProject } from './project.js';
+import { loadProject } from '../pipeline/project.js';
 
 export interface CertStatusOptions extends HostOptions {
   json?: boolean;

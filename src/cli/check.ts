@@ -20,15 +20,12 @@ import { exitCode, runChecks } from '../check/runner.js';
 import { buildRecords } from '../dns/records.js';
 import { serverResolver } from '../dns/resolver.js';
 import { parseServer, type Server } from '../dns/wire.js';
-import { factsScript, parseFacts } from '../host/facts.js';
 import { checkFactsScript, parseCheckFacts } from '../host/facts-check.js';
 import { publicKeys } from '../keys/store.js';
-import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
-import { render } from '../services/index.js';
-import { makePlan } from '../plan/plan.js';
 import { TLS_CERT } from '../render/tls.js';
 import { openTransport, type HostOptions } from './apply.js';
-import { loadProject, type Project } from './project.js';
+import type { Project } from '../pipeline/project.js';
+import { loadInputs, planRun, readFacts, type Inputs } from '../pipeline/run.js';
 
 export interface CheckOptions extends HostOptions {
   json?: boolean;
@@ -67,11 +64,10 @@ function trustedCas(project: Project): string[] {
   return cas;
 }
 
-/** The inside view: both fact scripts in one exec, then the plan (its changes are the drift). */
-async function readHost(project: Project, opts: CheckOptions, outbound: string[]): Promise<HostAccess> {
+/** The inside view: the pipeline's facts with the check's own in one exec, then the plan (its changes are the drift). */
+async function readHost(inputs: Inputs, opts: CheckOptions, outbound: string[]): Promise<HostAccess> {
   if (opts.outsideOnly) return { ok: false, error: 'skipped' };
-  const ctx = { config: project.config, keys: project.keys, release: project.config.server.release };
-  const files = render(ctx);
+  const { project } = inputs;
   let host;
   try {
     host = await openTransport(project, opts);
@@ -79,19 +75,18 @@ async function readHost(project: Project, opts: CheckOptions, outbound: string[]
     return { ok: false, error: (e as Error).message };
   }
   try {
-    const script = [
-      checkFactsScript({ mounts: MOUNTS, certificatePath: TLS_CERT, outbound }),
-      factsScript({ packages: possiblePackages(ctx), paths: files.map((f) => f.path), processes: MAIN_PROCESS, users: ['vmail'] }),
-    ].join('\n');
-    const r = await host.exec('sh -s', { stdin: script, sudo: true, timeoutMs: 60_000 });
-    if (r.code !== 0) return { ok: false, error: `the facts script failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-2).join(' ')}` };
-    const facts = parseFacts(r.stdout);
-    const desired = { ...desiredState(ctx, facts.init), files };
-    const plan = makePlan(desired, facts);
+    const extra = checkFactsScript({ mounts: MOUNTS, certificatePath: TLS_CERT, outbound });
+    let read;
+    try {
+      read = await readFacts(host, inputs, extra, 60_000);
+    } catch (e) {
+      return { ok: false, error: `the facts script failed: ${(e as Error).message}` };
+    }
+    const { plan, desired } = await planRun(inputs, host, read.facts, { diffs: false });
     // With ACME the host's certificate is meant to differ from the rendered bootstrap one; the TLS
     // checks judge it (valid, trusted, installed) instead of calling it drift.
     if (project.config.tls.acme !== 'self-signed') plan.changes = plan.changes.filter((c) => c.file.path !== TLS_CERT);
-    return { ok: true, view: { target: host.target, facts, check: parseCheckFacts(r.stdout), plan, managedFiles: desired.files.length } };
+    return { ok: true, view: { target: host.target, facts: read.facts, check: parseCheckFacts(read.raw), plan, managedFiles: desired.files.length } };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   } finally {
@@ -128,7 +123,8 @@ function realProbes(project: Project, cas: string[]): Probes {
 }
 
 export async function runCheck(opts: CheckOptions, out: (text: string) => void = (t) => process.stdout.write(t)): Promise<number> {
-  const project = await loadProject(opts.config);
+  const inputs = await loadInputs(opts.config);
+  const { project } = inputs;
   const list = servers(opts.resolver);
   const cas = trustedCas(project);
   const outbound = opts.outboundTarget?.length ? opts.outboundTarget : DEFAULT_OUTBOUND_TARGETS;
@@ -141,7 +137,7 @@ export async function runCheck(opts: CheckOptions, out: (text: string) => void =
     resolver: serverResolver(list),
     dnssec: serverDnssecProbe(list),
     probes: realProbes(project, cas),
-    host: readHost(project, opts, outbound),
+    host: readHost(inputs, opts, outbound),
     outboundTargets: outbound,
     now,
   };

@@ -17,7 +17,7 @@ import { formatTable } from '../dns/table.js';
 import { parseTsigKeyFile } from '../dns/tsig.js';
 import type { DnsRecord } from '../dns/types.js';
 import { parseServer, showServer, type Server } from '../dns/wire.js';
-import { loadProject, type Project } from './project.js';
+import { loadProject, type Project } from '../pipeline/project.js';
 import { askYesNo } from './confirm.js';
 
 export const FORMATS = ['table', 'bind', 'json'] as const;

@@ -7,7 +7,7 @@ import { UsageError } from '../errors.js';
 import { render } from '../services/index.js';
 import { MANIFEST_NAME, readManifest, removeTree, writeTree } from '../render/tree.js';
 import type { FileSpec } from '../render/types.js';
-import { loadProject } from './project.js';
+import { loadProject } from '../pipeline/project.js';
 
 export interface RenderOptions {
   out: string;

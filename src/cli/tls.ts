@@ -13,7 +13,7 @@ import { certificateInfo } from '../tls/cert.js';
 import { acmeEnabled } from '../tls/directory.js';
 import { rollKeys } from '../tls/rollover.js';
 import type { ApplyOptions } from './apply.js';
-import { loadProject, type Project } from './project.js';
+import { loadProject, type Project } from '../pipeline/project.js';
 
 export interface RollKeyOptions extends ApplyOptions {
   force?: boolean;
@@ -58,11 +58,12 @@ export async function runRollKey(opts: RollKeyOptions, io: TlsIo = defaultIo()):
   if (acmeEnabled(config)) {
     const { openTransport } = await import('./apply.js');
     const { issueFromHere } = await import('../tls/provision.js');
+    const { agentConfig } = await import('../pipeline/acme.js');
     const host = await openTransport(project, opts);
     try {
       const init = (await host.exec('[ -d /run/systemd/system ] && echo systemd || echo sysv')).stdout.trim() === 'systemd' ? 'systemd' : 'sysv';
       io.out(`requesting a certificate for the next key from ${config.tls.acme}\n`);
-      issued = await issueFromHere(project, host, init, keys.tls.next.privatePem, (l) => io.out(`  … ${l}\n`));
+      issued = await issueFromHere(agentConfig(project, init), keys.acmeAccountPem, host, keys.tls.next.privatePem, (l) => io.out(`  … ${l}\n`));
     } catch (e) {
       if (!opts.force) throw new RuntimeError(`no certificate for the next key: ${(e as Error).message}; nothing switched (retry, or --force to switch to a self-signed certificate until the agent gets one)`);
       io.out(`--force: no certificate for the next key (${(e as Error).message}); switching with a self-signed one.\n`);

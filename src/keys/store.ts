@@ -62,7 +62,7 @@ export interface KeyMaterial {
   acmeAccountPem: string;
   /** Password of rspamd's web controller (bound to loopback); the host gets only its hash. */
   rspamdControllerPassword: string;
-  /** Its hash, when already computed (Catena is slow by design); see src/cli/project.ts. */
+  /** Its hash, when already computed (Catena is slow by design); see src/pipeline/project.ts. */
   rspamdControllerHash?: string;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
   backup?: BackupSecrets | undefined;

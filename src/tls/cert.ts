@@ -134,3 +134,8 @@ export function chooseCertificate(c: {
   const best = candidates[0];
   return best ? { pem: best.pem, source: best.source } : { pem: c.selfSigned, source: 'self-signed' };
 }
+
+/** Where the n-th certificate (0-based) is kept: the first is certFile itself, then cert-2.pem, … */
+export function certPathFor(certFile: string, n: number): string {
+  return n === 0 ? certFile : certFile.replace(/(\.pem)?$/, `-${n + 1}.pem`);
+}

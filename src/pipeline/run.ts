@@ -1,0 +1,132 @@
+// The one pipeline every command that looks at the host goes through:
+//   load (mailrig.yaml + key store) → render → facts (one round trip) → plan
+// and, for apply, pipeline/apply.ts executes exactly that plan. plan, apply, check, setup and every
+// --apply flag share it, so they ask the host the same questions and see the same plan.
+import { RuntimeError, UsageError } from '../errors.js';
+import { factsScript, parseFacts, type Facts } from '../host/facts.js';
+import { quote } from '../host/shell.js';
+import type { Transport } from '../host/transport.js';
+import { allMailboxes } from '../config/model.js';
+import { isEmailAddress } from '../config/syntax.js';
+import { readPending } from '../keys/pending.js';
+import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
+import { makePlan, type DesiredState, type Plan } from '../plan/plan.js';
+import type { FileSpec, RenderContext } from '../render/index.js';
+import { mailHome, VMAIL } from '../render/vmail.js';
+import { render } from '../services/index.js';
+import type { CertificateChoice } from '../tls/cert.js';
+import { acmeEnabled } from '../tls/directory.js';
+import { openTarget, type Confirm, type HostOptions } from './host.js';
+import { loadProject, type Project } from './project.js';
+
+/** load → keys → render: everything known before the host is asked. */
+export interface Inputs {
+  project: Project;
+  ctx: RenderContext;
+  files: FileSpec[];
+}
+
+export interface PreparedRun extends Inputs {
+  host: Transport;
+  facts: Facts;
+  desired: DesiredState;
+  plan: Plan;
+  /** The host's current content of the files the plan updates (secrets excepted). */
+  before: Map<string, string>;
+  /** With ACME on: the certificate the host is to serve (see tls/provision.ts). */
+  served?: CertificateChoice | undefined;
+}
+
+export async function loadInputs(configPath: string): Promise<Inputs> {
+  const project = await loadProject(configPath);
+  const ctx = { config: project.config, keys: project.keys, release: project.config.server.release };
+  return { project, ctx, files: render(ctx) };
+}
+
+export async function connect(project: Project, opts: HostOptions, confirm?: Confirm): Promise<Transport> {
+  return openTarget(project.config.server.ssh, opts, confirm);
+}
+
+/** The facts script for these inputs (a caller may run more sections in the same exec). */
+export function factsScriptFor(inputs: Inputs): string {
+  return factsScript({
+    packages: possiblePackages(inputs.ctx),
+    paths: inputs.files.map((f) => f.path),
+    processes: MAIN_PROCESS,
+    users: [VMAIL.user],
+  });
+}
+
+/** Runs the facts script (after `extra`, whose output the caller parses from `raw`). */
+export async function readFacts(host: Transport, inputs: Inputs, extra = '', timeoutMs?: number): Promise<{ facts: Facts; raw: string }> {
+  const script = [extra, factsScriptFor(inputs)].filter(Boolean).join('\n');
+  const r = await host.exec('sh -s', { stdin: script, sudo: true, ...(timeoutMs ? { timeoutMs } : {}) });
+  if (r.code !== 0) {
+    throw new RuntimeError(`${host.target}: reading the host's state failed (exit ${r.code})`, r.stderr.trim().split('\n').slice(-5).join('\n'));
+  }
+  return { facts: parseFacts(r.stdout), raw: r.stdout };
+}
+
+export function checkRelease(project: Project, host: Transport, facts: Facts): void {
+  const want = project.config.server.release;
+  if (facts.release === undefined) {
+    throw new RuntimeError(
+      `${host.target} runs ${facts.os.prettyName}; mailrig supports Debian 12 (bookworm) and Debian 13 (trixie)`,
+    );
+  }
+  if (facts.release !== want) {
+    throw new UsageError(
+      `${project.configPath}: server.release is ${want}, but ${host.target} runs ${facts.os.prettyName} (${facts.release}); set server.release: ${facts.release}`,
+    );
+  }
+}
+
+/** The mail directories of removed users whose mail the operator asked to delete, and who are still gone. */
+export function purgesOf(project: Project): string[] {
+  const current = new Set(allMailboxes(project.config).map((m) => m.address));
+  return readPending(project.configPath)
+    .purge.filter((p) => isEmailAddress(p.address) && !current.has(p.address))
+    .map((p) => mailHome(p.address));
+}
+
+/** Facts → desired state → plan. `diffs`: also fetch the current content of updated files. */
+export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opts: { diffs: boolean }): Promise<PreparedRun> {
+  const { project } = inputs;
+  const desired = { ...desiredState(inputs.ctx, facts.init, inputs.files), purges: purgesOf(project) };
+  // With ACME, a valid CA-issued certificate on the host stays.
+  let served: CertificateChoice | undefined;
+  if (acmeEnabled(project.config)) {
+    served = await (await import('../tls/provision.js')).adoptServedCertificate(project, host, facts, desired.files);
+  }
+  // The current content of changed files serves the diffs, and tells a reload from a restart.
+  const before = opts.diffs ? await currentContents(host, makePlan(desired, facts)) : new Map<string, string>();
+  return { ...inputs, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
+}
+
+/** Everything up to the plan, over one connection the caller closes (run.host.close()). */
+export async function prepareRun(opts: HostOptions, confirm?: Confirm): Promise<PreparedRun> {
+  const inputs = await loadInputs(opts.config);
+  const host = await connect(inputs.project, opts, confirm);
+  try {
+    const { facts } = await readFacts(host, inputs);
+    checkRelease(inputs.project, host, facts);
+    return await planRun(inputs, host, facts, { diffs: true });
+  } catch (e) {
+    await host.close();
+    throw e;
+  }
+}
+
+/** Current content of the files a plan updates, for diffs; secrets are never fetched. */
+async function currentContents(host: Transport, plan: Plan): Promise<Map<string, string>> {
+  const paths = plan.changes.filter((c) => c.kind === 'update' && !c.file.secret).map((c) => c.file.path);
+  const result = new Map<string, string>();
+  if (!paths.length) return result;
+  const script = paths.map((p) => `printf '%s\\n' ${quote(p)}; base64 -w0 ${quote(p)}; echo`).join('\n');
+  const r = await host.exec('sh -s', { stdin: script, sudo: true });
+  const lines = r.stdout.split('\n');
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    result.set(lines[i] ?? '', Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'));
+  }
+  return result;
+}
