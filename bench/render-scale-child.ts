@@ -44,6 +44,8 @@ async function plan(project: string): Promise<Record<string, number>> {
     files,
     services: Object.fromEntries(Object.keys(MAIN_PROCESS).map((d, i) => [d, 100 + i])),
     users: ['vmail'],
+    timers: [],
+    managed: [],
   };
   t = process.hrtime.bigint();
   const result = makePlan(desired, facts, before);

@@ -1,9 +1,7 @@
-// Installing the agent on the host: its bundle, its root-only configuration and the ACME account key,
-// and a daily schedule — a systemd timer where systemd is PID 1, a cron entry elsewhere. Like apply,
-// it compares first and writes only what differs.
+// The agent's files on the host: its bundle, its root-only configuration and the ACME account key, and
+// a daily schedule — a systemd timer where systemd is PID 1, a cron entry elsewhere. They are files of
+// the plan like any other (pipeline/acme.ts); the plan enables the timer or makes cron run.
 import { createHash } from 'node:crypto';
-import { quoteAll } from '../host/shell.js';
-import type { Transport } from '../host/transport.js';
 import { ACCOUNT_KEY, AGENT_CONFIG, AGENT_LOG, AGENT_SCRIPT, NODE, type AgentConfig } from './config.js';
 
 export interface AgentFile {
@@ -15,6 +13,9 @@ export interface AgentFile {
 const TIMER = '/etc/systemd/system/mailrig-agent.timer';
 const SERVICE = '/etc/systemd/system/mailrig-agent.service';
 const CRON = '/etc/cron.d/mailrig-agent';
+
+/** Every path the agent may have on a host, whatever its init system. */
+export const AGENT_PATHS = [AGENT_SCRIPT, AGENT_CONFIG, ACCOUNT_KEY, SERVICE, TIMER, CRON];
 
 /** A minute and hour of the day derived from the host name: hosts spread over the day, each stable. */
 export function dailySlot(hostname: string): { minute: number; hour: number } {
@@ -79,30 +80,4 @@ export function agentFiles(bundle: string, config: AgentConfig, accountKeyPem: s
     { path: ACCOUNT_KEY, content: accountKeyPem, mode: '0600' },
     ...scheduleFiles(config.init, hostname),
   ];
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
-}
-
-/** Writes the files whose content or mode differs; activates the schedule. Returns the paths written. */
-export async function installAgent(host: Transport, files: AgentFile[], init: AgentConfig['init']): Promise<string[]> {
-  const paths = files.map((f) => f.path);
-  const r = await host.exec(`for f in ${quoteAll(paths)}; do [ -f "$f" ] && printf '%s %s %s\\n' "$(stat -c %a "$f")" "$(sha256sum < "$f" | cut -d' ' -f1)" "$f"; done; true`, { sudo: true });
-  const have = new Map<string, string>();
-  for (const line of r.stdout.split('\n')) {
-    const [mode, hash, path] = line.split(' ');
-    if (mode && hash && path) have.set(path, `${mode.padStart(4, '0')} ${hash}`);
-  }
-  const changed = files.filter((f) => have.get(f.path) !== `${f.mode} ${sha256(f.content)}`);
-  if (changed.length) {
-    await host.putMany(changed.map((f) => ({ path: f.path, content: f.content, mode: f.mode, owner: 'root', group: 'root' })));
-  }
-  const schedule = init === 'systemd'
-    ? (changed.some((f) => f.path === TIMER || f.path === SERVICE) ? 'systemctl daemon-reload && systemctl enable --now mailrig-agent.timer' : 'true')
-    // cron reads /etc/cron.d by itself; it only has to run (a package install under policy-rc.d did not start it).
-    : 'pgrep -x cron >/dev/null || service cron start';
-  const s = await host.exec(schedule, { sudo: true, detachStreams: true });
-  if (s.code !== 0) throw new Error(`activating the agent's schedule failed: ${s.stderr.trim()}`);
-  return changed.map((f) => f.path);
 }

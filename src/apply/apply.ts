@@ -1,9 +1,12 @@
-// Executing a plan on the host: install packages → stage files → validate the staged configuration
-// with the daemons' own checks → swap it in (keeping the previous version) → rebuild maps → start,
-// reload or restart only what changed → check health → roll the swap back if health fails.
+// Executing a plan on the host, and only what it lists: install packages → stage files → validate the
+// staged configuration with the daemons' own checks → stop schedules that go → swap it in and remove
+// what is no longer rendered (keeping the previous versions) → rebuild maps → start, reload or restart
+// only what changed → enable schedules, make the backup repository exist → check health → roll the
+// swap back if health fails.
 import { RuntimeError } from '../errors.js';
 import type { Facts } from '../host/facts.js';
-import { TLS_CONSUMERS, type Daemon, type Plan } from '../plan/plan.js';
+import { DAEMONS, TLS_CONSUMERS, type Daemon, type Plan, type Task } from '../plan/plan.js';
+import { afterServices, beforeSwap, taskScript } from './tasks.js';
 import {
   STATE_DIR,
   afterFirstStart,
@@ -46,7 +49,10 @@ export interface ApplyInput {
 export interface ApplyResult {
   installed: string[];
   written: string[];
+  removed: string[];
   actions: string[];
+  /** Host tasks done, with what they printed (e.g. "created" for a new backup repository). */
+  tasks: Array<{ task: Task; output: string }>;
 }
 
 function tail(text: string, lines = 15): string {
@@ -75,10 +81,10 @@ async function run(host: Runner, what: string, script: string, detachStreams = f
 /** The daemons whose configuration a plan's file changes touch: these are validated before the swap. */
 export function touchedDaemons(plan: Plan): Daemon[] {
   const set = new Set<Daemon>();
-  for (const c of plan.changes) {
-    if (c.kind === 'attributes') continue;
-    if (c.file.service === 'mailrig') TLS_CONSUMERS.forEach((d) => set.add(d));
-    else set.add(c.file.service);
+  const services = [...plan.changes.filter((c) => c.kind !== 'attributes').map((c) => c.file.service), ...plan.removals.map((r) => r.service)];
+  for (const service of services) {
+    if (service === 'mailrig') TLS_CONSUMERS.forEach((d) => set.add(d));
+    else if (DAEMONS.includes(service)) set.add(service);
   }
   return [...set].sort();
 }
@@ -96,7 +102,18 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   await run(host, 'preparing the vmail user and directories', prepareScript());
 
   const written = plan.changes.map((c) => c.file.path);
-  if (plan.changes.length) {
+  const done: ApplyResult['tasks'] = [];
+  const runTasks = async (tasks: Task[]) => {
+    for (const task of tasks) {
+      const script = taskScript(task);
+      if (script === undefined) continue;
+      step(describe(task));
+      const r = await run(host, describe(task), script, true);
+      done.push({ task, output: r.stdout.trim() });
+    }
+  };
+  let stopped = false;
+  if (plan.changes.length || plan.removals.length) {
     step(`staging ${plan.changes.length} files`);
     await run(host, 'staging files', stageScript(stage, plan.changes));
     const daemons = touchedDaemons(plan);
@@ -111,7 +128,9 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
         );
       }
     }
-    step('swapping the new files in');
+    await runTasks(beforeSwap(plan.tasks));
+    stopped = true;
+    step(plan.removals.length ? `swapping the new files in, removing ${plan.removals.length}` : 'swapping the new files in');
     await run(host, 'swapping files in', swapScript(stage, backup, plan));
   }
 
@@ -134,6 +153,11 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     }
   }
 
+  if (!stopped) await runTasks(beforeSwap(plan.tasks));
+  // systemd forgets the units of disabled timers whose files are gone.
+  if (beforeSwap(plan.tasks).length) await host.exec('systemctl daemon-reload');
+  await runTasks(afterServices(plan.tasks));
+
   if (plan.actions.length || plan.changes.length) {
     const ports = [...new Set(Object.values(input.ports).flat())].sort((a, b) => a - b);
     step(`checking health (ports ${ports.join(' ')})`);
@@ -141,12 +165,18 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     if (h.code !== 0) return rollBack(input, backup, `health check failed: ${tail(h.stderr)}`);
   }
   await host.exec(`ls -1dt ${STATE_DIR}/backup/* 2>/dev/null | tail -n +6 | xargs -r rm -rf`);
-  return { installed: plan.installs, written, actions };
+  return { installed: plan.installs, written, removed: plan.removals.map((r) => r.path), actions, tasks: done };
+}
+
+function describe(task: Task): string {
+  if (task.kind === 'schedule') return task.init === 'sysv' ? 'making cron run' : `${task.action === 'enable' ? 'enabling' : 'disabling'} ${task.unit}.timer`;
+  if (task.kind === 'backup-repository') return `opening the backup repository ${task.repository}`;
+  return 'requesting a certificate';
 }
 
 async function rollBack(input: ApplyInput, backup: string, reason: string): Promise<never> {
   const { host, plan, facts, step } = input;
-  if (!plan.changes.length) throw new RuntimeError(`${host.target}: ${reason}`);
+  if (!plan.changes.length && !plan.removals.length) throw new RuntimeError(`${host.target}: ${reason}`);
   step(`rolling back: ${reason}`);
   const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
   for (const daemon of touchedDaemons(plan)) {

@@ -2,7 +2,7 @@
 // and tested without a host. Each runs as root through one exec over the run's one connection.
 import { dirname } from 'node:path';
 import { quote, quoteAll } from '../host/shell.js';
-import type { FileChange, Plan } from '../plan/plan.js';
+import type { FileChange, FileRemoval, Plan } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
 import { VMAIL } from '../render/vmail.js';
 import { daemonSpec, type Daemon } from '../services/index.js';
@@ -63,9 +63,10 @@ export function stageScript(stage: string, changes: FileChange[]): string {
   return [`set -e`, `rm -rf ${quote(stage)}`, `install -d -m 0700 ${quote(stage)}/files`, ...writes, ''].join('\n');
 }
 
-/** The top-most directories holding changed files: each is validated as a whole, staged over the live one. */
-export function stagedDirs(changes: FileChange[]): string[] {
-  const dirs = [...new Set(changes.filter((c) => c.kind !== 'attributes').map((c) => dirname(c.file.path)))].sort();
+/** The top-most directories holding changed or removed files: each is validated as a whole, staged over the live one. */
+export function stagedDirs(changes: FileChange[], removals: FileRemoval[] = []): string[] {
+  const paths = [...changes.filter((c) => c.kind !== 'attributes').map((c) => c.file.path), ...removals.map((r) => r.path)];
+  const dirs = [...new Set(paths.map((p) => dirname(p)))].sort();
   return dirs.filter((d) => !dirs.some((other) => other !== d && d.startsWith(`${other}/`)));
 }
 
@@ -75,7 +76,7 @@ export function stagedDirs(changes: FileChange[]): string[] {
  * staged files laid over it. The live system never sees the staged files.
  */
 export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): string {
-  const dirs = stagedDirs(plan.changes);
+  const dirs = stagedDirs(plan.changes, plan.removals);
   const maps = plan.mapBuilds.map((f) => mapCommand(f)).join('\n');
   const checks = daemons.map((d) => `echo "== ${d}" >&2\n( ${daemonSpec(d).validate} ) || fail=1`).join('\n');
   const inner = [
@@ -96,8 +97,9 @@ export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): st
       `install -d -m 0755 ${quote(d)}`,
       `install -d ${quote(`${stage}/view${d}`)}`,
       `cp -a ${quote(d)}/. ${quote(`${stage}/view${d}`)}/`,
-      `cp -a ${quote(`${stage}/files${d}`)}/. ${quote(`${stage}/view${d}`)}/`,
+      `if [ -d ${quote(`${stage}/files${d}`)} ]; then cp -a ${quote(`${stage}/files${d}`)}/. ${quote(`${stage}/view${d}`)}/; fi`,
     ]),
+    ...plan.removals.map((r) => `rm -f ${quote(`${stage}/view${r.path}`)}`),
     `unshare --mount --propagation private sh -c ${quote(inner)}`,
     '',
   ].join('\n');
@@ -109,7 +111,8 @@ export function mapCommand(file: FileSpec): string {
 
 /**
  * Moves staged files into place, each by a rename in its own directory (atomic per file), after
- * keeping the previous version in the backup directory; then rebuilds the maps that changed.
+ * keeping the previous version in the backup directory; removes the files no longer rendered (kept
+ * there too); then rebuilds the maps that changed.
  */
 export function swapScript(stage: string, backup: string, plan: Plan): string {
   const lines = ['set -e', `install -d -m 0700 ${quote(backup)}/files`, `: > ${quote(backup)}/created`];
@@ -129,6 +132,12 @@ export function swapScript(stage: string, backup: string, plan: Plan): string {
       `install -d -m 0755 ${quote(dirname(c.file.path))}`,
       `cp -a ${quote(`${stage}/files${c.file.path}`)} ${next}`,
       `mv -f ${next} ${path}`,
+    );
+  }
+  for (const r of plan.removals) {
+    const path = quote(r.path);
+    lines.push(
+      `if [ -e ${path} ]; then install -d -m 0700 ${quote(dirname(`${backup}/files${r.path}`))}; cp -a ${path} ${quote(`${backup}/files${r.path}`)}; rm -f ${path}; fi`,
     );
   }
   lines.push(...plan.mapBuilds.map(mapCommand), `rm -rf ${quote(stage)}`, '');

@@ -2,9 +2,10 @@
 // has it confirmed and executed (pipeline/apply.ts) — over one connection for the whole run.
 import { UsageError } from '../errors.js';
 import type { Transport } from '../host/transport.js';
-import { formatPlan, summarize } from '../plan/format.js';
+import { describeTask, formatPlan, summarize } from '../plan/format.js';
 import { isEmpty } from '../plan/plan.js';
-import { afterApply, checkKeyConflicts, executeRun } from '../pipeline/apply.js';
+import { checkKeyConflicts, executeRun } from '../pipeline/apply.js';
+import { acmeEnabled } from '../tls/directory.js';
 import { openTarget as pipelineTarget, type HostOptions } from '../pipeline/host.js';
 import type { Project } from '../pipeline/project.js';
 import { prepareRun, type PreparedRun } from '../pipeline/run.js';
@@ -54,7 +55,9 @@ export function planJson(run: PreparedRun) {
     install: run.plan.installs,
     files: run.plan.changes.map((c) => ({ path: c.file.path, change: c.kind, mode: c.file.mode, owner: c.file.owner, group: c.file.group })),
     maps: run.plan.mapBuilds.map((f) => f.path),
+    remove: run.plan.removals.map((r) => r.path),
     services: run.plan.actions.map((a) => ({ service: a.daemon, action: a.action, because: a.because })),
+    operations: run.plan.tasks.map((t) => ({ ...t, description: describeTask(t) })),
   };
 }
 
@@ -69,21 +72,22 @@ export async function runPlan(opts: HostOptions & { json?: boolean }): Promise<v
 }
 
 export async function runApply(opts: ApplyOptions): Promise<void> {
-  const run = await prepareRun(opts, confirm);
+  const quiet = opts.json === true;
+  const common = {
+    replaceHostKeys: opts.replaceHostKeys,
+    acceptAcmeTerms: opts.acceptAcmeTerms,
+    interactive: process.stdin.isTTY === true && !opts.yes,
+    confirm,
+    out: quiet ? () => undefined : out,
+    warn,
+  };
+  const run = await prepareRun(opts, confirm, async (project) => {
+    if (acmeEnabled(project.config)) await (await import('../pipeline/acme.js')).acmeConsent(project, common);
+  });
   try {
     const { plan } = run;
-    const quiet = opts.json === true;
-    const common = {
-      replaceHostKeys: opts.replaceHostKeys,
-      acceptAcmeTerms: opts.acceptAcmeTerms,
-      interactive: process.stdin.isTTY === true && !opts.yes,
-      confirm,
-      out: quiet ? () => undefined : out,
-      warn,
-    };
     if (isEmpty(plan)) {
       out(`${run.host.target}: no changes; the host matches ${opts.config}.`);
-      await afterApply(run, { ...common, step: () => undefined });
       return;
     }
     checkKeyConflicts(run, opts.replaceHostKeys);
@@ -107,13 +111,14 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
     }
     const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
     if (quiet) {
-      await afterApply(run, { ...common, step: () => undefined });
       out(JSON.stringify({ ...planJson(run), applied: true, done: result.actions, seconds }, null, 2));
       return;
     }
     out(`${run.host.target}: applied (${summarize(plan)}) in ${seconds}s`);
+    for (const { task, output } of result.tasks) {
+      if (task.kind === 'backup-repository' && output.includes('created')) out(`${run.host.target}: backup repository ${task.repository} created (restic init)`);
+    }
     if (result.actions.length === 0) out('No service needed a reload.');
-    await afterApply(run, { ...common, step: () => undefined });
   } finally {
     await run.host.close();
   }

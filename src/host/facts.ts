@@ -1,7 +1,7 @@
 // What the host is like, learned in one round trip: one shell script prints a section per fact, and
 // one parser per section reads it (each tested on output recorded from real hosts).
 import type { Release } from '../config/model.js';
-import { quoteAll } from './shell.js';
+import { quote, quoteAll } from './shell.js';
 
 export interface FileFact {
   sha256: string;
@@ -24,6 +24,10 @@ export interface Facts {
   services: Record<string, number | undefined>;
   /** Users that exist among those asked about. */
   users: string[];
+  /** systemd timers among those asked about that are enabled and active (none where systemd is not PID 1). */
+  timers: string[];
+  /** The lines of the manifest of managed files (see plan/manifest.ts) whose file still exists. */
+  managed: string[];
 }
 
 export interface FactsQuery {
@@ -32,6 +36,10 @@ export interface FactsQuery {
   /** service → the exact command name (comm) of its main process. */
   processes: Record<string, string>;
   users: string[];
+  /** Timer units (e.g. mailrig-backup.timer) to ask about. */
+  timers?: string[];
+  /** A manifest file of tab-separated lines whose first field is a path. */
+  manifest?: string;
 }
 
 const SECTION = '### mailrig-facts ';
@@ -51,6 +59,10 @@ export function factsScript(q: FactsQuery): string {
     `echo '${SECTION}processes'`,
     procs,
     `echo '${SECTION}users'; for u in ${quoteAll(q.users)}; do id -u "$u" >/dev/null 2>&1 && echo "$u"; done; true`,
+    `echo '${SECTION}timers'; if [ -d /run/systemd/system ]; then for t in ${quoteAll(q.timers ?? [])}; do systemctl is-enabled --quiet "$t" 2>/dev/null && systemctl is-active --quiet "$t" 2>/dev/null && echo "$t"; done; fi; true`,
+    q.manifest
+      ? `echo '${SECTION}managed'; if [ -f ${quote(q.manifest)} ]; then while IFS= read -r line; do [ -e "\${line%%	*}" ] && printf '%s\n' "$line"; done < ${quote(q.manifest)}; fi; true`
+      : '',
     '',
   ].join('\n');
 }
@@ -135,5 +147,7 @@ export function parseFacts(output: string): Facts {
     files: parseFiles(s.get('stat') ?? [], s.get('sha256') ?? []),
     services: parseProcesses(s.get('processes') ?? []),
     users: s.get('users') ?? [],
+    timers: s.get('timers') ?? [],
+    managed: s.get('managed') ?? [],
   };
 }

@@ -17,6 +17,8 @@ import type { Facts } from '../host/facts.js';
 import type { Transport } from '../host/transport.js';
 import { certificateNames } from '../keys/names.js';
 import { TLS_KEY, TLS_CERT } from '../render/tls.js';
+import type { FileSpec } from '../render/types.js';
+import { acmeAgent } from '../services/acme-agent.js';
 import { ACME_WEBROOT } from '../render/web.js';
 import { daemonSpec, TLS_CONSUMERS } from '../services/index.js';
 import { formatFailures, type IssueResult } from '../tls/acme.js';
@@ -72,9 +74,10 @@ export function agentConfig(project: AcmeProject, init: Facts['init']): AgentCon
   };
 }
 
-/** The agent's files for this host, bundle included (built once per process). */
-export async function agentFilesFor(project: Project, init: Facts['init']): Promise<AgentFile[]> {
-  return agentFiles(await agentBundle(), agentConfig(project, init), project.keys.acmeAccountPem, project.config.server.hostname);
+/** The agent's files for this host as files of the plan, bundle included (built once per process). */
+export async function agentFileSpecs(project: Project, init: Facts['init']): Promise<FileSpec[]> {
+  const files: AgentFile[] = agentFiles(await agentBundle(), agentConfig(project, init), project.keys.acmeAccountPem, project.config.server.hostname);
+  return files.map((f) => ({ ...f, owner: 'root', group: 'root', service: acmeAgent.name, onChange: 'none', secret: f.mode === '0600' }));
 }
 
 /** The reload command of each TLS consumer, for a new certificate. */

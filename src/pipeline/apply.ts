@@ -1,14 +1,12 @@
-// The last stage of the pipeline: execute a prepared run's plan on the host (apply/apply.ts), then
-// forget the purges it did and do what follows a converged host (the renewal agent, a certificate
-// when due, the backup schedule).
+// The last stage of the pipeline: execute a prepared run's plan on the host (apply/apply.ts), forget
+// the purges it did, and request the certificate the plan lists (from this machine, to the CA).
 import { randomBytes } from 'node:crypto';
 import { executePlan, type ApplyResult } from '../apply/apply.js';
 import { RuntimeError } from '../errors.js';
 import { readPending, writePending } from '../keys/pending.js';
-import { isEmpty, type Plan } from '../plan/plan.js';
+import type { Plan } from '../plan/plan.js';
 import { mailHome } from '../render/vmail.js';
 import { portsFor } from '../services/index.js';
-import { acmeEnabled } from '../tls/directory.js';
 import type { Confirm } from './host.js';
 import type { Project } from './project.js';
 import type { PreparedRun } from './run.js';
@@ -52,39 +50,24 @@ function clearPurges(project: Project, done: string[]): void {
 
 const runId = () => `${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${randomBytes(3).toString('hex')}`;
 
-/** Executes the plan; the caller has shown it and had it confirmed. */
+/** Executes the plan, and only what it lists; the caller has shown it and had it confirmed. */
 export async function executeRun(run: PreparedRun, opts: ExecuteOptions): Promise<ApplyResult> {
   checkKeyConflicts(run, opts.replaceHostKeys);
-  let result: ApplyResult = { installed: [], written: [], actions: [] };
-  if (!isEmpty(run.plan)) {
-    result = await executePlan({
-      host: run.host,
-      plan: run.plan,
-      facts: run.facts,
-      ports: portsFor(run.project.config),
-      runId: runId(),
-      step: opts.step,
-    });
-    clearPurges(run.project, run.plan.purges);
+  const result = await executePlan({
+    host: run.host,
+    plan: run.plan,
+    facts: run.facts,
+    ports: portsFor(run.project.config),
+    runId: runId(),
+    step: opts.step,
+  });
+  clearPurges(run.project, run.plan.purges);
+  for (const task of run.plan.tasks) {
+    if (task.kind !== 'certificate') continue;
+    const acme = await import('./acme.js');
+    if (!(await acme.acmeConsent(run.project, opts))) continue;
+    acme.keepServedLocally(run.project, run.served);
+    await acme.issueCertificate(run.project, run.host, run.facts, run.served, task.reason, opts);
   }
   return result;
-}
-
-/** After a converged host: the backup schedule, the renewal agent and, when due, a certificate. */
-export async function afterApply(run: PreparedRun, opts: ExecuteOptions): Promise<void> {
-  const { backup } = run.project.config;
-  if (backup) await (await import('../backup/schedule.js')).backupAfterApply(run.host, run.plan.changes.map((c) => c.file.path), backup.repository, opts.out);
-  if (!acmeEnabled(run.project.config)) return;
-  const acme = await import('./acme.js');
-  if (!(await acme.acmeConsent(run.project, opts))) return;
-  try {
-    const { installAgent } = await import('../agent/install.js');
-    const written = await installAgent(run.host, await acme.agentFilesFor(run.project, run.facts.init), run.facts.init);
-    if (written.length) opts.out(`  … renewal agent installed (${written.length} file${written.length === 1 ? '' : 's'}; daily ${run.facts.init === 'systemd' ? 'systemd timer' : 'cron entry'})`);
-  } catch (e) {
-    opts.warn(`the renewal agent could not be installed: ${(e as Error).message}`);
-  }
-  acme.keepServedLocally(run.project, run.served);
-  const due = acme.issuanceDue(run.project, run.served);
-  if (due.renew) await acme.issueCertificate(run.project, run.host, run.facts, run.served, due.message, opts);
 }

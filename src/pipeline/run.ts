@@ -10,12 +10,16 @@ import { allMailboxes } from '../config/model.js';
 import { isEmailAddress } from '../config/syntax.js';
 import { readPending } from '../keys/pending.js';
 import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
-import { makePlan, type DesiredState, type Plan } from '../plan/plan.js';
+import { MANIFEST, manifestFile } from '../plan/manifest.js';
+import { makePlan, sha256, type DesiredState, type Plan, type Task } from '../plan/plan.js';
+import { markerContent, REPOSITORY_MARKER } from '../backup/schedule.js';
+import { AGENT_PATHS } from '../agent/install.js';
 import type { FileSpec, RenderContext } from '../render/index.js';
 import { mailHome, VMAIL } from '../render/vmail.js';
-import { render } from '../services/index.js';
+import { render, SERVICES } from '../services/index.js';
 import type { CertificateChoice } from '../tls/cert.js';
-import { acmeEnabled } from '../tls/directory.js';
+import { acmeEnabled, directoryUrl } from '../tls/directory.js';
+import { consentRecorded } from '../tls/provision.js';
 import { openTarget, type Confirm, type HostOptions } from './host.js';
 import { loadProject, type Project } from './project.js';
 
@@ -51,9 +55,13 @@ export async function connect(project: Project, opts: HostOptions, confirm?: Con
 export function factsScriptFor(inputs: Inputs): string {
   return factsScript({
     packages: possiblePackages(inputs.ctx),
-    paths: inputs.files.map((f) => f.path),
-    processes: MAIN_PROCESS,
+    // The agent's files depend on the init system: both forms are asked about.
+    paths: [...inputs.files.map((f) => f.path), ...(acmeEnabled(inputs.project.config) ? AGENT_PATHS : []), MANIFEST, REPOSITORY_MARKER],
+    // cron runs the schedules where systemd is not PID 1.
+    processes: { ...MAIN_PROCESS, cron: 'cron' },
     users: [VMAIL.user],
+    timers: SERVICES.flatMap((s) => (s.schedule ? [`${s.schedule.unit}.timer`] : [])),
+    manifest: MANIFEST,
   });
 }
 
@@ -92,20 +100,35 @@ export function purgesOf(project: Project): string[] {
 /** Facts → desired state → plan. `diffs`: also fetch the current content of updated files. */
 export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opts: { diffs: boolean }): Promise<PreparedRun> {
   const { project } = inputs;
-  const desired = { ...desiredState(inputs.ctx, facts.init, inputs.files), purges: purgesOf(project) };
-  // With ACME, a valid CA-issued certificate on the host stays.
+  const { config } = project;
+  const files = [...inputs.files];
+  const tasks: Task[] = [];
+  // With ACME (and the CA's terms accepted): the renewal agent, a valid CA-issued certificate on the host stays, a due one is requested.
   let served: CertificateChoice | undefined;
-  if (acmeEnabled(project.config)) {
-    served = await (await import('../tls/provision.js')).adoptServedCertificate(project, host, facts, desired.files);
+  if (acmeEnabled(config) && consentRecorded(project)) {
+    const acme = await import('./acme.js');
+    files.push(...(await acme.agentFileSpecs(project, facts.init)));
+    served = await (await import('../tls/provision.js')).adoptServedCertificate(project, host, facts, files);
+    const due = acme.issuanceDue(project, served);
+    if (due.renew) tasks.push({ kind: 'certificate', directoryUrl: directoryUrl(config.tls.acme) ?? '', reason: due.message });
   }
+  if (config.backup && facts.files[REPOSITORY_MARKER]?.sha256 !== sha256(markerContent(config.backup.repository))) {
+    tasks.push({ kind: 'backup-repository', repository: config.backup.repository });
+  }
+  files.push(manifestFile(files));
+  const desired = { ...desiredState(inputs.ctx, facts.init, files), purges: purgesOf(project), tasks };
   // The current content of changed files serves the diffs, and tells a reload from a restart.
   const before = opts.diffs ? await currentContents(host, makePlan(desired, facts)) : new Map<string, string>();
   return { ...inputs, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
 }
 
-/** Everything up to the plan, over one connection the caller closes (run.host.close()). */
-export async function prepareRun(opts: HostOptions, confirm?: Confirm): Promise<PreparedRun> {
+/**
+ * Everything up to the plan, over one connection the caller closes (run.host.close()). `beforePlan`
+ * runs once the project is loaded (apply asks for the ACME CA's terms there).
+ */
+export async function prepareRun(opts: HostOptions, confirm?: Confirm, beforePlan?: (project: Project) => Promise<void>): Promise<PreparedRun> {
   const inputs = await loadInputs(opts.config);
+  await beforePlan?.(inputs.project);
   const host = await connect(inputs.project, opts, confirm);
   try {
     const { facts } = await readFacts(host, inputs);

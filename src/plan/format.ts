@@ -1,8 +1,21 @@
 // A plan as the operator reads it: packages, each file with its unified diff (secrets masked), and the
 // services to touch with the files that cause it.
 import { createTwoFilesPatch } from 'diff';
-import type { Plan } from './plan.js';
+import type { Plan, Task } from './plan.js';
 import { isEmpty } from './plan.js';
+
+/** One line for an operation beyond files and services. */
+export function describeTask(t: Task): string {
+  switch (t.kind) {
+    case 'schedule':
+      if (t.init === 'sysv') return `start cron for ${t.unit} (${t.because})`;
+      return `${t.action} ${t.unit}.timer (${t.because})`;
+    case 'backup-repository':
+      return `open or create the backup repository ${t.repository} (restic init when missing)`;
+    case 'certificate':
+      return `request a certificate from ${t.directoryUrl} (${t.reason})`;
+  }
+}
 
 export interface FormatOptions {
   /** Current content of files being updated (never of secret files). */
@@ -45,6 +58,11 @@ export function formatPlan(plan: Plan, opts: FormatOptions): string {
     }
     out.push('');
   }
+  if (plan.removals.length) {
+    out.push(`Files to remove (${plan.removals.length}; no longer rendered, the old copy is kept in the run's backup):`);
+    for (const r of plan.removals) out.push(`  - ${r.path} (${r.service})`);
+    out.push('');
+  }
   if (plan.mapBuilds.length) {
     out.push(`Maps to rebuild: ${plan.mapBuilds.map((f) => f.path).join(' ')}`, '');
   }
@@ -56,6 +74,11 @@ export function formatPlan(plan: Plan, opts: FormatOptions): string {
     for (const a of plan.actions) {
       out.push(`  ${a.action.padEnd(7)} ${a.daemon}${a.because.length ? `  ← ${a.because.join(', ')}` : ''}`);
     }
+    out.push('');
+  }
+  if (plan.tasks.length) {
+    out.push('Then:');
+    for (const t of plan.tasks) out.push(`  ${describeTask(t)}`);
   }
   return out.join('\n').trimEnd();
 }
@@ -66,8 +89,10 @@ export function summarize(plan: Plan): string {
   const parts = [
     plan.installs.length && `${plan.installs.length} package${plan.installs.length === 1 ? '' : 's'} to install`,
     plan.changes.length && `${plan.changes.length} file${plan.changes.length === 1 ? '' : 's'} to write`,
+    plan.removals.length && `${plan.removals.length} file${plan.removals.length === 1 ? '' : 's'} to remove`,
     plan.actions.length && plan.actions.map((a) => `${a.action} ${a.daemon}`).join(', '),
     plan.purges.length && `${plan.purges.length} mailbox${plan.purges.length === 1 ? '' : 'es'} to delete`,
+    plan.tasks.length && plan.tasks.map((t) => (t.kind === 'schedule' ? `${t.action} ${t.unit}` : t.kind)).join(', '),
   ].filter(Boolean);
   return parts.join('; ');
 }

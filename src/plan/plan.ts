@@ -1,9 +1,12 @@
-// Desired state + host facts → the plan: what to install, which files to write, which maps to
-// rebuild and which services to reload, restart or start, each with the files that cause it. Pure.
+// Desired state + host facts → the plan: every change apply makes, and nothing else — packages to
+// install, files to write or remove, maps to rebuild, schedules to enable or disable, services to
+// reload, restart or start (each with the files that cause it), and the pipeline's own operations
+// (a certificate, the backup repository, purges). Pure.
 import { createHash } from 'node:crypto';
 import type { Facts } from '../host/facts.js';
-import type { FileSpec } from '../render/types.js';
-import { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
+import type { FileSpec, OnChange } from '../render/types.js';
+import { DAEMONS, SERVICES, TLS_CONSUMERS, type Daemon } from '../services/index.js';
+import { parseManifest } from './manifest.js';
 
 export { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
 
@@ -13,7 +16,25 @@ export interface DesiredState {
   daemons: readonly Daemon[];
   /** Mail directories of removed users whose stored mail the operator asked to delete (user rm --purge). */
   purges?: string[];
+  /** Operations the pipeline decided from the facts (a certificate, the backup repository). */
+  tasks?: Task[];
 }
+
+/** A file mailrig managed (the host's manifest says so) and no longer renders. */
+export interface FileRemoval {
+  path: string;
+  service: string;
+  onChange: OnChange;
+}
+
+/** The operations beyond files, packages and services, in the order apply runs them. */
+export type Task =
+  /** systemd: enable and start <unit>.timer (after a daemon-reload), or stop and disable it; sysv: make cron run. */
+  | { kind: 'schedule'; action: 'enable' | 'disable'; unit: string; init: 'systemd' | 'sysv'; because: string }
+  /** Open the restic repository, create it when missing, and record it on the host. */
+  | { kind: 'backup-repository'; repository: string }
+  /** Request a certificate from the ACME CA for the current key and install it. */
+  | { kind: 'certificate'; directoryUrl: string; reason: string };
 
 export interface FileChange {
   file: FileSpec;
@@ -36,6 +57,9 @@ export interface Plan {
   /** Map sources whose lookup tables must be rebuilt (postmap / postalias), in path order. */
   mapBuilds: FileSpec[];
   actions: ServiceAction[];
+  /** Files mailrig managed and no longer renders: removed, their old copy kept with the run's backup. */
+  removals: FileRemoval[];
+  tasks: Task[];
   /** Mail directories to delete. */
   purges: string[];
 }
@@ -78,6 +102,42 @@ function effects(change: FileChange, before: string | undefined): Array<{ daemon
   return [{ daemon: file.service, action: actionFor(change, before) }];
 }
 
+/** The daemons a removed file affects: as a change to it would. */
+function removalEffects(r: FileRemoval): Array<{ daemon: Daemon; action: 'restart' | 'reload' }> {
+  if (r.onChange === 'none' || r.onChange === 'postmap' || r.onChange === 'postalias') return [];
+  if (r.service === 'mailrig') return TLS_CONSUMERS.map((daemon) => ({ daemon, action: 'reload' as const }));
+  return [{ daemon: r.service, action: r.onChange === 'restart' ? 'restart' : 'reload' }];
+}
+
+const unitFiles = (unit: string) => [`/etc/systemd/system/${unit}.service`, `/etc/systemd/system/${unit}.timer`];
+
+/**
+ * Each scheduled service's timer: enabled while the service renders files (systemd: when its units
+ * changed or it is not active; elsewhere cron must run), disabled once they are gone.
+ */
+function scheduleTasks(desired: DesiredState, facts: Facts, changes: FileChange[], removals: FileRemoval[]): Task[] {
+  const tasks: Task[] = [];
+  for (const s of SERVICES) {
+    if (!s.schedule) continue;
+    const { unit } = s.schedule;
+    const units = unitFiles(unit);
+    const timer = `${unit}.timer`;
+    if (desired.files.some((f) => f.service === s.name)) {
+      if (facts.init === 'systemd') {
+        const changed = changes.some((c) => c.kind !== 'attributes' && units.includes(c.file.path));
+        if (changed || !facts.timers.includes(timer)) {
+          tasks.push({ kind: 'schedule', action: 'enable', unit, init: 'systemd', because: changed ? 'its units changed' : 'the timer is not active' });
+        }
+      } else if (facts.services['cron'] === undefined) {
+        tasks.push({ kind: 'schedule', action: 'enable', unit, init: 'sysv', because: 'cron is not running' });
+      }
+    } else if (facts.init === 'systemd' && (facts.timers.includes(timer) || removals.some((r) => units.includes(r.path)))) {
+      tasks.push({ kind: 'schedule', action: 'disable', unit, init: 'systemd', because: `${s.name} is no longer configured` });
+    }
+  }
+  return tasks;
+}
+
 /** `before` holds the host's current content of updated files where known (never of secrets). */
 export function makePlan(desired: DesiredState, facts: Facts, before: Map<string, string> = new Map()): Plan {
   const installs = desired.packages.filter((p) => facts.packages[p] === undefined);
@@ -86,15 +146,20 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
     .filter((c) => c.kind !== 'attributes' && (c.file.onChange === 'postmap' || c.file.onChange === 'postalias'))
     .map((c) => c.file);
 
+  const rendered = new Set(desired.files.map((f) => f.path));
+  const removals = parseManifest(facts.managed).filter((m) => !rendered.has(m.path));
+
   const byDaemon = new Map<Daemon, ServiceAction>();
+  const affect = (daemon: Daemon, action: 'restart' | 'reload', path: string) => {
+    if (!desired.daemons.includes(daemon)) return;
+    const current = byDaemon.get(daemon) ?? { daemon, action, because: [] };
+    if (action === 'restart') current.action = 'restart';
+    current.because.push(path);
+    byDaemon.set(daemon, current);
+  };
+  for (const r of removals) for (const { daemon, action } of removalEffects(r)) affect(daemon, action, r.path);
   for (const change of changes) {
-    for (const { daemon, action } of effects(change, before.get(change.file.path))) {
-      if (!desired.daemons.includes(daemon)) continue;
-      const current = byDaemon.get(daemon) ?? { daemon, action, because: [] };
-      if (action === 'restart') current.action = 'restart';
-      current.because.push(change.file.path);
-      byDaemon.set(daemon, current);
-    }
+    for (const { daemon, action } of effects(change, before.get(change.file.path))) affect(daemon, action, change.file.path);
   }
   for (const daemon of desired.daemons) {
     if (facts.services[daemon] === undefined) {
@@ -103,9 +168,17 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
     }
   }
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
-  return { installs, changes, mapBuilds, actions, purges: desired.purges ?? [] };
+  const tasks = [...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
+  return { installs, changes, mapBuilds, actions, removals, tasks, purges: desired.purges ?? [] };
 }
 
 export function isEmpty(plan: Plan): boolean {
-  return plan.installs.length === 0 && plan.changes.length === 0 && plan.actions.length === 0 && plan.purges.length === 0;
+  return (
+    plan.installs.length === 0 &&
+    plan.changes.length === 0 &&
+    plan.removals.length === 0 &&
+    plan.actions.length === 0 &&
+    plan.tasks.length === 0 &&
+    plan.purges.length === 0
+  );
 }

@@ -1,8 +1,8 @@
-// Backups (issue 9): restic on the host. Rendered only when mailrig.yaml has a backup section — the
-// root-only environment and password, the backup script, and its daily schedule in both forms: a
-// systemd timer and a cron entry that steps aside where systemd is PID 1. Rendering cannot know the
-// host's init system (it is a fact, learned later); both forms are inert files until activated, and
-// backup/schedule.ts activates the one that applies after each apply.
+// Backups: restic on the host. Rendered only when mailrig.yaml has a backup section — the root-only
+// environment and password, the backup script, and its daily schedule in both forms: a systemd timer
+// and a cron entry that steps aside where systemd is PID 1. Rendering cannot know the host's init
+// system (it is a fact, learned later); both forms are inert files until the plan's schedule
+// operation enables the timer or makes cron run.
 import { KeyStoreError } from '../errors.js';
 import {
   BACKUP_ENV,
@@ -35,14 +35,14 @@ export function renderBackup(ctx: RenderContext): FileSpec[] {
   if (!secrets) throw new KeyStoreError(`${ctx.keys.dir}: no restic password yet; run mailrig backup init`);
   const schedule = `${pad(backup.schedule.hour)}:${pad(backup.schedule.minute)}`;
   const retention = { daily: backup.keepDaily, weekly: backup.keepWeekly, monthly: backup.keepMonthly };
-  // 'mailrig' files with onChange 'none': nothing to reload, the script reads them at each run.
+  // Nothing to reload: the script reads them at each run; the plan enables the schedule.
   const file = (path: string, content: string, mode: string, secret: boolean): FileSpec => ({
     path,
     content,
     mode,
     owner: 'root',
     group: 'root',
-    service: 'mailrig',
+    service: 'backup',
     onChange: 'none',
     secret,
   });

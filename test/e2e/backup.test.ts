@@ -1,7 +1,8 @@
 // Backups end to end on a fresh Debian 12 host: `backup init` installs restic, schedules the daily run
 // and creates a repository on the host; `backup now` takes a snapshot that `backup status` reports as
 // fresh; messages deleted over IMAP come back with `restore --mailbox`, IMAP shows them again, and
-// another mailbox is left exactly as it was.
+// another mailbox is left exactly as it was. Removing the backup: section then takes the schedule and
+// the files off the host: the plan lists each removal first, and a second apply has nothing to do.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -135,5 +136,43 @@ describe('backups with restic on a fresh debian-12 host', { timeout: 15 * 60_000
     assert.match(unknown.err, /no such mailbox/);
     const bad = await ws.mailrig(['restore', '--mailbox', 'bob@example.com', '--snapshot', 'x; rm -rf /'], { hostFlags: true });
     assert.equal(bad.code, 2, show(bad));
+  });
+
+  it('removing the backup section: the plan lists the removals, apply takes them off the host, a second apply is a no-op', async () => {
+    const files = [
+      '/etc/cron.d/mailrig-backup',
+      '/etc/mailrig/backup.env',
+      '/etc/mailrig/restic-password',
+      '/etc/systemd/system/mailrig-backup.service',
+      '/etc/systemd/system/mailrig-backup.timer',
+      '/usr/local/sbin/mailrig-backup',
+    ];
+    const present = async () => (await host.exec(`for f in ${files.join(' ')}; do [ -e "$f" ] && echo "$f"; done; true`)).stdout.trim().split('\n').filter(Boolean);
+    assert.deepEqual(await present(), files, 'the backup is on the host');
+    const path = join(ws.dir, 'mailrig.yaml');
+    const yaml = readFileSync(path, 'utf8');
+    const without = yaml.replace(/^backup:.*\n(?:[ \t]+.*\n)*/m, '');
+    assert.notEqual(without, yaml, 'the backup section was found');
+    writeFileSync(path, without);
+
+    const plan = await ws.mailrig(['plan'], { hostFlags: true });
+    assert.equal(plan.code, 0, show(plan));
+    assert.match(plan.out, /Files to remove \(6; /);
+    for (const f of files) assert.ok(plan.out.includes(`  - ${f} (backup)`), `the plan lists ${f}:\n${plan.out}`);
+    assert.deepEqual(await present(), files, 'plan changed nothing');
+
+    const apply = await ws.mailrig(['apply', '--yes'], { hostFlags: true });
+    assert.equal(apply.code, 0, show(apply));
+    assert.match(apply.out, /6 files to remove/);
+    assert.deepEqual(await present(), [], 'the schedule and the files are gone');
+    const kept = await host.exec(`ls /var/lib/mailrig/backup/*/files/etc/cron.d/mailrig-backup /var/lib/mailrig/backup/*/files/usr/local/sbin/mailrig-backup`);
+    assert.equal(kept.code, 0, `the old copies are kept with the run's backup: ${kept.stderr}`);
+    assert.doesNotMatch((await host.exec('cat /var/lib/mailrig/state/managed.tsv')).stdout, /backup/, 'the manifest forgets them');
+
+    const again = await ws.mailrig(['apply', '--yes'], { hostFlags: true });
+    assert.equal(again.code, 0, show(again));
+    assert.match(again.out, /no changes/);
+    const planAgain = await ws.mailrig(['plan'], { hostFlags: true });
+    assert.match(planAgain.out, /No changes: the host matches mailrig\.yaml\./);
   });
 });

@@ -36,12 +36,12 @@ describe('backup rendering', () => {
     assert.deepEqual(
       files.map((f) => `${f.path} ${f.mode} ${f.owner}:${f.group} ${f.service}/${f.onChange}${f.secret ? ' secret' : ''}`),
       [
-        '/etc/mailrig/backup.env 0600 root:root mailrig/none',
-        '/etc/mailrig/restic-password 0600 root:root mailrig/none secret',
-        '/usr/local/sbin/mailrig-backup 0700 root:root mailrig/none',
-        '/etc/systemd/system/mailrig-backup.service 0644 root:root mailrig/none',
-        '/etc/systemd/system/mailrig-backup.timer 0644 root:root mailrig/none',
-        '/etc/cron.d/mailrig-backup 0644 root:root mailrig/none',
+        '/etc/mailrig/backup.env 0600 root:root backup/none',
+        '/etc/mailrig/restic-password 0600 root:root backup/none secret',
+        '/usr/local/sbin/mailrig-backup 0700 root:root backup/none',
+        '/etc/systemd/system/mailrig-backup.service 0644 root:root backup/none',
+        '/etc/systemd/system/mailrig-backup.timer 0644 root:root backup/none',
+        '/etc/cron.d/mailrig-backup 0644 root:root backup/none',
       ],
     );
     assert.match(file(files, '/etc/mailrig/backup.env').content, /^export RESTIC_REPOSITORY=\/var\/backups\/mailrig-restic\nexport RESTIC_PASSWORD_FILE=\/etc\/mailrig\/restic-password\n$/m);

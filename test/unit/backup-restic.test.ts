@@ -5,7 +5,6 @@ import { describe, it } from 'node:test';
 import { repositoryKind } from '../../src/backup/repository.js';
 import { isSnapshotId, mailHome, parseRestored, restoreScript } from '../../src/backup/restore.js';
 import { backupArgs, envFileLines, forgetArgs, restic, restoreArgs, retentionFlags, snapshotsArgs, statsArgs } from '../../src/backup/restic.js';
-import { activateScript } from '../../src/backup/schedule.js';
 
 const syntaxOk = (script: string) => spawnSync('sh', ['-n'], { input: script }).status === 0;
 
@@ -102,16 +101,5 @@ describe('restore', () => {
   it('reads the count the script prints', () => {
     assert.equal(parseRestored('restored 2\n'), 2);
     assert.equal(parseRestored('noise\n'), undefined);
-  });
-});
-
-describe('schedule activation', () => {
-  it('enables the timer where systemd is PID 1 and starts cron elsewhere', () => {
-    for (const changed of [true, false]) {
-      const s = activateScript(changed);
-      assert.ok(syntaxOk(s), s);
-      assert.match(s, /^if \[ -d \/run\/systemd\/system \]; then .*systemctl enable --now mailrig-backup\.timer.*else pgrep -x cron >\/dev\/null \|\| service cron start; fi$/);
-    }
-    assert.match(activateScript(true), /then systemctl daemon-reload && systemctl enable/);
   });
 });

@@ -41,6 +41,8 @@ function factsMatching(d: DesiredState): Facts {
     files: Object.fromEntries(d.files.map((f) => [f.path, { sha256: sha256(f.content), mode: f.mode, owner: f.owner, group: f.group }])),
     services: Object.fromEntries(d.daemons.map((s, i) => [s, 100 + i])),
     users: ['vmail'],
+    timers: [],
+    managed: [],
   };
 }
 
