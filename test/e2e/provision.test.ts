@@ -116,7 +116,7 @@ for (const [release, configRelease] of RELEASES) {
       assert.equal(await daemonPids(host), pids);
       const json = await ws.mailrig(['plan', '--json']);
       assert.equal(json.code, 0, show(json));
-      assert.deepEqual(JSON.parse(json.out), { host: `root@${host.address}`, system: JSON.parse(json.out).system, changes: false, install: [], files: [], maps: [], services: [] });
+      assert.deepEqual(JSON.parse(json.out), { host: `root@${host.address}`, system: JSON.parse(json.out).system, changes: false, install: [], files: [], maps: [], remove: [], services: [], operations: [] });
     });
 
     it('plan after a config edit shows exactly that edit, and apply reloads only Postfix', async () => {
