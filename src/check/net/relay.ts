@@ -1,6 +1,6 @@
 // The open-relay attempt, from the operator's side: a stranger asks the server on port 25 to pass
 // mail from one outside domain to another. Stops after RCPT; no message is ever sent.
-import { Conversation, EHLO_NAME, openSocket } from './smtp.js';
+import { Conversation, EHLO_NAME, openSocket } from '../../net/smtp.js';
 
 export interface RelayAttempt {
   /** The reply to RCPT TO (or to the step that ended the attempt). */
