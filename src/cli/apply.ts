@@ -12,6 +12,7 @@ import { formatPlan, summarize } from '../plan/format.js';
 import { isEmpty, makePlan, type DesiredState, type Plan } from '../plan/plan.js';
 import { acmeEnabled } from '../tls/directory.js';
 import type { CertificateChoice } from '../tls/cert.js';
+import { askYesNo } from './confirm.js';
 import { progress } from './progress.js';
 import { loadProject, type Project } from './project.js';
 import { allMailboxes } from '../config/model.js';
@@ -42,9 +43,7 @@ export interface ApplyOptions extends HostOptions {
 const out = (line: string) => process.stdout.write(`${line}\n`);
 
 async function confirm(message: string): Promise<boolean> {
-  const { default: inquirer } = await import('inquirer');
-  const { ok } = await inquirer.prompt([{ type: 'confirm', name: 'ok', message, default: false }]);
-  return Boolean(ok);
+  return askYesNo(message);
 }
 
 export async function openTransport(project: Project, opts: HostOptions): Promise<Transport> {
