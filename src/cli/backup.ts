@@ -1,4 +1,4 @@
-// mailrig backup init | status | now, and mailrig restore --mailbox: restic on the host (issue 9).
+// mailrig backup init | status | now, and mailrig restore --mailbox: restic on the host.
 // init edits mailrig.yaml (comments kept), makes the repository password in .mailrig and applies —
 // apply's backup hook (backup/schedule.ts) activates the daily schedule and runs restic init. The
 // other commands are one SSH connection each, running the builders of src/backup/.

@@ -132,7 +132,7 @@ export const configSchema = z
       })
       .default({ max_auth_failures: 5, ban_minutes: 60 })
       .describe('Brute-force protection (fail2ban jails for Postfix SASL and Dovecot)'),
-    // Backups (issue 9): absent means none; `mailrig backup init` writes it.
+    // Backups: absent means none; `mailrig backup init` writes it.
     backup: z
       .strictObject({
         repository: z

@@ -1,4 +1,4 @@
-// Backups (issue 9): restic on the host. Rendered only when mailrig.yaml has a backup section — the
+// Backups: restic on the host. Rendered only when mailrig.yaml has a backup section — the
 // root-only environment and password, the backup script, and its daily schedule in both forms: a
 // systemd timer and a cron entry that steps aside where systemd is PID 1. Rendering cannot know the
 // host's init system (it is a fact, learned later); both forms are inert files until activated, and
