@@ -10,7 +10,7 @@ import { displayAddress, isEmailAddress, normalizeAddress } from '../config/synt
 import { RuntimeError, UsageError } from '../errors.js';
 import { ensureBackupSecrets, RESTIC_PASSWORD_FILE } from '../keys/backup.js';
 import { keyDirFor } from '../keys/store.js';
-import { S3_ENV, S3_ENV_OPTIONAL, repositoryKind } from '../backup/repository.js';
+import { S3_ENV, S3_ENV_OPTIONAL, repositoryKind } from '../config/repository.js';
 import { BACKUP_LOG, BACKUP_SCRIPT } from '../backup/restic.js';
 import { backupStatus, type BackupStatus } from '../backup/status.js';
 import { isSnapshotId, parseRestored, restoreScript } from '../backup/restore.js';

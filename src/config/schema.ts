@@ -3,7 +3,7 @@
 // Rules that look across fields (duplicates, alias targets) live in rules.ts.
 import { z } from 'zod';
 import { isFqdn, isDomainName, isEmailAddress, isLocalPart, isIPv4, isIPv6, parseSize } from './syntax.js';
-import { isResticRepository } from '../backup/repository.js';
+import { isResticRepository } from './repository.js';
 
 const fqdn = z
   .string()
