@@ -2,6 +2,7 @@
 // once (one script, two restic calls, no lock); deciding ok/warn from the answer is pure, with the
 // clock injected.
 import type { Config } from '../config/model.js';
+import { readSections, sectionHeader } from '../host/sections.js';
 import type { Transport } from '../host/transport.js';
 import { latest, parseSnapshots, parseStats, type Snapshot, type SnapshotStats } from './parse.js';
 import { BACKUP_ENV, restic, snapshotsArgs, statsArgs } from './restic.js';
@@ -27,14 +28,12 @@ export interface BackupStatus {
   error?: string;
 }
 
-const SECTION = '### mailrig-backup ';
-
 /** The one script `backupStatus` runs (as root): each restic call's exit code, then its output. */
 export function statusScript(hostname: string): string {
   const section = (name: string, args: string[]) =>
-    `out=$(${restic(args)} 2>&1); rc=$?; printf '${SECTION}%s %s\\n%s\\n' ${name} "$rc" "$out"`;
+    `out=$(${restic(args)} 2>&1); rc=$?; printf '${sectionHeader('backup', '%s %s')}\\n%s\\n' ${name} "$rc" "$out"`;
   return [
-    `if [ ! -r ${BACKUP_ENV} ]; then echo '${SECTION}missing 0'; exit 0; fi`,
+    `if [ ! -r ${BACKUP_ENV} ]; then echo '${sectionHeader('backup', 'missing 0')}'; exit 0; fi`,
     `. ${BACKUP_ENV}`,
     section('snapshots', snapshotsArgs(hostname)),
     section('stats', statsArgs(hostname)),
@@ -52,16 +51,9 @@ export interface StatusOutput {
 /** Reads statusScript's output. */
 export function parseStatusOutput(text: string): StatusOutput {
   const parts = new Map<string, { rc: number; body: string }>();
-  let name: string | undefined;
-  for (const line of text.split('\n')) {
-    const m = line.startsWith(SECTION) ? /^(\S+) (\d+)$/.exec(line.slice(SECTION.length)) : null;
-    if (m) {
-      name = m[1] ?? '';
-      parts.set(name, { rc: Number(m[2]), body: '' });
-    } else if (name) {
-      const p = parts.get(name);
-      if (p) p.body += `${line}\n`;
-    }
+  for (const [header, lines] of readSections(text, 'backup')) {
+    const m = /^(\S+) (\d+)$/.exec(header);
+    if (m) parts.set(m[1] ?? '', { rc: Number(m[2]), body: lines.join('\n') });
   }
   if (parts.has('missing')) return { missing: true };
   const snaps = parts.get('snapshots');

@@ -11,7 +11,7 @@ import type { CheckFacts } from '../host/facts-check.js';
 import type { Plan } from '../plan/plan.js';
 import type { ZoneSecurity } from './dns/dnssec-probe.js';
 import type { RelayAttempt } from './net/relay.js';
-import type { Fetched, FloorProbe, Served } from './net/tls.js';
+import type { Fetched, FloorProbe, Served } from '../net/tls.js';
 
 export interface HostView {
   /** Where the facts came from, for messages: "root@203.0.113.10:22". */

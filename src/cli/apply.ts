@@ -9,6 +9,7 @@ import { acmeEnabled } from '../tls/directory.js';
 import { openTarget as pipelineTarget, type HostOptions } from '../pipeline/host.js';
 import type { Project } from '../pipeline/project.js';
 import { prepareRun, type PreparedRun } from '../pipeline/run.js';
+import { askYesNo } from './confirm.js';
 import { progress } from './progress.js';
 
 export type { HostOptions } from '../pipeline/host.js';
@@ -27,9 +28,7 @@ const out = (line: string) => process.stdout.write(`${line}\n`);
 const warn = (line: string) => process.stderr.write(`mailrig: warning: ${line}\n`);
 
 async function confirm(message: string): Promise<boolean> {
-  const { default: inquirer } = await import('inquirer');
-  const { ok } = await inquirer.prompt([{ type: 'confirm', name: 'ok', message, default: false }]);
-  return Boolean(ok);
+  return askYesNo(message);
 }
 
 export async function openTransport(project: Project, opts: HostOptions): Promise<Transport> {

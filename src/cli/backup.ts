@@ -1,4 +1,4 @@
-// mailrig backup init | status | now, and mailrig restore --mailbox: restic on the host (issue 9).
+// mailrig backup init | status | now, and mailrig restore --mailbox: restic on the host.
 // init edits mailrig.yaml (comments kept), makes the repository password in .mailrig and applies —
 // apply's backup hook (backup/schedule.ts) activates the daily schedule and runs restic init. The
 // other commands are one SSH connection each, running the builders of src/backup/.
@@ -10,7 +10,7 @@ import { displayAddress, isEmailAddress, normalizeAddress } from '../config/synt
 import { RuntimeError, UsageError } from '../errors.js';
 import { ensureBackupSecrets, RESTIC_PASSWORD_FILE } from '../keys/backup.js';
 import { keyDirFor } from '../keys/store.js';
-import { S3_ENV, S3_ENV_OPTIONAL, repositoryKind } from '../backup/repository.js';
+import { S3_ENV, S3_ENV_OPTIONAL, repositoryKind } from '../config/repository.js';
 import { BACKUP_LOG, BACKUP_SCRIPT } from '../backup/restic.js';
 import { backupStatus, type BackupStatus } from '../backup/status.js';
 import { isSnapshotId, parseRestored, restoreScript } from '../backup/restore.js';

@@ -103,8 +103,7 @@ export function buildProgram(): Command {
       process.exitCode = await (await import('./dns.js')).runPush({ ...cmd.optsWithGlobals(), ...opts });
     });
 
-  // --- accounts (issue 9) ---
-  // Mailboxes, aliases and domains are edits of mailrig.yaml (comments kept), validated before writing.
+  // Accounts: mailboxes, aliases and domains are edits of mailrig.yaml (comments kept), validated before writing.
   const accounts = (cmd: Command) =>
     cmd.option('--apply', 'apply the change to the server right away').addOption(configOption());
   const password = (cmd: Command) =>
@@ -179,10 +178,8 @@ export function buildProgram(): Command {
     .option('--json', 'status: as JSON')
     .addOption(configOption())
     .action(async (action: string, name: string | undefined, opts) => exit(await (await import('./dkim.js')).runRotate(action, name, opts)));
-  // --- end accounts (issue 9) ---
 
-  // --- tls (issue 6) ---
-  // Certificates over ACME: consent to the CA's terms at apply, status and renewal, DANE key rollover.
+  // TLS certificates over ACME: consent to the CA's terms at apply, status and renewal, DANE key rollover.
   const tlsExit = (code: number) => {
     process.exitCode = code;
   };
@@ -209,9 +206,8 @@ export function buildProgram(): Command {
     .option('--accept-acme-terms', "accept the ACME CA's terms without asking")
     .addOption(configOption())
     .action(async (opts) => tlsExit(await (await import('./tls.js')).runRollKey(opts)));
-  // --- end tls (issue 6) ---
 
-  // --- check (issue 8) ---
+  // Checks of the host, DNS, TLS and deliverability from outside and over SSH, each with its fix.
   hostOptions(program.command('check').description('status checks — host, DNS, TLS, deliverability — with a fix for each problem; exit 1 when any fails'))
     .option('--json', 'results as JSON (stable; documented in src/check/format.ts)')
     .option('--changes', 'print only what changed since the previous run (nothing when nothing did: for cron)')
@@ -222,10 +218,8 @@ export function buildProgram(): Command {
     .action(async (opts) => {
       process.exitCode = await (await import('./check.js')).runCheck(opts);
     });
-  // --- end check (issue 8) ---
 
-  // --- backup (issue 9) ---
-  // restic on the host: init (mailrig.yaml + password in .mailrig + apply), status, now; restore a mailbox.
+  // Backups with restic on the host: init (mailrig.yaml + password in .mailrig + apply), status, now; restore a mailbox.
   const backupExit = (code: number) => {
     process.exitCode = code;
   };
@@ -250,7 +244,6 @@ export function buildProgram(): Command {
     .option('--json', 'the result as JSON')
     .addOption(configOption())
     .action(async (opts) => backupExit(await (await import('./backup.js')).runRestore(opts)));
-  // --- end backup (issue 9) ---
 
   return program;
 }

@@ -52,7 +52,7 @@ export interface Config {
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
   security: { maxAuthFailures: number; banMinutes: number };
   tls: { acme: string; caBundle: string | undefined };
-  /** Backups (issue 9); undefined when mailrig.yaml has no backup section. */
+  /** Daily restic backups; undefined when mailrig.yaml has no backup section. */
   backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
   dns: {
     provider: 'manual' | 'rfc2136';

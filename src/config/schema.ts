@@ -3,7 +3,7 @@
 // Rules that look across fields (duplicates, alias targets) live in rules.ts.
 import { z } from 'zod';
 import { isFqdn, isDomainName, isEmailAddress, isLocalPart, isIPv4, isIPv6, parseSize } from './syntax.js';
-import { isResticRepository } from '../backup/repository.js';
+import { isResticRepository } from './repository.js';
 
 const fqdn = z
   .string()
@@ -132,7 +132,7 @@ export const configSchema = z
       })
       .default({ max_auth_failures: 5, ban_minutes: 60 })
       .describe('Brute-force protection (fail2ban jails for Postfix SASL and Dovecot)'),
-    // Backups (issue 9): absent means none; `mailrig backup init` writes it.
+    // Backups: absent means none; `mailrig backup init` writes it.
     backup: z
       .strictObject({
         repository: z

@@ -2,10 +2,13 @@
 // the JSON Schema. Later edits go through the YAML document so these comments survive.
 import { stringify } from 'yaml';
 import { SCHEMA_FILE_NAME } from './json-schema.js';
-import type { Answers } from '../interview/questions.js';
+import type { Config } from './model.js';
 
-/** The interview's answers, with the first mailbox's password already hashed. */
-export type InitialConfig = Omit<Answers, 'mailbox' | 'password'> & {
+/** What the first mailrig.yaml says: the setup interview's answers, the first mailbox's password hashed. */
+export type InitialConfig = Pick<Config['server'], 'hostname' | 'ipv4' | 'ipv6' | 'ssh' | 'release'> & {
+  domains: string[];
+  adminEmail: string;
+  acme: string;
   mailbox: { address: string; passwordHash: string };
 };
 

@@ -2,11 +2,11 @@
 // facts (facts.ts): one script with a section per fact, and one parser per section, each tested on
 // output recorded from real hosts (test/fixtures/check-facts/). Read-only: nothing here changes the
 // host, not even the apt lists (security updates are reported as of the last `apt-get update`).
+import { readSections, sectionHeader } from './sections.js';
 import { quote } from './shell.js';
 
-const SECTION = '### mailrig-check ';
-/** Closes the last section, so a script run after this one (facts.ts) is not read as part of it. */
-const END = `${SECTION}end`;
+/** Closes the last section, so whatever the round trip prints after this script is not read as part of it. */
+const END = sectionHeader('check', 'end');
 
 export interface ListeningSocket {
   /** As ss shows it, without brackets or %interface: "0.0.0.0", "::", "127.0.0.1", "*". */
@@ -84,7 +84,7 @@ function outboundProbe(target: string): string {
 
 /** The script (run as root, POSIX sh) that prints every section; end it before other scripts' sections. */
 export function checkFactsScript(q: CheckFactsQuery): string {
-  const s = (name: string) => `echo '${SECTION}${name}'`;
+  const s = (name: string) => `echo '${sectionHeader('check', name)}'`;
   return [
     'export LC_ALL=C',
     `${s('now')}; date +%s`,
@@ -105,21 +105,6 @@ export function checkFactsScript(q: CheckFactsQuery): string {
     `echo '${END}'`,
     '',
   ].join('\n');
-}
-
-export function checkSections(output: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let current: string[] | undefined;
-  for (const line of output.split('\n')) {
-    if (line.startsWith(SECTION)) {
-      const name = line.slice(SECTION.length).trim();
-      current = name === 'end' ? undefined : [];
-      if (current) out.set(name, current);
-    } else if (current && line.trim() !== '') {
-      current.push(line);
-    }
-  }
-  return out;
 }
 
 /** Splits "addr:port" as ss prints it: "0.0.0.0:25", "[::]:25", "*:25", "127.0.0.1%lo:53". */
@@ -230,7 +215,7 @@ export function parseOutbound(lines: string[]): OutboundProbe[] {
 }
 
 export function parseCheckFacts(output: string): CheckFacts {
-  const s = checkSections(output);
+  const s = readSections(output, 'check');
   const get = (name: string) => s.get(name) ?? [];
   return {
     now: Number(get('now')[0] ?? Math.floor(Date.now() / 1000)),

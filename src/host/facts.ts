@@ -1,6 +1,7 @@
 // What the host is like, learned in one round trip: one shell script prints a section per fact, and
 // one parser per section reads it (each tested on output recorded from real hosts).
 import type { Release } from '../config/model.js';
+import { readSections, sectionHeader } from './sections.js';
 import { quote, quoteAll } from './shell.js';
 
 export interface FileFact {
@@ -42,43 +43,28 @@ export interface FactsQuery {
   manifest?: string;
 }
 
-const SECTION = '### mailrig-facts ';
-
 /** The one script that gathers every fact; it must run as root (file hashes of private keys). */
 export function factsScript(q: FactsQuery): string {
   const procs = Object.entries(q.processes)
     .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(pgrep -o -x ${comm} || true)"`)
     .join('\n');
+  const s = (name: string) => `echo '${sectionHeader('facts', name)}'`;
   return [
     'export LC_ALL=C',
-    `echo '${SECTION}os'; cat /etc/os-release 2>/dev/null`,
-    `echo '${SECTION}init'; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi`,
-    `echo '${SECTION}packages'; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${quoteAll(q.packages)} 2>/dev/null || true`,
-    `echo '${SECTION}stat'; stat -c '%n\t%a\t%U\t%G' ${quoteAll(q.paths)} 2>/dev/null || true`,
-    `echo '${SECTION}sha256'; sha256sum ${quoteAll(q.paths)} 2>/dev/null || true`,
-    `echo '${SECTION}processes'`,
+    `${s('os')}; cat /etc/os-release 2>/dev/null`,
+    `${s('init')}; if [ -d /run/systemd/system ]; then echo systemd; else echo sysv; fi`,
+    `${s('packages')}; dpkg-query -W -f='\${Package}\\t\${Version}\\t\${db:Status-Abbrev}\\n' ${quoteAll(q.packages)} 2>/dev/null || true`,
+    `${s('stat')}; stat -c '%n\t%a\t%U\t%G' ${quoteAll(q.paths)} 2>/dev/null || true`,
+    `${s('sha256')}; sha256sum ${quoteAll(q.paths)} 2>/dev/null || true`,
+    `${s('processes')}`,
     procs,
-    `echo '${SECTION}users'; for u in ${quoteAll(q.users)}; do id -u "$u" >/dev/null 2>&1 && echo "$u"; done; true`,
-    `echo '${SECTION}timers'; if [ -d /run/systemd/system ]; then for t in ${quoteAll(q.timers ?? [])}; do systemctl is-enabled --quiet "$t" 2>/dev/null && systemctl is-active --quiet "$t" 2>/dev/null && echo "$t"; done; fi; true`,
+    `${s('users')}; for u in ${quoteAll(q.users)}; do id -u "$u" >/dev/null 2>&1 && echo "$u"; done; true`,
+    `${s('timers')}; if [ -d /run/systemd/system ]; then for t in ${quoteAll(q.timers ?? [])}; do systemctl is-enabled --quiet "$t" 2>/dev/null && systemctl is-active --quiet "$t" 2>/dev/null && echo "$t"; done; fi; true`,
     q.manifest
-      ? `echo '${SECTION}managed'; if [ -f ${quote(q.manifest)} ]; then while IFS= read -r line; do [ -e "\${line%%	*}" ] && printf '%s\n' "$line"; done < ${quote(q.manifest)}; fi; true`
+      ? `${s('managed')}; if [ -f ${quote(q.manifest)} ]; then while IFS= read -r line; do [ -e "\${line%%	*}" ] && printf '%s\n' "$line"; done < ${quote(q.manifest)}; fi; true`
       : '',
     '',
   ].join('\n');
-}
-
-function sections(output: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let current: string[] | undefined;
-  for (const line of output.split('\n')) {
-    if (line.startsWith(SECTION)) {
-      current = [];
-      out.set(line.slice(SECTION.length).trim(), current);
-    } else if (current && line !== '') {
-      current.push(line);
-    }
-  }
-  return out;
 }
 
 export function parseOsRelease(lines: string[]): Facts['os'] {
@@ -137,7 +123,7 @@ export function parseProcesses(lines: string[]): Record<string, number | undefin
 }
 
 export function parseFacts(output: string): Facts {
-  const s = sections(output);
+  const s = readSections(output, 'facts');
   const os = parseOsRelease(s.get('os') ?? []);
   return {
     os,

@@ -1,20 +1,14 @@
 // The setup interview as data: each question with its validation and a default guessed from earlier
 // answers. Pure: the runner (inquirer, or flags for --non-interactive) asks them.
-import { RELEASES, type Release } from '../config/schema.js';
+import { RELEASES } from '../config/schema.js';
 import { isDomainName, isEmailAddress, isFqdn, isIPv4, isIPv6, toAsciiDomain } from '../config/syntax.js';
+import type { InitialConfig } from '../config/write.js';
 import { passwordWeakness } from '../keys/password.js';
 
-export interface Answers {
-  domains: string[];
-  hostname: string;
-  ipv4: string;
-  ipv6: string | undefined;
-  ssh: string;
-  release: Release;
-  adminEmail: string;
+/** The config's first settings as asked, with the first mailbox and its password in clear. */
+export interface Answers extends Omit<InitialConfig, 'mailbox'> {
   mailbox: string;
   password: string;
-  acme: string;
 }
 
 /** A validator returns undefined when the value is fine, else the reason (shown, then asked again). */

@@ -4,6 +4,10 @@
 import type { Config, Release } from '../config/model.js';
 import type { RenderContext } from '../render/context.js';
 import type { FileSpec } from '../render/types.js';
+import type { TlsMode } from '../net/tls.js';
+
+/** How TLS starts on a port: at once (465, 993, 443) or after STARTTLS in SMTP or IMAP. */
+export type { TlsMode };
 
 export type Init = 'systemd' | 'sysv';
 
@@ -13,8 +17,6 @@ export interface HostKind {
   init: Init;
 }
 
-/** How TLS starts on a port: at once (465, 993, 443) or after STARTTLS in SMTP or IMAP. */
-export type TlsMode = 'implicit' | 'smtp' | 'imap';
 
 export interface TlsPort {
   port: number;

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { Conversation, ehloKeywords, probe, saslPlain, sleep, smtpSession, timed, type Endpoint, type TlsOptions } from '../support/attack.js';
+import { ehloKeywords, probe, saslPlain, Session, sleep, smtpSession, timed, type Endpoint, type TlsOptions } from '../support/attack.js';
 import { show, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -119,7 +119,7 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       assert.doesNotMatch(trusted.stdout, new RegExp(`${host.gateway.replace(/\./g, '\\.')}\\b|10\\.0\\.0\\.0/8`), trusted.stdout);
       // And Postfix sees the gateway, not loopback: the connection is logged from it.
       const { c } = await smtpSession(ep(587));
-      await c.smtp('QUIT');
+      await c.command('QUIT');
       c.close();
       const log = await host.exec(`grep -c "connect from unknown\\[${host.gateway}\\]" /var/log/postfix.log`);
       assert.ok(Number(log.stdout.trim()) >= 1, 'Postfix logged the gateway as the client');
@@ -158,13 +158,13 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
 
     it('1. an untrusted client cannot relay, can deliver locally; a logged-in user can send out', async () => {
       const { c } = await smtpSession(ep(25));
-      assert.equal((await c.smtp('MAIL FROM:<stranger@outside.test>')).code, 250);
-      const relay = await c.smtp('RCPT TO:<victim@elsewhere.test>');
+      assert.equal((await c.command('MAIL FROM:<stranger@outside.test>')).code, 250);
+      const relay = await c.command('RCPT TO:<victim@elsewhere.test>');
       assert.equal(relay.code, 554, relay.raw);
       assert.match(relay.raw, /5\.7\.1 .*Relay access denied/);
-      const local = await c.smtp(`RCPT TO:<${ALICE}>`);
+      const local = await c.command(`RCPT TO:<${ALICE}>`);
       assert.equal(local.code, 250, local.raw);
-      await c.smtp('QUIT');
+      await c.command('QUIT');
       c.close();
 
       // Postfix cannot deliver to elsewhere.test (no DNS): acceptance into the queue is the proof.
@@ -180,22 +180,22 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       const s25 = await smtpSession(ep(25));
       assert.ok(s25.ehlo);
       assert.ok(!ehloKeywords(s25.ehlo).includes('AUTH'), s25.ehlo.raw);
-      assert.equal((await s25.c.smtp('STARTTLS')).code, 220);
+      assert.equal((await s25.c.command('STARTTLS')).code, 220);
       await s25.c.startTls(tls);
-      const ehloTls = await s25.c.smtp('EHLO attacker.test');
+      const ehloTls = await s25.c.command('EHLO attacker.test');
       assert.ok(!ehloKeywords(ehloTls).includes('AUTH'), `no AUTH on 25 even with TLS: ${ehloTls.raw}`);
       s25.c.close();
 
       const s587 = await smtpSession(ep(587));
       assert.ok(s587.ehlo);
       assert.ok(!ehloKeywords(s587.ehlo).includes('AUTH'), s587.ehlo.raw);
-      const mail = await s587.c.smtp(`MAIL FROM:<${ALICE}>`);
+      const mail = await s587.c.command(`MAIL FROM:<${ALICE}>`);
       assert.equal(mail.code, 530, mail.raw);
       assert.match(mail.raw, /5\.7\.0 Must issue a STARTTLS command first/);
-      assert.equal((await s587.c.smtp(`AUTH PLAIN ${saslPlain(ALICE, ALICE_PASSWORD)}`)).code, 530, 'no password in clear text');
+      assert.equal((await s587.c.command(`AUTH PLAIN ${saslPlain(ALICE, ALICE_PASSWORD)}`)).code, 530, 'no password in clear text');
       s587.c.close();
 
-      const imap = await Conversation.open(ep(143));
+      const imap = await Session.open(ep(143));
       const greeting = (await imap.line()) ?? '';
       assert.match(greeting, /LOGINDISABLED/, greeting);
       assert.match((await imap.imap('a', 'STARTTLS')).at(-1) ?? '', /^a OK/);
@@ -248,25 +248,25 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
     it('4. a user cannot send as another user; can send as an alias of its own', async () => {
       const asBob = await authedSubmission(ALICE, ALICE_PASSWORD);
       // Postfix answers sender restrictions at RCPT time (smtpd_delay_reject).
-      await asBob.smtp(`MAIL FROM:<${BOB}>`);
-      const envelope = await asBob.smtp(`RCPT TO:<${ALICE}>`);
+      await asBob.command(`MAIL FROM:<${BOB}>`);
+      const envelope = await asBob.command(`RCPT TO:<${ALICE}>`);
       assert.equal(envelope.code, 553, envelope.raw);
       assert.match(envelope.raw, /Sender address rejected: not owned by user/);
       asBob.close();
 
       const alias = await authedSubmission(ALICE, ALICE_PASSWORD);
-      assert.equal((await alias.smtp('MAIL FROM:<a.smith@example.com>')).code, 250, 'the alias alice owns');
-      assert.equal((await alias.smtp(`RCPT TO:<${BOB}>`)).code, 250);
+      assert.equal((await alias.command('MAIL FROM:<a.smith@example.com>')).code, 250, 'the alias alice owns');
+      assert.equal((await alias.command(`RCPT TO:<${BOB}>`)).code, 250);
       alias.close();
     });
 
     it('4. a user cannot put another user in From:', async () => {
       const s = await authedSubmission(ALICE, ALICE_PASSWORD);
-      assert.equal((await s.smtp(`MAIL FROM:<${ALICE}>`)).code, 250);
-      assert.equal((await s.smtp(`RCPT TO:<${BOB}>`)).code, 250);
-      assert.equal((await s.smtp('DATA')).code, 354);
+      assert.equal((await s.command(`MAIL FROM:<${ALICE}>`)).code, 250);
+      assert.equal((await s.command(`RCPT TO:<${BOB}>`)).code, 250);
+      assert.equal((await s.command('DATA')).code, 354);
       s.send(message({ from: BOB, to: BOB, subject: 'header spoof', body: 'Signed as Bob, sent by Alice.' }));
-      const end = await s.smtpReply();
+      const end = await s.reply();
       s.close();
       assert.equal(Math.floor(end.code / 100), 5, `From: ${BOB} from Alice's login: ${end.raw}`);
       assert.match(end.raw, /not owned by user/);
@@ -290,9 +290,9 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
     it('5. bare LF cannot end the message: no second message is smuggled', async () => {
       const before = await countMail(host, 'bob');
       const { c } = await smtpSession(ep(25));
-      assert.equal((await c.smtp('MAIL FROM:<stranger@outside.test>')).code, 250);
-      assert.equal((await c.smtp(`RCPT TO:<${BOB}>`)).code, 250);
-      assert.equal((await c.smtp('DATA')).code, 354);
+      assert.equal((await c.command('MAIL FROM:<stranger@outside.test>')).code, 250);
+      assert.equal((await c.command(`RCPT TO:<${BOB}>`)).code, 250);
+      assert.equal((await c.command('DATA')).code, 354);
       // Three end-of-data lookalikes, each followed by a whole smuggled transaction.
       const smuggled = (tag: string) => `MAIL FROM:<${ALICE}>\r\nRCPT TO:<${BOB}>\r\nDATA\r\nSubject: smuggled ${tag}\r\n\r\nsmuggled\r\n`;
       c.send('Subject: carrier\r\nFrom: stranger@outside.test\r\n\r\nHello.\n.\n' + smuggled('lf-lf') + '\r\n.\n' + smuggled('crlf-lf') + '\n.\r\n' + smuggled('lf-crlf'));
@@ -300,9 +300,9 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       const early = await c.closedWithin(0);
       assert.ok(!early, 'the server is still waiting for the real end of data');
       c.send('\r\n.\r\n');
-      const end = await c.smtpReply();
+      const end = await c.reply();
       assert.equal(end.code, 250, end.raw);
-      await c.smtp('QUIT');
+      await c.command('QUIT');
       c.close();
       await eventually(async () => (await countMail(host, 'bob')) >= before + 1, 30_000, 'the carrier arrives');
       await sleep(2000);
@@ -314,41 +314,41 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
 
     it('5. talking before the greeting, unauthorised pipelining and VRFY are refused', async () => {
       // Port 25: postscreen holds back the end of its greeting; a client that talks first fails.
-      const early = await Conversation.open(ep(25, earlyTalker));
+      const early = await Session.open(ep(25, earlyTalker));
       early.send('EHLO early.test\r\n');
       // The "220-" start of the greeting, then (the greeting never ends for it) postscreen's own
       // stand-in answers the EHLO and turns the client away at RCPT.
-      let reply = await early.smtpReply();
+      let reply = await early.reply();
       assert.match(reply.raw, /^220-/);
-      if (reply.code === 220) reply = await early.smtpReply();
+      if (reply.code === 220) reply = await early.reply();
       assert.equal(reply.code, 250, reply.raw);
-      await early.smtp('MAIL FROM:<bot@outside.test>');
-      const rcpt = await early.smtp(`RCPT TO:<${ALICE}>`);
+      await early.command('MAIL FROM:<bot@outside.test>');
+      const rcpt = await early.command(`RCPT TO:<${ALICE}>`);
       early.close();
       assert.equal(Math.floor(rcpt.code / 100), 5, `a pre-greeting client cannot deliver: ${rcpt.raw}`);
       const pregreet = await host.exec(`grep -c "PREGREET .* from \\[${earlyTalker}\\]" /var/log/postfix.log`);
       assert.ok(Number(pregreet.stdout.trim()) >= 1, 'postscreen logged PREGREET');
 
       // Port 587 (smtpd itself): the same gets 554 at once.
-      const early587 = await Conversation.open(ep(587, earlyTalker));
+      const early587 = await Session.open(ep(587, earlyTalker));
       early587.send('EHLO early.test\r\n');
-      const sync = await early587.smtpReply();
+      const sync = await early587.reply();
       early587.close();
       assert.equal(sync.code, 554, sync.raw);
       assert.match(sync.raw, /SMTP protocol synchronization/);
 
       // Pipelining after HELO (PIPELINING was never offered): refused and disconnected.
       const { c } = await smtpSession(ep(25), false);
-      assert.equal((await c.smtp('HELO attacker.test')).code, 250);
+      assert.equal((await c.command('HELO attacker.test')).code, 250);
       c.send(`MAIL FROM:<bot@outside.test>\r\nRCPT TO:<${ALICE}>\r\nDATA\r\n`);
-      const piped = await c.smtpReply();
+      const piped = await c.reply();
       assert.equal(piped.code, 554, piped.raw);
       assert.match(piped.raw, /SMTP protocol synchronization/);
       assert.ok(await c.closedWithin(5000), 'and the server hung up');
       c.close();
 
       const vrfy = await smtpSession(ep(25));
-      const answer = await vrfy.c.smtp(`VRFY ${ALICE}`);
+      const answer = await vrfy.c.command(`VRFY ${ALICE}`);
       vrfy.c.close();
       assert.equal(answer.code, 502, answer.raw);
     });
@@ -480,12 +480,12 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
     });
 
     /** A submission session on 587 after STARTTLS and AUTH, from the gateway. */
-    async function authedSubmission(user: string, password: string): Promise<Conversation> {
+    async function authedSubmission(user: string, password: string): Promise<Session> {
       const { c } = await smtpSession(ep(587));
-      assert.equal((await c.smtp('STARTTLS')).code, 220);
+      assert.equal((await c.command('STARTTLS')).code, 220);
       await c.startTls(tls);
-      await c.smtp('EHLO client.test');
-      const auth = await c.smtp(`AUTH PLAIN ${saslPlain(user, password)}`);
+      await c.command('EHLO client.test');
+      const auth = await c.command(`AUTH PLAIN ${saslPlain(user, password)}`);
       assert.equal(auth.code, 235, auth.raw);
       return c;
     }
@@ -493,17 +493,17 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
     /** One failed AUTH on 587 (after STARTTLS) from `from`; true when refused with 535. */
     async function smtpAuthFails(from: string): Promise<boolean> {
       const { c } = await smtpSession(ep(587, from));
-      await c.smtp('STARTTLS');
+      await c.command('STARTTLS');
       await c.startTls(tls);
-      await c.smtp('EHLO guesser.test');
-      const r = await c.smtp(`AUTH PLAIN ${saslPlain(ALICE, 'wrong-guess')}`);
+      await c.command('EHLO guesser.test');
+      const r = await c.command(`AUTH PLAIN ${saslPlain(ALICE, 'wrong-guess')}`);
       c.close();
       return r.code === 535;
     }
 
     /** One failed LOGIN on 993 from `from`, then LOGOUT; true when refused. */
     async function imapLoginFails(from: string): Promise<boolean> {
-      const c = await Conversation.open(ep(993, from, true));
+      const c = await Session.open(ep(993, from, true));
       await c.line();
       const r = await c.imap('a', `LOGIN ${ALICE} wrong-guess`);
       await c.imap('b', 'LOGOUT');
@@ -537,15 +537,15 @@ function message(m: { from: string; to: string; subject: string; body: string; i
 async function sendFromOutside(ep: Endpoint, from: string, to: string, subject: string, body: string, id?: string) {
   const { c } = await smtpSession(ep);
   try {
-    const mail = await c.smtp(`MAIL FROM:<${from}>`);
+    const mail = await c.command(`MAIL FROM:<${from}>`);
     if (mail.code !== 250) return mail;
-    const rcpt = await c.smtp(`RCPT TO:<${to}>`);
+    const rcpt = await c.command(`RCPT TO:<${to}>`);
     if (rcpt.code !== 250) return rcpt;
-    const data = await c.smtp('DATA');
+    const data = await c.command('DATA');
     if (data.code !== 354) return data;
     c.send(message({ from, to, subject, body, ...(id ? { id } : {}) }));
-    const end = await c.smtpReply();
-    await c.smtp('QUIT');
+    const end = await c.reply();
+    await c.command('QUIT');
     return end;
   } finally {
     c.close();

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
-import { repositoryKind } from '../../src/backup/repository.js';
+import { repositoryKind } from '../../src/config/repository.js';
 import { isSnapshotId, mailHome, parseRestored, restoreScript } from '../../src/backup/restore.js';
 import { backupArgs, envFileLines, forgetArgs, restic, restoreArgs, retentionFlags, snapshotsArgs, statsArgs } from '../../src/backup/restic.js';
 

@@ -10,7 +10,7 @@ import { judgePolicy, mxMatches, parsePolicy } from '../../src/check/tls/mtasts.
 import { judgeFloor } from '../../src/check/tls/protocol.js';
 import { judgeTlsa } from '../../src/check/tls/tlsa.js';
 import { fingerprint } from '../../src/check/env.js';
-import { legacyHandshake, servedCertificate, type Served } from '../../src/check/net/tls.js';
+import { legacyHandshake, servedCertificate, type Served } from '../../src/net/tls.js';
 import { makeSelfSignedCertificate } from '../../src/keys/selfsigned.js';
 import { fixtureKeys } from '../support/fixtures.js';
 

@@ -1,6 +1,6 @@
 // The open-relay attempt, from the operator's side: a stranger asks the server on port 25 to pass
 // mail from one outside domain to another. Stops after RCPT; no message is ever sent.
-import { Conversation, EHLO_NAME, openSocket } from './smtp.js';
+import { Conversation, EHLO_NAME, openSocket, replyText, type Reply } from '../../net/smtp.js';
 
 export interface RelayAttempt {
   /** The reply to RCPT TO (or to the step that ended the attempt). */
@@ -23,19 +23,21 @@ export async function tryRelay(host: string, port = 25, timeoutMs = 15_000): Pro
   }
   const c = new Conversation(socket, timeoutMs);
   let step: RelayAttempt['step'] = 'greeting';
+  const attempt = (r: Reply): RelayAttempt =>
+    r.code === 0 ? { code: undefined, text: c.endReason ?? 'the server closed the connection', step } : { code: r.code, text: replyText(r), step };
   try {
     const greeting = await c.reply();
-    if (greeting.code !== 220) return { ...greeting, step };
+    if (greeting.code !== 220) return attempt(greeting);
     step = 'ehlo';
     const ehlo = await c.command(`EHLO ${EHLO_NAME}`);
-    if (ehlo.code !== 250) return { ...ehlo, step };
+    if (ehlo.code !== 250) return attempt(ehlo);
     step = 'mail';
     const mail = await c.command(`MAIL FROM:<${RELAY_FROM}>`);
-    if (mail.code !== 250) return { ...mail, step };
+    if (mail.code !== 250) return attempt(mail);
     step = 'rcpt';
     const rcpt = await c.command(`RCPT TO:<${RELAY_TO}>`);
-    socket.write('RSET\r\nQUIT\r\n');
-    return { ...rcpt, step };
+    c.send('RSET\r\nQUIT\r\n');
+    return attempt(rcpt);
   } catch (e) {
     return { code: undefined, text: (e as Error).message, step };
   } finally {

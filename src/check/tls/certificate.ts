@@ -4,7 +4,7 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { certificateNames } from '../../keys/names.js';
 import { TLS_CERT } from '../../render/tls.js';
 import { fingerprint, type CheckEnv } from '../env.js';
-import type { Served } from '../net/tls.js';
+import type { Served } from '../../net/tls.js';
 import { TLS_PORTS } from '../net/tls.js';
 import { fail, ok, warn, worst, type Check, type CheckResult, type Status } from '../types.js';
 

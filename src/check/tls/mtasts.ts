@@ -1,7 +1,7 @@
 // MTA-STS: the policy each mail domain serves over HTTPS parses, enforces, and names the MX. Senders
 // fetch it only over a certificate they trust, so an untrusted one makes the policy void.
 import type { CheckEnv } from '../env.js';
-import type { Fetched } from '../net/tls.js';
+import type { Fetched } from '../../net/tls.js';
 import { fail, ok, unknown, warn, type Check, type CheckResult } from '../types.js';
 import { fingerprint } from '../env.js';
 import { leafOf } from './certificate.js';

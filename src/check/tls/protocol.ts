@@ -1,6 +1,6 @@
 // The protocol floor: every TLS port refuses TLS 1.1 and older (Mozilla "intermediate").
 import type { CheckEnv } from '../env.js';
-import type { FloorProbe } from '../net/tls.js';
+import type { FloorProbe } from '../../net/tls.js';
 import { TLS_PORTS } from '../net/tls.js';
 import { fail, ok, unknown, type Check, type CheckResult } from '../types.js';
 

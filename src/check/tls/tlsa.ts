@@ -2,7 +2,7 @@
 // DANE senders refuse to deliver — but only once the zone is signed, so unsigned it is a warning.
 import { hostZone } from '../../dns/records.js';
 import type { CheckEnv } from '../env.js';
-import type { Served } from '../net/tls.js';
+import type { Served } from '../../net/tls.js';
 import { fail, ok, unknown, warn, type Check, type CheckResult } from '../types.js';
 import { spkiSha256 } from './certificate.js';
 

@@ -1,5 +1,6 @@
-// Where restic keeps the backups: the three kinds of repository mailrig sets up — a local path on the
-// host (another disk, ideally), an SFTP server, or an S3-compatible bucket. Pure.
+// Where restic keeps the backups: the three kinds of repository backup.repository may name — a local
+// path on the host (another disk, ideally), an SFTP server, or an S3-compatible bucket. Pure; the
+// schema validates with it, and `mailrig backup init` asks for the credentials each kind needs.
 
 export type RepositoryKind = 'local' | 'sftp' | 's3';
 
