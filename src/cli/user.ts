@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { addMailbox, parseAddress, removeMailbox, saveEdit, setPasswordHash, setQuota, validateEdit, writeAtomic } from '../config/edit.js';
+import { addMailbox, parseAddress, removeMailbox, saveEdit, setPasswordHash, setQuota, validateEdit } from '../config/edit.js';
 import { loadConfig, readConfigFile } from '../config/load.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
 import { KeyStoreError, UsageError } from '../errors.js';

@@ -2,10 +2,9 @@
 // The yaml Document only locates nodes; changes are spliced into the text, because re-printing the
 // Document would re-flow inline comments and blank lines. New entries copy the style of their
 // siblings (block or flow, indentation). Every edit is re-validated as a whole before it is written.
-import { chmodSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
 import { isMap, isScalar, isSeq, parseDocument, stringify, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
+import { writeAtomic } from '../fs/atomic.js';
 import { parseConfig, type LoadedConfig } from './load.js';
 import { displayAddress, isLocalPart, toAsciiDomain, toUnicodeDomain } from './syntax.js';
 
@@ -500,33 +499,4 @@ export function saveEdit(path: string, edited: string): LoadedConfig {
   const loaded = validateEdit(path, edited);
   writeAtomic(path, edited);
   return loaded;
-}
-
-/** Temp file beside the target, then rename: readers see the old file or the new one, never half. */
-export function writeAtomic(path: string, text: string, defaultMode = 0o644): void {
-  let target = path;
-  try {
-    target = realpathSync(path); // a symlinked mailrig.yaml stays a symlink
-  } catch {
-    // a new file
-  }
-  let mode = defaultMode;
-  try {
-    mode = statSync(target).mode & 0o7777;
-  } catch {
-    // a new file keeps the default mode
-  }
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, text, { mode });
-    chmodSync(tmp, mode); // the umask may have narrowed it
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw e;
-  }
 }
