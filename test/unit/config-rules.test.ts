@@ -190,6 +190,19 @@ describe('mailrig.yaml rules', () => {
     assert.equal(p?.line, line);
   });
 
+  it('reports a repeated key at its line, in maps of any size', () => {
+    const domains = Array.from({ length: 3000 }, (_, i) => `  d${i}.example:\n    mailboxes: {}\n`).join('');
+    const text = `${stringify(base())}extra:\n${domains}  d7.example:\n    mailboxes: {}\n`;
+    const line = text.split('\n').length - 2;
+    const problems = problemsOf(text);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]?.message ?? '', /YAML syntax: Map keys must be unique/);
+    assert.equal(problems[0]?.line, line);
+    assert.equal(problems[0]?.column, 3);
+    const flow = problemsOf(`${stringify(base())}extra: { a: 1, b: 2, a: 3 }\n`);
+    assert.match(flow[0]?.message ?? '', /Map keys must be unique/);
+  });
+
   it('shows YAML syntax errors with line and column', () => {
     const problems = problemsOf('server:\n  hostname: [unclosed\nadmin_email: x\n');
     assert.ok(problems.length > 0);
