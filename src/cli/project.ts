@@ -1,6 +1,6 @@
 // A project is mailrig.yaml plus its key store, loaded together by every command that needs both.
-import { resolve } from 'node:path';
-import { loadConfig } from '../config/load.js';
+import { join, resolve } from 'node:path';
+import { loadConfigCached } from '../config/read.js';
 import type { Config } from '../config/model.js';
 import { keyDirFor, loadKeys, type KeyMaterial } from '../keys/store.js';
 
@@ -14,7 +14,8 @@ export interface Project {
 
 export async function loadProject(configPath: string = DEFAULT_CONFIG): Promise<Project> {
   const path = resolve(configPath);
-  const { config } = loadConfig(path);
-  const keys = loadKeys(keyDirFor(path), config.domains.map((d) => d.name));
+  const keyDir = keyDirFor(path);
+  const config = await loadConfigCached(path, join(keyDir, 'config-cache.json'));
+  const keys = loadKeys(keyDir, config.domains.map((d) => d.name));
   return { configPath: path, config, keys };
 }

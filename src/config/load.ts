@@ -1,12 +1,14 @@
 // Reading mailrig.yaml: YAML syntax, then the schema, then the cross-field rules. Every problem is
 // collected with its dotted path and the line where it can be found; nothing is written.
-import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
-import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
+import { ConfigError, type ConfigProblem } from '../errors.js';
 import { normalize, type Config } from './model.js';
+import { readConfigFile } from './read.js';
 import { checkRules, closest } from './rules.js';
 import { configSchema, type RawConfig } from './schema.js';
+
+export { readConfigFile };
 
 export interface LoadedConfig {
   path: string;
@@ -14,16 +16,6 @@ export interface LoadedConfig {
   raw: RawConfig;
   /** The parsed document, comments and all, for in-place edits. */
   doc: Document;
-}
-
-export function readConfigFile(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new UsageError(`${path}: no such file; create it with mailrig init`);
-    throw new UsageError(`${path}: cannot read it (${code ?? (e as Error).message})`);
-  }
 }
 
 export function loadConfig(path: string): LoadedConfig {

@@ -14,6 +14,7 @@
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
 //   .mailrig/secrets/rspamd-controller.hash   that hash, made once (Catena takes about a second)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
+//   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
 import {
   createHash,
   createPrivateKey,

@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfigCached } from '../../src/config/read.js';
 import { ConfigError } from '../../src/errors.js';
 import { TEST_HASH } from '../support/fixtures.js';
 
@@ -234,5 +238,44 @@ describe('mailrig.yaml rules', () => {
     const mb = config.domains[0]?.mailboxes;
     assert.equal(mb?.[0]?.quota, Math.round(1.5 * 1024 ** 3));
     assert.equal(mb?.[1]?.quota, 1048576);
+  });
+});
+
+describe('the validated config kept for read-only commands', () => {
+  const project = (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailrig-config-cache-'));
+    mkdirSync(join(dir, '.mailrig'), { mode: 0o700 });
+    writeFileSync(join(dir, 'mailrig.yaml'), text);
+    return { path: join(dir, 'mailrig.yaml'), cache: join(dir, '.mailrig/config-cache.json') };
+  };
+  const full = edit((d) => {
+    d.server.ipv6 = '2001:db8::10';
+    d.mail = { pop3: true, default_quota: '2G' };
+    d.domains['bücher.example'] = { mailboxes: { info: { password_hash: TEST_HASH }, news: { password_hash: TEST_HASH, send_only: true } }, catch_all: 'info' };
+  });
+
+  it('gives the config loadConfig gives, whether validated now or read back', async () => {
+    const { path, cache } = project(full);
+    const expected = loadConfig(path).config;
+    assert.deepStrictEqual(await loadConfigCached(path, cache), expected);
+    assert.ok(readFileSync(cache, 'utf8').length > 0);
+    assert.deepStrictEqual(await loadConfigCached(path, cache), expected);
+  });
+
+  it('validates a changed file again, reporting its problems as loading does', async () => {
+    const { path, cache } = project(full);
+    await loadConfigCached(path, cache);
+    writeFileSync(path, full.replace('ipv4: 203.0.113.10', 'ipv4: nope'));
+    await assert.rejects(loadConfigCached(path, cache), (e) => e instanceof ConfigError && /server\.ipv4/.test(e.format()));
+  });
+
+  it('uses only what was kept for this exact text, and ignores a damaged cache', async () => {
+    const { path, cache } = project(full);
+    await loadConfigCached(path, cache);
+    const kept = JSON.parse(readFileSync(cache, 'utf8')) as { key: string; raw: { admin_email: string } };
+    writeFileSync(cache, JSON.stringify({ ...kept, key: 'another text' , raw: { ...kept.raw, admin_email: 'wrong@example.com' } }));
+    assert.equal((await loadConfigCached(path, cache)).adminEmail, 'admin@example.com');
+    writeFileSync(cache, '{ not json');
+    assert.equal((await loadConfigCached(path, cache)).adminEmail, 'admin@example.com');
   });
 });
