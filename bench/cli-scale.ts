@@ -3,6 +3,8 @@
 // mailboxes and 5 aliases each, projects written by render-scale.ts), and `mailrig user add` on a
 // 2,000-domain file. Every command runs once unmeasured first: that run upgrades a key store written
 // without public key values, as the first run on an older store would; the figures are the runs after.
+// BENCH_CLI_SCALE_SIZES (1,1000,10000), BENCH_CLI_SCALE_USER_ADD (2000; 0 skips it) and
+// BENCH_CLI_SCALE_RUNS (measured runs per command) narrow it down.
 import { spawnSync } from 'node:child_process';
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,7 +23,8 @@ const TARGETS = {
   at10000Ms: 8000,
   userAdd2000Ms: 1000,
 };
-const runsFor = (domains: number) => (domains >= 10_000 ? 1 : domains >= 1000 ? 3 : 10);
+const RUNS = process.env.BENCH_CLI_SCALE_RUNS === undefined ? undefined : Number(process.env.BENCH_CLI_SCALE_RUNS);
+const runsFor = (domains: number) => RUNS ?? (domains >= 10_000 ? 1 : domains >= 1000 ? 3 : 10);
 
 function timeOnce(args: string[], cwd: string, input?: string): number {
   const start = process.hrtime.bigint();
@@ -73,7 +76,7 @@ function measureUserAdd(n: number): Summary {
     const config = join(dir, 'mailrig.yaml');
     const address = `newcomer@d${String(Math.ceil(n / 2)).padStart(5, '0')}.example`;
     // Each run adds the same mailbox to the same file, restored before the run.
-    return measure(() => [BIN, 'user', 'add', address, '--password-stdin', '--config', config], dir, 3, () => cpSync(pristine, config), 'Bench-password-2026\n');
+    return measure(() => [BIN, 'user', 'add', address, '--password-stdin', '--config', config], dir, RUNS ?? 3, () => cpSync(pristine, config), 'Bench-password-2026\n');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
