@@ -1,12 +1,12 @@
 // npm run bench [-- NAME…]: every benchmark in turn, each in a process of its own (a failure in one
-// does not stop the others; each stops its own test hosts). Names: startup, render-scale,
+// does not stop the others; each stops its own test hosts). Names: startup, render-scale, cli-scale,
 // apply-vs-ansible, memory, throughput. Exit 1 when any benchmark failed (not when a target is
 // missed: targets are reported, never asserted).
 import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const ALL = ['startup', 'render-scale', 'apply-vs-ansible', 'memory', 'throughput'];
+const ALL = ['startup', 'render-scale', 'cli-scale', 'apply-vs-ansible', 'memory', 'throughput'];
 const HERE = dirname(fileURLToPath(import.meta.url));
 
 function runOne(name: string): Promise<number> {

@@ -1,6 +1,5 @@
 // mailrig cert status | renew: the installed certificate (issuer, names, expiry, key), whether every
 // TLS port serves it, whether DNS's TLSA record matches its key; renew runs the on-host agent now.
-import { writeFileSync } from 'node:fs';
 import { AGENT_CONFIG, AGENT_SCRIPT, NODE } from '../agent/config.js';
 import { checkRecords } from '../dns/check.js';
 import type { Finding } from '../dns/compare.js';
@@ -8,6 +7,7 @@ import { buildRecords } from '../dns/records.js';
 import { defaultResolver, type DnsResolver } from '../dns/resolver.js';
 import { parseServer } from '../dns/wire.js';
 import { RuntimeError, UsageError } from '../errors.js';
+import { writeAtomic } from '../fs/atomic.js';
 import { publicKeys } from '../keys/store.js';
 import { TLS_CERT } from '../render/tls.js';
 import { daysLeft, tryCertificateInfo, type CertificateInfo } from '../tls/cert.js';
@@ -123,7 +123,7 @@ export async function runCertRenew(opts: CertRenewOptions, io: CertIo = defaultI
     }
     const pem = (await host.get(TLS_CERT))?.toString('utf8');
     const info = tryCertificateInfo(pem);
-    if (pem && info && !info.selfSigned) writeFileSync(localCertPath(project.keys.dir), pem, { mode: 0o644 });
+    if (pem && info && !info.selfSigned) writeAtomic(localCertPath(project.keys.dir), pem, 0o644);
     return 0;
   } finally {
     await host.close();

@@ -12,19 +12,16 @@ import { formatTable } from '../dns/table.js';
 import type { DnsRecord } from '../dns/types.js';
 import { parseServer } from '../dns/wire.js';
 import { RuntimeError, UsageError } from '../errors.js';
+import { DEFAULT_GRACE_DAYS, describePhase, finishRotation, phaseOf, startRotation, switchRotation } from '../keys/rotation.js';
 import {
-  DEFAULT_GRACE_DAYS,
-  describePhase,
-  finishRotation,
   generateSelectorKeys,
-  phaseOf,
+  keyDirFor,
+  loadKeys,
+  publicKeys,
   readKeysFile,
-  startRotation,
-  switchRotation,
-  writeKeysFile,
+  saveSelectors,
   type StoredSelector,
-} from '../keys/rotation.js';
-import { keyDirFor, loadKeys, publicKeys } from '../keys/store.js';
+} from '../keys/store.js';
 import { defaultIo, type AccountsIo } from './user.js';
 
 export const ACTIONS = ['start', 'switch', 'finish', 'status'] as const;
@@ -71,7 +68,7 @@ export async function runRotate(action: string, domain: string | undefined, opts
   const index = readKeysFile(keyDir);
   const selectors = index.dkim[ascii] ?? [];
   const now = io.now();
-  const save = (next: StoredSelector[]) => writeKeysFile(keyDir, { ...index, dkim: { ...index.dkim, [ascii]: next } });
+  const save = (next: StoredSelector[]) => saveSelectors(keyDir, ascii, next);
 
   if (action === 'start') {
     const { selectors: next, added } = startRotation(ascii, selectors, now);

@@ -8,15 +8,12 @@ import { toAsciiDomain } from '../config/syntax.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { publicKeys } from '../keys/store.js';
 import { formatBindLines, formatZoneFile, zonesOf } from '../dns/bind.js';
-import { checkExitCode, checkRecords, findingsJson, formatFindings } from '../dns/check.js';
 import { formatJson } from '../dns/json.js';
 import { buildRecords } from '../dns/records.js';
-import { defaultResolver, serverResolver, type DnsResolver } from '../dns/resolver.js';
-import { formatPlan, pendingChanges, planPush, sendPlans } from '../dns/push.js';
+import type { DnsResolver } from '../dns/resolver.js';
 import { formatTable } from '../dns/table.js';
-import { parseTsigKeyFile } from '../dns/tsig.js';
 import type { DnsRecord } from '../dns/types.js';
-import { parseServer, showServer, type Server } from '../dns/wire.js';
+import type { Server } from '../dns/wire.js';
 import { loadProject, type Project } from '../pipeline/project.js';
 import { askYesNo } from './confirm.js';
 
@@ -111,6 +108,10 @@ export async function run(opts: DnsOptions, io: DnsIo = defaultIo()): Promise<nu
 
 /** mailrig dns --check [--resolver IP[:port]] [--json] [--domain D]: 1 when a required record is not ok. */
 export async function runCheck(opts: DnsOptions, io: DnsIo = defaultIo()): Promise<number> {
+  // Loaded only for --check and push: printing the records needs no DNS client.
+  const { parseServer } = await import('../dns/wire.js');
+  const { defaultResolver } = await import('../dns/resolver.js');
+  const { checkExitCode, checkRecords, findingsJson, formatFindings } = await import('../dns/check.js');
   if (opts.resolver !== undefined && parseServer(opts.resolver) === undefined) {
     throw new UsageError(`--resolver ${opts.resolver}: expected IP or IP:port (IPv6 as [addr]:port)`);
   }
@@ -123,6 +124,7 @@ export async function runCheck(opts: DnsOptions, io: DnsIo = defaultIo()): Promi
 }
 
 async function primaryServer(text: string): Promise<Server> {
+  const { parseServer } = await import('../dns/wire.js');
   const parsed = parseServer(text);
   if (parsed === undefined) throw new UsageError(`dns.server ${text}: expected host[:port]`);
   if (isIP(parsed.host)) return parsed;
@@ -135,6 +137,10 @@ async function primaryServer(text: string): Promise<Server> {
 
 /** mailrig dns push [--domain D] [--yes] [--dry-run]. */
 export async function runPush(opts: DnsPushOptions, io: DnsIo = defaultIo()): Promise<number> {
+  const { showServer } = await import('../dns/wire.js');
+  const { serverResolver } = await import('../dns/resolver.js');
+  const { formatPlan, pendingChanges, planPush, sendPlans } = await import('../dns/push.js');
+  const { parseTsigKeyFile } = await import('../dns/tsig.js');
   const { project, records: all } = await records(opts, io);
   const dns = project.config.dns;
   if (dns.provider !== 'rfc2136') throw new UsageError('dns push needs dns.provider: rfc2136 in mailrig.yaml (with server, key_name, key_file)');

@@ -2,7 +2,8 @@
 // that change; rm leaves the keys in .mailrig/ (re-adding the domain reuses them, so records still
 // published keep working) and prints the records that can go.
 import { resolve } from 'node:path';
-import { addDomain, removeDomain, saveEdit, validateEdit, writeAtomic } from '../config/edit.js';
+import { addDomain, removeDomain, saveEdit, validateEdit } from '../config/edit.js';
+import { writeAtomic } from '../fs/atomic.js';
 import { loadConfig, readConfigFile } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { displayAddress, toAsciiDomain, toUnicodeDomain } from '../config/syntax.js';
@@ -10,8 +11,8 @@ import { buildRecords } from '../dns/records.js';
 import { formatTable } from '../dns/table.js';
 import type { DnsRecord } from '../dns/types.js';
 import { UsageError } from '../errors.js';
-import { phaseOf, readKeysFile, type StoredSelector } from '../keys/rotation.js';
-import { ensureKeys, keyDirFor, loadKeys, publicKeys } from '../keys/store.js';
+import { phaseOf } from '../keys/rotation.js';
+import { ensureKeys, keyDirFor, loadKeys, publicKeys, readKeysFile, type StoredSelector } from '../keys/store.js';
 import { formatColumns } from './table.js';
 import { applyIfAsked, defaultIo, type AccountsIo, type CommonOptions, type ListOptions } from './user.js';
 

@@ -3,8 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { addMailbox, parseAddress, removeMailbox, saveEdit, setPasswordHash, setQuota, validateEdit, writeAtomic } from '../config/edit.js';
-import { loadConfig, readConfigFile } from '../config/load.js';
+import { addMailbox, parseAddress, removeMailbox, saveEdit, saveWithHash, setPasswordHash, setQuota, validateEdit } from '../config/edit.js';
+import { loadConfig, parseConfig, readConfigFile } from '../config/load.js';
+import { writeAtomic } from '../fs/atomic.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
 import { KeyStoreError, UsageError } from '../errors.js';
 import { hashPassword, passwordWeakness } from '../keys/password.js';
@@ -104,13 +105,15 @@ const PLACEHOLDER_HASH = '{ARGON2ID}placeholder';
 export async function runUserAdd(address: string, opts: UserAddOptions, io: AccountsIo = defaultIo()): Promise<number> {
   const path = resolve(opts.config);
   const text = readConfigFile(path);
-  loadConfig(path);
+  const { doc } = parseConfig(text, path);
   if (opts.quota !== undefined) checkSize(opts.quota, '--quota');
   const spec = { quota: opts.quota, sendOnly: opts.sendOnly, aliases: (opts.alias ?? []).flatMap((a) => a.split(',')).map((a) => a.trim()).filter(Boolean) };
   // Everything but the password is checked first, so nobody types a password for a rejected edit.
-  validateEdit(path, addMailbox(text, address, { ...spec, passwordHash: PLACEHOLDER_HASH }));
+  const draft = addMailbox(text, address, { ...spec, passwordHash: PLACEHOLDER_HASH }, doc);
+  validateEdit(path, draft);
   const password = await newPassword(opts, io, displayAddress(address));
-  saveEdit(path, addMailbox(text, address, { ...spec, passwordHash: await hashPassword(password) }));
+  const hash = await hashPassword(password);
+  saveWithHash(path, draft, addMailbox(text, address, { ...spec, passwordHash: hash }, doc), PLACEHOLDER_HASH, hash);
   const a = parseAddress(address);
   const shown = displayAddress(`${a.local}@${a.domain}`);
   io.out(`Added ${shown} to ${opts.config}${opts.sendOnly ? ' (send-only)' : ''}.\n`);
@@ -129,14 +132,14 @@ export interface UserRmOptions extends CommonOptions {
 export async function runUserRm(address: string, opts: UserRmOptions, io: AccountsIo = defaultIo()): Promise<number> {
   const path = resolve(opts.config);
   const text = readConfigFile(path);
-  const { config } = loadConfig(path);
+  const { config, doc } = parseConfig(text, path);
   const a = parseAddress(address);
   const full = `${a.local}@${a.domain}`;
   const shown = displayAddress(full);
   const exists = config.domains.some((d) => d.mailboxes.some((m) => m.address === full));
   if (!exists && !opts.purge) throw new UsageError(`${shown}: no such mailbox`);
   // Removing first checks that nothing else still points at the mailbox (aliases, catch-all).
-  const edited = exists ? removeMailbox(text, address) : undefined;
+  const edited = exists ? removeMailbox(text, address, doc) : undefined;
   if (edited !== undefined) validateEdit(path, edited);
   if (opts.purge && !opts.yes) {
     if (!io.interactive) throw new UsageError('--purge deletes stored mail for good: add --yes to confirm without a terminal');
@@ -146,7 +149,7 @@ export async function runUserRm(address: string, opts: UserRmOptions, io: Accoun
     }
   }
   if (edited !== undefined) {
-    saveEdit(path, edited);
+    writeAtomic(path, edited); // validated above
     io.out(`Removed ${shown} from ${opts.config}.\n`);
   }
   if (opts.purge) {
@@ -166,11 +169,13 @@ export async function runUserRm(address: string, opts: UserRmOptions, io: Accoun
 export async function runUserPasswd(address: string, opts: CommonOptions & PasswordOptions, io: AccountsIo = defaultIo()): Promise<number> {
   const path = resolve(opts.config);
   const text = readConfigFile(path);
-  loadConfig(path);
-  validateEdit(path, setPasswordHash(text, address, PLACEHOLDER_HASH));
+  const { doc } = parseConfig(text, path);
+  const draft = setPasswordHash(text, address, PLACEHOLDER_HASH, doc);
+  validateEdit(path, draft);
   const shown = displayAddress(address);
   const password = await newPassword(opts, io, shown);
-  saveEdit(path, setPasswordHash(text, address, await hashPassword(password)));
+  const hash = await hashPassword(password);
+  saveWithHash(path, draft, setPasswordHash(text, address, hash, doc), PLACEHOLDER_HASH, hash);
   io.out(`Changed the password of ${shown} in ${opts.config}.\n`);
   return applyIfAsked(opts, io);
 }
@@ -178,10 +183,10 @@ export async function runUserPasswd(address: string, opts: CommonOptions & Passw
 export async function runUserQuota(address: string, size: string, opts: CommonOptions, io: AccountsIo = defaultIo()): Promise<number> {
   const path = resolve(opts.config);
   const text = readConfigFile(path);
-  loadConfig(path);
+  const { doc } = parseConfig(text, path);
   const quota = size === 'default' ? undefined : size;
   if (quota !== undefined) checkSize(quota, 'SIZE');
-  const edited = setQuota(text, address, quota);
+  const edited = setQuota(text, address, quota, doc);
   const shown = displayAddress(address);
   if (edited === text) {
     io.out(`${shown} already has that quota; nothing changed.\n`);

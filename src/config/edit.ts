@@ -2,11 +2,11 @@
 // The yaml Document only locates nodes; changes are spliced into the text, because re-printing the
 // Document would re-flow inline comments and blank lines. New entries copy the style of their
 // siblings (block or flow, indentation). Every edit is re-validated as a whole before it is written.
-import { chmodSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
-import { isMap, isScalar, isSeq, parseDocument, stringify, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, parse, stringify, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import { ConfigError, UsageError, type ConfigProblem } from '../errors.js';
-import { parseConfig, type LoadedConfig } from './load.js';
+import { writeAtomic } from '../fs/atomic.js';
+import { parseConfig, parseYaml, type LoadedConfig } from './load.js';
+import { isPasswordHash } from './schema.js';
 import { displayAddress, isLocalPart, toAsciiDomain, toUnicodeDomain } from './syntax.js';
 
 /** An edit whose result would not load: nothing was written. Same format (and exit 2) as loading. */
@@ -90,14 +90,34 @@ function indentStep(text: string, root: YAMLMap): number {
 
 // ---- the editor -------------------------------------------------------------------------------
 
-/** Holds the text and re-parses it after each splice, so node positions are always current. */
+/**
+ * Holds the text and its parsed document, parsed again only when it is needed after a splice, so
+ * node positions are always current. `doc`: the document of `text` when the caller has it already.
+ */
 class Editor {
-  constructor(public text: string) {}
+  private current: string;
+  private parsed: YAMLMap | undefined;
+
+  constructor(text: string, doc?: Document) {
+    this.current = text;
+    this.parsed = doc && doc.errors.length === 0 && isMap(doc.contents) ? doc.contents : undefined;
+  }
+
+  get text(): string {
+    return this.current;
+  }
+
+  set text(text: string) {
+    this.current = text;
+    this.parsed = undefined;
+  }
 
   root(): YAMLMap {
-    const doc = parseDocument(this.text, { keepSourceTokens: false });
-    if (doc.errors.length > 0 || !isMap(doc.contents)) throw new UsageError('mailrig.yaml is not a YAML map; fix it by hand first');
-    return doc.contents;
+    if (this.parsed) return this.parsed;
+    const { doc, errors } = parseYaml(this.current);
+    if (errors.length > 0 || !isMap(doc.contents)) throw new UsageError('mailrig.yaml is not a YAML map; fix it by hand first');
+    this.parsed = doc.contents;
+    return this.parsed;
   }
 
   step(): number {
@@ -326,6 +346,8 @@ function targetText(target: string, domain: string): string {
 }
 
 // ---- the edits --------------------------------------------------------------------------------
+// Each takes the file's text and returns the edited text; `doc`, when given, is the text's parsed
+// document (from loading it), which spares parsing it again.
 
 export interface NewMailbox {
   passwordHash: string;
@@ -334,8 +356,8 @@ export interface NewMailbox {
   aliases?: string[] | undefined;
 }
 
-export function addMailbox(text: string, address: string, m: NewMailbox): string {
-  const ed = new Editor(text);
+export function addMailbox(text: string, address: string, m: NewMailbox, doc?: Document): string {
+  const ed = new Editor(text, doc);
   const a = parseAddress(address);
   const { path, keys } = mailboxPath(ed, a);
   if (ed.find(path)) throw new UsageError(`${show(a)}: already a mailbox; change it with mailrig user passwd or user quota`);
@@ -348,22 +370,22 @@ export function addMailbox(text: string, address: string, m: NewMailbox): string
   return ed.text;
 }
 
-export function removeMailbox(text: string, address: string): string {
-  const ed = new Editor(text);
+export function removeMailbox(text: string, address: string, doc?: Document): string {
+  const ed = new Editor(text, doc);
   ed.remove(requireMailbox(ed, parseAddress(address)).path);
   return ed.text;
 }
 
-export function setPasswordHash(text: string, address: string, hash: string): string {
-  const ed = new Editor(text);
+export function setPasswordHash(text: string, address: string, hash: string, doc?: Document): string {
+  const ed = new Editor(text, doc);
   const { path, keys } = requireMailbox(ed, parseAddress(address));
   ed.setIn(path, keys, 'password_hash', hash);
   return ed.text;
 }
 
 /** Sets a mailbox's quota; undefined removes it, so mail.default_quota applies. */
-export function setQuota(text: string, address: string, quota: string | undefined): string {
-  const ed = new Editor(text);
+export function setQuota(text: string, address: string, quota: string | undefined, doc?: Document): string {
+  const ed = new Editor(text, doc);
   const { path, keys } = requireMailbox(ed, parseAddress(address));
   if (quota !== undefined) ed.setIn(path, keys, 'quota', quota);
   else if (ed.find([...path, is('quota')])) ed.remove([...path, is('quota')]);
@@ -371,8 +393,8 @@ export function setQuota(text: string, address: string, quota: string | undefine
 }
 
 /** Adds an alias, or more targets to an existing one; `added` lists the targets that are new. */
-export function addAlias(text: string, address: string, targets: string[]): { text: string; added: string[] } {
-  const ed = new Editor(text);
+export function addAlias(text: string, address: string, targets: string[], doc?: Document): { text: string; added: string[] } {
+  const ed = new Editor(text, doc);
   const a = parseAddress(address, 'alias address');
   const key = domainKey(ed, a.domain);
   const wanted = targets.map((t) => targetText(t, a.domain));
@@ -395,8 +417,8 @@ export function addAlias(text: string, address: string, targets: string[]): { te
 }
 
 /** Removes an alias: a standalone one, or one a mailbox owns (its `aliases` list). */
-export function removeAlias(text: string, address: string): { text: string; owner?: string } {
-  const ed = new Editor(text);
+export function removeAlias(text: string, address: string, doc?: Document): { text: string; owner?: string } {
+  const ed = new Editor(text, doc);
   const a = parseAddress(address, 'alias address');
   domainKey(ed, a.domain);
   const standalone = [is('domains'), isDomain(a.domain), is('aliases'), isLower(a.local)];
@@ -431,8 +453,8 @@ export function removeAlias(text: string, address: string): { text: string; owne
 }
 
 /** Adds a domain block like init writes one; postmaster and abuse go to `postmaster` when given. */
-export function addDomain(text: string, domain: string, postmaster: string | undefined): string {
-  const ed = new Editor(text);
+export function addDomain(text: string, domain: string, postmaster: string | undefined, doc?: Document): string {
+  const ed = new Editor(text, doc);
   const ascii = toAsciiDomain(domain);
   if (ascii === undefined) throw new UsageError(`${domain}: not a valid domain name`);
   const domains = ed.root().get('domains', true);
@@ -449,8 +471,8 @@ export function addDomain(text: string, domain: string, postmaster: string | und
 }
 
 /** Removes a domain; refuses while it has mailboxes unless `force`. Returns the mailboxes removed. */
-export function removeDomain(text: string, domain: string, force: boolean): { text: string; mailboxes: string[] } {
-  const ed = new Editor(text);
+export function removeDomain(text: string, domain: string, force: boolean, doc?: Document): { text: string; mailboxes: string[] } {
+  const ed = new Editor(text, doc);
   const ascii = toAsciiDomain(domain);
   if (ascii === undefined) throw new UsageError(`${domain}: not a valid domain name`);
   domainKey(ed, ascii);
@@ -473,8 +495,8 @@ export function removeDomain(text: string, domain: string, force: boolean): { te
  * Sets entries of a top-level section (e.g. `backup`), adding the section at the end of the file when
  * it is missing; entries not named stay as written.
  */
-export function setSectionEntries(text: string, section: string, entries: Record<string, Plain>): string {
-  const ed = new Editor(text);
+export function setSectionEntries(text: string, section: string, entries: Record<string, Plain>, doc?: Document): string {
+  const ed = new Editor(text, doc);
   if (!ed.find([is(section)])) {
     ed.addPair([], [], section, entries);
     return ed.text;
@@ -502,31 +524,16 @@ export function saveEdit(path: string, edited: string): LoadedConfig {
   return loaded;
 }
 
-/** Temp file beside the target, then rename: readers see the old file or the new one, never half. */
-export function writeAtomic(path: string, text: string, defaultMode = 0o644): void {
-  let target = path;
-  try {
-    target = realpathSync(path); // a symlinked mailrig.yaml stays a symlink
-  } catch {
-    // a new file
-  }
-  let mode = defaultMode;
-  try {
-    mode = statSync(target).mode & 0o7777;
-  } catch {
-    // a new file keeps the default mode
-  }
-  const tmp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
-  try {
-    writeFileSync(tmp, text, { mode });
-    chmodSync(tmp, mode); // the umask may have narrowed it
-    renameSync(tmp, target);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // nothing to clean up
-    }
-    throw e;
-  }
+/**
+ * Writes `edited`, the text `checked` (a draft validateEdit accepted) with its one `placeholder`
+ * password hash replaced by the real `hash`: nothing else differs, so it is valid as the draft was
+ * and is not parsed again. Anything else is validated in full, as saveEdit does.
+ */
+export function saveWithHash(path: string, checked: string, edited: string, placeholder: string, hash: string): void {
+  const [from, to] = [scalarText(placeholder), scalarText(hash)];
+  const parts = checked.split(from);
+  const onlyTheHash =
+    parts.length === 2 && parts.join(to) === edited && isPasswordHash(hash) && !to.includes('\n') && parse(from) === placeholder && parse(to) === hash;
+  if (onlyTheHash) writeAtomic(path, edited);
+  else saveEdit(path, edited);
 }

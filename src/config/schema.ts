@@ -22,9 +22,12 @@ export type Release = (typeof RELEASES)[number];
 
 export const PASSWORD_SCHEMES = ['ARGON2ID', 'BLF-CRYPT', 'SHA512-CRYPT'] as const;
 
+/** A password hash in Dovecot's {SCHEME} form, one of PASSWORD_SCHEMES. */
+export const isPasswordHash = (v: string): boolean => /^\{(ARGON2ID|BLF-CRYPT|SHA512-CRYPT)\}\S+$/.test(v);
+
 const passwordHash = z
   .string()
-  .refine((v) => /^\{(ARGON2ID|BLF-CRYPT|SHA512-CRYPT)\}\S+$/.test(v), {
+  .refine(isPasswordHash, {
     message: `is not a password hash in Dovecot's {SCHEME} form (${PASSWORD_SCHEMES.join(', ')}); make one with mailrig user passwd`,
   })
   .describe("Dovecot {SCHEME} password hash; never the password itself")

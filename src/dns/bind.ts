@@ -30,15 +30,27 @@ function zoneBody(records: DnsRecord[], zone: string): string[] {
   return records.filter((r) => r.zone === zone).flatMap((r) => [`; ${r.purpose}`, bindLine(r, zone)]);
 }
 
+/** The records of each zone, zones in order of first appearance (PTR excluded), in one pass. */
+export function recordsByZone(records: DnsRecord[]): Map<string, DnsRecord[]> {
+  const zones = new Map<string, DnsRecord[]>();
+  for (const r of records) {
+    if (r.zone === null) continue;
+    const list = zones.get(r.zone);
+    if (list) list.push(r);
+    else zones.set(r.zone, [r]);
+  }
+  return zones;
+}
+
 /** The zones of `records`, in order of first appearance (PTR excluded). */
 export function zonesOf(records: DnsRecord[]): string[] {
-  return [...new Set(records.flatMap((r) => (r.zone === null ? [] : [r.zone])))];
+  return [...recordsByZone(records).keys()];
 }
 
 /** Every zone's records as paste-able lines, each zone under its own $ORIGIN. */
 export function formatBindLines(records: DnsRecord[]): string {
-  const blocks = zonesOf(records).map((zone) =>
-    [`; ---- zone ${zone}: add these lines to its zone file ----`, `$ORIGIN ${absolute(zone)}`, ...zoneBody(records, zone)].join('\n'),
+  const blocks = [...recordsByZone(records)].map(([zone, rows]) =>
+    [`; ---- zone ${zone}: add these lines to its zone file ----`, `$ORIGIN ${absolute(zone)}`, ...zoneBody(rows, zone)].join('\n'),
   );
   const ptr = records.filter((r) => r.type === 'PTR');
   const note = ptr.length

@@ -28,9 +28,28 @@ export function relativeName(name: string, zone: string): string {
   return n.slice(0, n.length - z.length - 1);
 }
 
+/**
+ * Which of `zones` holds a name: the longest one it falls in, or undefined. Made once for many names:
+ * a lookup per label of the name, however many zones there are.
+ */
+export function zoneFinder(zones: string[]): (name: string) => string | undefined {
+  const byName = new Map<string, string>();
+  for (const z of zones) if (!byName.has(canonicalName(z))) byName.set(canonicalName(z), z);
+  return (name) => {
+    let n = canonicalName(name);
+    for (;;) {
+      const zone = byName.get(n);
+      if (zone !== undefined) return zone;
+      const dot = n.indexOf('.');
+      if (dot < 0) return undefined;
+      n = n.slice(dot + 1);
+    }
+  };
+}
+
 /** The zone among `zones` that holds `name`: the longest one it falls in, or undefined. */
 export function zoneOf(name: string, zones: string[]): string | undefined {
-  return zones.filter((z) => isInZone(name, z)).sort((a, b) => b.length - a.length)[0];
+  return zoneFinder(zones)(name);
 }
 
 /**

@@ -7,7 +7,7 @@ import type { Config, Domain } from '../config/model.js';
 import { hostIsMailDomain } from '../config/model.js';
 import type { PublicKeys } from '../keys/store.js';
 import { mtaStsId, mtaStsPolicy } from './mtasts.js';
-import { absolute, parentZone, reverseName, zoneOf } from './names.js';
+import { absolute, parentZone, reverseName, zoneFinder, zoneOf } from './names.js';
 import type { DnsRecord, RecordType } from './types.js';
 
 /** Preference of the one MX; any number works, 10 leaves room on both sides. */
@@ -38,30 +38,49 @@ function shown(d: Domain): string {
 }
 
 export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
-  const domains = config.domains.map((d) => d.name);
-  const zoneFor = (name: string) => zoneOf(name, domains) ?? hostZone(config);
-  const out: DnsRecord[] = [];
-  const add = (name: string, type: RecordType, value: string, purpose: string, required = true) =>
-    out.push({ zone: zoneFor(name), name, type, ttl: config.dns.ttl, value, purpose, required });
+  const inMailDomain = zoneFinder(config.domains.map((d) => d.name));
+  const ownZone = hostZone(config);
+  const zoneFor = (name: string) => inMailDomain(name) ?? ownZone;
+  // Grouped by zone as they are made (a Map keeps the order zones first appear in), so that
+  // thousands of domains cost no scan of all records or all domains per record.
+  const byZone = new Map<string, DnsRecord[]>();
+  const add = (name: string, type: RecordType, value: string, purpose: string, required = true) => {
+    const zone = zoneFor(name);
+    const record: DnsRecord = { zone, name, type, ttl: config.dns.ttl, value, purpose, required };
+    const list = byZone.get(zone);
+    if (list) list.push(record);
+    else byZone.set(zone, [record]);
+  };
 
-  for (const d of config.domains) addDomain(config, pub, d, add);
-  addHost(config, pub, add);
+  const dkim = new Map<string, PublicKeys['dkim']>();
+  for (const k of pub.dkim) {
+    if (k.state === 'retired') continue;
+    const list = dkim.get(k.domain);
+    if (list) list.push(k);
+    else dkim.set(k.domain, [k]);
+  }
+  const shared: Shared = { mtaStsId: mtaStsId(mtaStsPolicy(config)), domains: new Set(config.domains.map((d) => d.name)) };
+  for (const d of config.domains) addDomain(config, dkim.get(d.name) ?? [], shared, d, add);
+  addHost(config, pub, inMailDomain, add);
 
-  // Stable grouping by zone, keeping build order inside each zone.
-  const zones = [...new Set(out.map((r) => r.zone))];
-  const grouped = zones.flatMap((z) => out.filter((r) => r.zone === z));
-  return [...grouped, ...ptrRecords(config)];
+  return [...[...byZone.values()].flat(), ...ptrRecords(config)];
+}
+
+/** What every domain's records need and is the same for all of them. */
+interface Shared {
+  mtaStsId: string;
+  domains: Set<string>;
 }
 
 type Add = (name: string, type: RecordType, value: string, purpose: string, required?: boolean) => void;
 
-function addDomain(config: Config, pub: PublicKeys, d: Domain, add: Add): void {
+function addDomain(config: Config, dkim: PublicKeys['dkim'], shared: Shared, d: Domain, add: Add): void {
   const host = config.server.hostname;
   const name = d.name;
   const who = shown(d);
   add(name, 'MX', `${MX_PREFERENCE} ${absolute(host)}`, `Mail for ${who} is delivered to ${host}`);
   add(name, 'TXT', 'v=spf1 mx -all', `SPF: only the MX host may send mail from ${who}; everything else fails`);
-  for (const k of pub.dkim.filter((k) => k.domain === name && k.state !== 'retired')) {
+  for (const k of dkim) {
     const why =
       k.state === 'active'
         ? `DKIM public key (${k.algorithm}) that verifies mail signed for ${who}`
@@ -74,9 +93,8 @@ function addDomain(config: Config, pub: PublicKeys, d: Domain, add: Add): void {
     `v=DMARC1; p=${d.dmarc.policy}; rua=mailto:${d.dmarc.rua}`,
     `DMARC: receivers ${d.dmarc.policy === 'none' ? 'only report on' : d.dmarc.policy} mail from ${who} that fails SPF and DKIM, and report to ${d.dmarc.rua}`,
   );
-  addReportAuthorization(config, d, add);
-  const id = mtaStsId(mtaStsPolicy(config));
-  add(`_mta-sts.${name}`, 'TXT', `v=STSv1; id=${id}`, `MTA-STS: senders must use TLS to ${host}; the id changes when the policy does`);
+  addReportAuthorization(shared.domains, d, add);
+  add(`_mta-sts.${name}`, 'TXT', `v=STSv1; id=${shared.mtaStsId}`, `MTA-STS: senders must use TLS to ${host}; the id changes when the policy does`);
   add(`_smtp._tls.${name}`, 'TXT', `v=TLSRPTv1; rua=mailto:${config.adminEmail}`, `TLS-RPT: senders report TLS failures to ${config.adminEmail}`);
   add(`mta-sts.${name}`, 'CNAME', absolute(host), `Serves the MTA-STS policy of ${who} (https://mta-sts.${name}/.well-known/mta-sts.txt)`);
   add(`autoconfig.${name}`, 'CNAME', absolute(host), 'Thunderbird and other clients find their settings here', false);
@@ -92,9 +110,9 @@ function addDomain(config: Config, pub: PublicKeys, d: Domain, add: Add): void {
  * RFC 7489 7.1: a report address in another domain receives reports only if that domain says so.
  * mailrig can say so when the report domain is one of its own mail domains.
  */
-function addReportAuthorization(config: Config, d: Domain, add: Add): void {
+function addReportAuthorization(domains: Set<string>, d: Domain, add: Add): void {
   const ruaDomain = d.dmarc.rua.slice(d.dmarc.rua.lastIndexOf('@') + 1);
-  if (ruaDomain === d.name || !config.domains.some((o) => o.name === ruaDomain)) return;
+  if (ruaDomain === d.name || !domains.has(ruaDomain)) return;
   add(
     `${d.name}._report._dmarc.${ruaDomain}`,
     'TXT',
@@ -117,7 +135,7 @@ function addCaa(config: Config, name: string, who: string, add: Add): void {
   );
 }
 
-function addHost(config: Config, pub: PublicKeys, add: Add): void {
+function addHost(config: Config, pub: PublicKeys, inMailDomain: (name: string) => string | undefined, add: Add): void {
   const { hostname: host, ipv4, ipv6 } = config.server;
   add(host, 'A', ipv4, `Address of the mail server ${host}`);
   if (ipv6 !== undefined) add(host, 'AAAA', ipv6, `IPv6 address of the mail server ${host}`);
@@ -132,7 +150,7 @@ function addHost(config: Config, pub: PublicKeys, add: Add): void {
   // host must pass that; "a" allows exactly the host's own addresses.
   add(host, 'TXT', 'v=spf1 a -all', `SPF: only ${host} itself may send as ${host} (its bounces and HELO)`);
   add(`_dmarc.${host}`, 'TXT', 'v=DMARC1; p=reject', `DMARC: reject mail claiming to be from ${host} that fails SPF and DKIM`);
-  if (zoneOf(host, config.domains.map((d) => d.name)) === undefined) addCaa(config, host, host, add);
+  if (inMailDomain(host) === undefined) addCaa(config, host, host, add);
 }
 
 function ptrRecords(config: Config): DnsRecord[] {

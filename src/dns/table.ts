@@ -1,7 +1,7 @@
 // The human table: one block per zone, names relative to it, long values wrapped, each record's
 // purpose under it; reverse DNS last, with what to do about it said plainly.
 import { toUnicodeDomain } from '../config/syntax.js';
-import { zonesOf } from './bind.js';
+import { recordsByZone } from './bind.js';
 import { addressOfReverse, relativeName } from './names.js';
 import type { DnsRecord } from './types.js';
 
@@ -21,8 +21,7 @@ export function wrap(text: string, width: number): string[] {
 
 export function formatTable(records: DnsRecord[], width = 100): string {
   const out: string[] = [];
-  for (const zone of zonesOf(records)) {
-    const rows = records.filter((r) => r.zone === zone);
+  for (const [zone, rows] of recordsByZone(records)) {
     const unicode = toUnicodeDomain(zone);
     out.push(`Zone ${zone}${unicode === zone ? '' : ` (${unicode})`}   (names relative to the zone; @ is ${zone} itself)`);
     const names = rows.map((r) => relativeName(r.name, zone));

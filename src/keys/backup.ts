@@ -5,9 +5,10 @@
 //   .mailrig/secrets/restic-password   the repository password
 //   .mailrig/secrets/restic-env        NAME=value lines (AWS_ACCESS_KEY_ID, …) for S3 repositories
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
+import { createAtomic, writeAtomic } from '../fs/atomic.js';
 
 export const RESTIC_PASSWORD_FILE = 'secrets/restic-password';
 export const RESTIC_ENV_FILE = 'secrets/restic-env';
@@ -20,7 +21,7 @@ export interface BackupSecrets {
 
 function writeSecret(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, text, { mode: 0o600 });
+  writeAtomic(path, text, 0o600);
 }
 
 /**
@@ -32,7 +33,7 @@ export function ensureBackupSecrets(dir: string, env?: Record<string, string>): 
   const passwordPath = join(dir, RESTIC_PASSWORD_FILE);
   if (!existsSync(passwordPath)) {
     mkdirSync(dirname(passwordPath), { recursive: true, mode: 0o700 });
-    writeFileSync(passwordPath, `${randomBytes(32).toString('base64url')}\n`, { mode: 0o600, flag: 'wx' });
+    createAtomic(passwordPath, `${randomBytes(32).toString('base64url')}\n`, 0o600);
     changed.push(RESTIC_PASSWORD_FILE);
   }
   if (env && Object.keys(env).length) {

@@ -2,7 +2,7 @@
 // stored mail (user rm --purge) — kept in .mailrig/pending.json until an apply has done it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { writeAtomic } from '../config/edit.js';
+import { writeAtomic } from '../fs/atomic.js';
 import { KeyStoreError } from '../errors.js';
 import { assertSafe, keyDirFor } from './store.js';
 

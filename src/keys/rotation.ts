@@ -7,31 +7,16 @@
 //         that mail signed with them just before the switch still verifies at receivers.
 // finish: after the grace period, retiring → retired: no longer published; the key files stay.
 //
-// Transitions are pure functions of the selector list and the time; reading and writing the store
-// are separate, so the state machine is tested without files.
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { KeyStoreError, UsageError } from '../errors.js';
-import { writeAtomic } from '../config/edit.js';
+// Transitions are pure functions of the selector list and the time; the key store (store.ts) reads
+// and writes keys.json, so the state machine is tested without files.
+import { UsageError } from '../errors.js';
 import { toUnicodeDomain } from '../config/syntax.js';
-import { assertSafe, newSelectorNames, type DkimAlgorithm, type DkimSelector } from './store.js';
+import { newSelectorNames, type StoredSelector } from './store.js';
+
+export type { StoredSelector };
 
 export const DEFAULT_GRACE_DAYS = 7;
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** A selector as keys.json stores it; the timestamps are ISO strings, absent on keys made by init. */
-export interface StoredSelector extends DkimSelector {
-  /** When the key entered its current state. */
-  since?: string;
-  /** retiring: the earliest time finish may retire it. */
-  retireAfter?: string;
-}
-
-export interface KeysFile {
-  dkim: Record<string, StoredSelector[]>;
-  [other: string]: unknown;
-}
 
 export type Phase = 'idle' | 'published' | 'switched';
 
@@ -109,33 +94,4 @@ export function describePhase(phase: Phase): string {
     published: 'new keys published, not signing yet',
     switched: 'signing with the new keys; the old ones are still published',
   }[phase];
-}
-
-// ---- the store ---------------------------------------------------------------------------------
-
-export function readKeysFile(dir: string): KeysFile {
-  assertSafe(dir);
-  const path = join(dir, 'keys.json');
-  if (!existsSync(path)) return { dkim: {} };
-  try {
-    const parsed = JSON.parse(readFileSync(path, 'utf8')) as KeysFile;
-    return { ...parsed, dkim: parsed.dkim ?? {} };
-  } catch (e) {
-    throw new KeyStoreError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-}
-
-export function writeKeysFile(dir: string, index: KeysFile): void {
-  writeAtomic(join(dir, 'keys.json'), `${JSON.stringify(index, null, 2)}\n`, 0o600);
-}
-
-/** Generates the private keys of `added` selectors under dkim/<domain>/, never overwriting one. */
-export function generateSelectorKeys(dir: string, domain: string, added: Array<{ selector: string; algorithm: DkimAlgorithm }>): string[] {
-  return added.map(({ selector, algorithm }) => {
-    const file = join('dkim', domain, `${selector}.pem`);
-    const pair = algorithm === 'rsa' ? generateKeyPairSync('rsa', { modulusLength: 2048 }) : generateKeyPairSync('ed25519');
-    mkdirSync(dirname(join(dir, file)), { recursive: true, mode: 0o700 });
-    writeFileSync(join(dir, file), pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), { mode: 0o600, flag: 'wx' });
-    return file;
-  });
 }

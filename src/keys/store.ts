@@ -1,16 +1,20 @@
 // The key store: .mailrig/ beside mailrig.yaml (mode 0700, ignored by git). It holds every private key
 // mailrig makes, generated at init so that every DNS record (DKIM, TLSA) can be printed before the
-// server exists. Keys that exist are never regenerated here.
+// server exists. Keys that exist are never regenerated here. This module is the only reader and
+// writer of keys.json; every file it writes is written whole or not at all (fs/atomic.ts).
 //
 //   .mailrig/.gitignore              ignores everything
-//   .mailrig/keys.json               which DKIM selectors each domain has, and their state
+//   .mailrig/keys.json               which DKIM selectors each domain has and their state, and the
+//                                    public values of every private key (see "public values" below)
 //   .mailrig/dkim/<domain>/<selector>.pem   DKIM private keys (RSA-2048 and Ed25519), PKCS#8
 //   .mailrig/tls/current.key         the server's TLS key (ECDSA P-256)
 //   .mailrig/tls/next.key            the pre-published next key, for DANE rollover
 //   .mailrig/tls/selfsigned.crt      self-signed certificate from the current key, until ACME replaces it
 //   .mailrig/acme/account.key        the ACME account key (ECDSA P-256)
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
+//   .mailrig/secrets/rspamd-controller.hash   that hash, made once (Catena takes about a second)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
+//   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
 import {
   createHash,
   createPrivateKey,
@@ -20,11 +24,13 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
+import { createAtomic, writeAtomic } from '../fs/atomic.js';
 import { certificateNames } from './names.js';
 import { loadBackupSecrets, type BackupSecrets } from './backup.js';
+import { rspamdPasswordHash } from './rspamd-password.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
 // next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
@@ -37,8 +43,28 @@ export interface DkimSelector {
   state: DkimState;
 }
 
-interface KeysIndex {
-  dkim: Record<string, DkimSelector[]>;
+/** A selector as keys.json stores it; the timestamps are ISO strings, absent on keys made by init. */
+export interface StoredSelector extends DkimSelector {
+  /** When the key entered its current state. */
+  since?: string;
+  /** retiring: the earliest time a rotation's finish may retire it. */
+  retireAfter?: string;
+}
+
+/** What a private key publishes, derived from it once, when it is made. */
+export interface PublicValues {
+  /** SHA-256 of the DER SubjectPublicKeyInfo, hex: the TLSA 3 1 1 value. */
+  spkiSha256: string;
+  /** The p= value of a DKIM TXT record (RSA and Ed25519 keys). */
+  dkim?: string;
+}
+
+/** keys.json. Keys it does not know are kept as they are. */
+export interface KeysFile {
+  dkim: Record<string, StoredSelector[]>;
+  /** Public values by the SHA-256 (hex) of the private key's PEM text, so a renamed key keeps its entry. */
+  public?: Record<string, PublicValues>;
+  [other: string]: unknown;
 }
 
 export interface DkimKey extends DkimSelector {
@@ -62,8 +88,8 @@ export interface KeyMaterial {
   acmeAccountPem: string;
   /** Password of rspamd's web controller (bound to loopback); the host gets only its hash. */
   rspamdControllerPassword: string;
-  /** Its hash, when already computed (Catena is slow by design); see src/pipeline/project.ts. */
-  rspamdControllerHash?: string;
+  /** Its hash in `rspamadm pw` form: what the host gets. */
+  rspamdControllerHash: string;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
   backup?: BackupSecrets | undefined;
 }
@@ -75,6 +101,11 @@ export interface PublicKeys {
 }
 
 const PRIVATE_MODE = 0o600;
+const CONTROLLER_SECRET = 'secrets/rspamd-controller';
+const CONTROLLER_HASH = 'secrets/rspamd-controller.hash';
+
+/** A file system error (not one of ours): a store that cannot be written is only slower next time. */
+const isFsError = (e: unknown) => typeof (e as NodeJS.ErrnoException).code === 'string';
 
 export function keyDirFor(configPath: string): string {
   return join(dirname(configPath), '.mailrig');
@@ -99,40 +130,105 @@ export function spkiSha256(key: KeyObject): string {
   return createHash('sha256').update(key.export({ type: 'spki', format: 'der' })).digest('hex');
 }
 
-function generate(kind: DkimAlgorithm | 'ec'): string {
-  const opts =
+function publicValuesOf(key: KeyObject): PublicValues {
+  const type = key.asymmetricKeyType;
+  return { spkiSha256: spkiSha256(key), ...(type === 'rsa' || type === 'ed25519' ? { dkim: dkimPublicValue(key) } : {}) };
+}
+
+const fingerprint = (pem: string) => createHash('sha256').update(pem).digest('hex');
+
+export type KeyKind = DkimAlgorithm | 'ec';
+
+export interface NewKey {
+  /** PKCS#8 PEM. */
+  pem: string;
+  public: PublicValues;
+}
+
+/** The one key generator: RSA-2048 and Ed25519 for DKIM, ECDSA P-256 for TLS and the ACME account. */
+export function generateKey(kind: KeyKind): NewKey {
+  const pair =
     kind === 'rsa'
       ? generateKeyPairSync('rsa', { modulusLength: 2048 })
       : kind === 'ed25519'
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-  return opts.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  return { pem: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(), public: publicValuesOf(pair.publicKey) };
 }
 
+/** Writes a private key that must not exist yet (never replaces one), whole or not at all. */
 function writePrivate(path: string, pem: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  writeFileSync(path, pem, { mode: PRIVATE_MODE, flag: 'wx' });
+  createAtomic(path, pem, PRIVATE_MODE);
 }
 
-function readIndex(dir: string): KeysIndex {
+// ---- keys.json ---------------------------------------------------------------------------------
+
+export function readKeysFile(dir: string): KeysFile {
+  assertSafe(dir);
+  return readIndex(dir);
+}
+
+function readIndex(dir: string): KeysFile {
   const path = join(dir, 'keys.json');
   if (!existsSync(path)) return { dkim: {} };
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as KeysIndex;
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as KeysFile;
+    return { ...parsed, dkim: parsed.dkim ?? {} };
   } catch (e) {
     throw new KeyStoreError(`${path}: not valid JSON (${(e as Error).message})`);
   }
 }
 
-function writeIndex(dir: string, index: KeysIndex): void {
-  writeFileSync(join(dir, 'keys.json'), `${JSON.stringify(index, null, 2)}\n`, { mode: PRIVATE_MODE });
+function writeIndex(dir: string, index: KeysFile): void {
+  writeAtomic(join(dir, 'keys.json'), `${JSON.stringify(index, null, 2)}\n`, PRIVATE_MODE);
+}
+
+/** Reads keys.json, lets `change` edit it, writes it back whole. */
+function updateIndex(dir: string, change: (index: KeysFile) => void): void {
+  const index = readIndex(dir);
+  change(index);
+  writeIndex(dir, index);
+}
+
+/** Replaces the selector list of `domain` in keys.json (a rotation step; see rotation.ts). */
+export function saveSelectors(dir: string, domain: string, selectors: StoredSelector[]): void {
+  assertSafe(dir);
+  updateIndex(dir, (index) => {
+    index.dkim[domain] = selectors;
+  });
+}
+
+/** Creates the private keys of `added` selectors under dkim/<domain>/ (never overwriting one) and records their public values. */
+export function generateSelectorKeys(dir: string, domain: string, added: Array<{ selector: string; algorithm: DkimAlgorithm }>): string[] {
+  assertSafe(dir);
+  const made: Record<string, PublicValues> = {};
+  const files = added.map(({ selector, algorithm }) => {
+    const file = join('dkim', domain, `${selector}.pem`);
+    const key = generateKey(algorithm);
+    writePrivate(join(dir, file), key.pem);
+    made[fingerprint(key.pem)] = key.public;
+    return file;
+  });
+  updateIndex(dir, (index) => {
+    index.public = { ...index.public, ...made };
+  });
+  return files;
+}
+
+/** Writes a new TLS key (a fresh ECDSA P-256 one by default) at `file`, which must not exist yet, and records its public values. */
+export function createTlsKey(dir: string, file: string, key: NewKey = generateKey('ec')): void {
+  writePrivate(join(dir, file), key.pem);
+  updateIndex(dir, (index) => {
+    index.public = { ...index.public, [fingerprint(key.pem)]: key.public };
+  });
 }
 
 function createDir(dir: string): void {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const ignore = join(dir, '.gitignore');
-  if (!existsSync(ignore)) writeFileSync(ignore, '# Private keys: never commit anything in here.\n*\n', { mode: 0o600 });
+  if (!existsSync(ignore)) writeAtomic(ignore, '# Private keys: never commit anything in here.\n*\n', 0o600);
 }
 
 export interface EnsureOptions {
@@ -152,31 +248,36 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
   assertSafe(dir);
   const created: string[] = [];
   const index = readIndex(dir);
+  const made: Record<string, PublicValues> = {};
+  const make = (file: string, kind: KeyKind) => {
+    const key = generateKey(kind);
+    writePrivate(join(dir, file), key.pem);
+    made[fingerprint(key.pem)] = key.public;
+    created.push(file);
+  };
   for (const domain of opts.domains) {
     const selectors = index.dkim[domain] ?? [];
     if (!selectors.some((s) => s.state === 'active')) {
       const names = newSelectorNames(selectors.map((s) => s.selector), opts.now);
       for (const algorithm of ['rsa', 'ed25519'] as const) {
-        const file = join('dkim', domain, `${names[algorithm]}.pem`);
-        writePrivate(join(dir, file), generate(algorithm));
+        make(join('dkim', domain, `${names[algorithm]}.pem`), algorithm);
         selectors.push({ selector: names[algorithm], algorithm, state: 'active' });
-        created.push(file);
       }
     }
     index.dkim[domain] = selectors;
   }
-  writeIndex(dir, index);
   for (const file of ['tls/current.key', 'tls/next.key', 'acme/account.key']) {
-    if (!existsSync(join(dir, file))) {
-      writePrivate(join(dir, file), generate('ec'));
-      created.push(file);
-    }
+    if (!existsSync(join(dir, file))) make(file, 'ec');
   }
-  const secretPath = join(dir, 'secrets/rspamd-controller');
+  index.public = { ...index.public, ...made };
+  writeIndex(dir, index);
+  const secretPath = join(dir, CONTROLLER_SECRET);
   if (!existsSync(secretPath)) {
+    const password = randomBytes(24).toString('base64url');
     mkdirSync(dirname(secretPath), { recursive: true, mode: 0o700 });
-    writeFileSync(secretPath, `${randomBytes(24).toString('base64url')}\n`, { mode: PRIVATE_MODE, flag: 'wx' });
-    created.push('secrets/rspamd-controller');
+    createAtomic(secretPath, `${password}\n`, PRIVATE_MODE);
+    writeControllerHash(dir, password);
+    created.push(CONTROLLER_SECRET);
   }
   const certPath = join(dir, 'tls/selfsigned.crt');
   const names = certificateNames(opts.hostname, opts.domains);
@@ -184,7 +285,7 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
     // Loaded only here: the certificate library costs every other command start-up time.
     const { makeSelfSignedCertificate } = await import('./selfsigned.js');
     const pem = await makeSelfSignedCertificate(readFileSync(join(dir, 'tls/current.key'), 'utf8'), names, opts.now);
-    writeFileSync(certPath, pem, { mode: 0o644 });
+    writeAtomic(certPath, pem, 0o644);
     created.push('tls/selfsigned.crt');
   }
   return created;
@@ -231,21 +332,71 @@ function listPrivateFiles(dir: string): string[] {
   return out;
 }
 
-function readTlsKey(dir: string, file: string): TlsKey {
-  const privatePem = readKeyFile(dir, file);
-  return { privatePem, spkiSha256: spkiSha256(createPublicKey(privatePem)) };
+// ---- loading -----------------------------------------------------------------------------------
+
+/** secrets/rspamd-controller.hash: "<SHA-256 of the password, hex> <hash>", so a changed password is noticed. */
+function writeControllerHash(dir: string, password: string): string {
+  const hash = rspamdPasswordHash(password);
+  try {
+    writeAtomic(join(dir, CONTROLLER_HASH), `${fingerprint(password)} ${hash}\n`, PRIVATE_MODE);
+  } catch (e) {
+    if (!isFsError(e)) throw e;
+  }
+  return hash;
 }
 
-function readKeyFile(dir: string, file: string): string {
-  const path = join(dir, file);
-  if (!existsSync(path)) throw new KeyStoreError(`${path}: missing; run mailrig init to create the keys`);
-  const pem = readFileSync(path, 'utf8');
-  try {
-    createPrivateKey(pem);
-  } catch {
-    throw new KeyStoreError(`${path}: not a private key in PEM form`);
+function controllerHash(dir: string, password: string): string {
+  const path = join(dir, CONTROLLER_HASH);
+  const [tag, hash] = existsSync(path) ? readFileSync(path, 'utf8').trim().split(' ') : [];
+  if (tag === fingerprint(password) && hash) return hash;
+  // A store made before the hash was kept, or a password changed by hand: made once, then kept.
+  return writeControllerHash(dir, password);
+}
+
+/**
+ * Reads private keys and their public values. A key without recorded values (a store written before
+ * they were kept, or a key replaced by hand) is parsed once here and its values are recorded by save().
+ */
+class KeyReader {
+  private readonly known: Record<string, PublicValues>;
+  private readonly derived: Record<string, PublicValues> = {};
+
+  constructor(
+    private readonly dir: string,
+    index: KeysFile,
+  ) {
+    this.known = index.public ?? {};
   }
-  return pem;
+
+  read(file: string): { privatePem: string; public: PublicValues } {
+    const path = join(this.dir, file);
+    if (!existsSync(path)) throw new KeyStoreError(`${path}: missing; run mailrig init to create the keys`);
+    const privatePem = readFileSync(path, 'utf8');
+    const print = fingerprint(privatePem);
+    const known = this.known[print] ?? this.derived[print];
+    if (known) return { privatePem, public: known };
+    let key: KeyObject;
+    try {
+      key = createPublicKey(createPrivateKey(privatePem));
+    } catch {
+      throw new KeyStoreError(`${path}: not a private key in PEM form`);
+    }
+    const values = publicValuesOf(key);
+    this.derived[print] = values;
+    return { privatePem, public: values };
+  }
+
+  /** Records derived values in keys.json. */
+  save(): void {
+    if (Object.keys(this.derived).length === 0) return;
+    try {
+      updateIndex(this.dir, (index) => {
+        index.public = { ...index.public, ...this.derived };
+      });
+    } catch (e) {
+      if (!isFsError(e)) throw e;
+    }
+  }
 }
 
 function readSecret(dir: string, file: string): string {
@@ -258,6 +409,7 @@ function readSecret(dir: string, file: string): string {
 export function loadKeys(dir: string, domains: string[]): KeyMaterial {
   assertSafe(dir);
   const index = readIndex(dir);
+  const reader = new KeyReader(dir, index);
   const dkim: DkimKey[] = [];
   for (const domain of domains) {
     const selectors = (index.dkim[domain] ?? []).filter((s) => s.state !== 'retired');
@@ -265,22 +417,29 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
       throw new KeyStoreError(`${dir}: no DKIM keys for ${domain}; run mailrig init (or mailrig domain add ${domain})`);
     }
     for (const s of selectors) {
-      const privatePem = readKeyFile(dir, join('dkim', domain, `${s.selector}.pem`));
-      dkim.push({ ...s, domain, privatePem, publicValue: dkimPublicValue(createPublicKey(privatePem)) });
+      const path = join('dkim', domain, `${s.selector}.pem`);
+      const key = reader.read(path);
+      if (key.public.dkim === undefined) throw new KeyStoreError(`${join(dir, path)}: not an RSA or Ed25519 key`);
+      dkim.push({ ...s, domain, privatePem: key.privatePem, publicValue: key.public.dkim });
     }
   }
+  const tlsKey = (file: string): TlsKey => {
+    const key = reader.read(file);
+    return { privatePem: key.privatePem, spkiSha256: key.public.spkiSha256 };
+  };
   const certPath = join(dir, 'tls/selfsigned.crt');
   if (!existsSync(certPath)) throw new KeyStoreError(`${certPath}: missing; run mailrig init`);
+  const tls = { current: tlsKey('tls/current.key'), next: tlsKey('tls/next.key'), selfSignedCertPem: readFileSync(certPath, 'utf8') };
+  const acmeAccountPem = reader.read('acme/account.key').privatePem;
+  reader.save();
+  const rspamdControllerPassword = readSecret(dir, CONTROLLER_SECRET);
   return {
     dir,
     dkim,
-    tls: {
-      current: readTlsKey(dir, 'tls/current.key'),
-      next: readTlsKey(dir, 'tls/next.key'),
-      selfSignedCertPem: readFileSync(certPath, 'utf8'),
-    },
-    acmeAccountPem: readKeyFile(dir, 'acme/account.key'),
-    rspamdControllerPassword: readSecret(dir, 'secrets/rspamd-controller'),
+    tls,
+    acmeAccountPem,
+    rspamdControllerPassword,
+    rspamdControllerHash: controllerHash(dir, rspamdControllerPassword),
     backup: loadBackupSecrets(dir),
   };
 }

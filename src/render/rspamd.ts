@@ -8,7 +8,6 @@
 import type { RenderContext } from './context.js';
 import { senderLoginRows } from './maps.js';
 import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspamd-dkim.js';
-import { rspamdPasswordHash } from './rspamd-password.js';
 import { renderTemplate } from './template.js';
 import type { FileSpec, OnChange } from './types.js';
 
@@ -41,7 +40,7 @@ function rspamdData(ctx: RenderContext) {
     ports: RSPAMD_PORTS,
     redis: REDIS_SERVER,
     spamHeader: SPAM_HEADER,
-    controllerHash: keys.rspamdControllerHash ?? rspamdPasswordHash(keys.rspamdControllerPassword),
+    controllerHash: keys.rspamdControllerHash,
     spam: config.spam,
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
     dkim,

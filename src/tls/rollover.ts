@@ -1,14 +1,11 @@
 // DANE key rollover in the key store: the pre-published next key becomes the current one, the old
 // current key is kept under a retired name, a fresh next key is made, and the self-signed bootstrap
 // certificate is remade for the new current key.
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeAtomic } from '../fs/atomic.js';
 import { makeSelfSignedCertificate } from '../keys/selfsigned.js';
-
-export function newTlsKeyPem(): string {
-  return generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-}
+import { createTlsKey, generateKey } from '../keys/store.js';
 
 /** tls/retired-<UTC timestamp>.key, unique in the key store. */
 export function retiredName(keyDir: string, now: Date): string {
@@ -27,11 +24,11 @@ export async function rollKeys(keyDir: string, names: string[], now = new Date()
   const current = join(keyDir, 'tls/current.key');
   const next = join(keyDir, 'tls/next.key');
   const retired = retiredName(keyDir, now);
-  const fresh = newTlsKeyPem();
+  const fresh = generateKey('ec');
   renameSync(current, join(keyDir, retired));
   renameSync(next, current);
-  writeFileSync(next, fresh, { mode: 0o600, flag: 'wx' });
+  createTlsKey(keyDir, 'tls/next.key', fresh);
   const cert = await makeSelfSignedCertificate(readFileSync(current, 'utf8'), names, now);
-  writeFileSync(join(keyDir, 'tls/selfsigned.crt'), cert, { mode: 0o644 });
+  writeAtomic(join(keyDir, 'tls/selfsigned.crt'), cert, 0o644);
   return { retired };
 }

@@ -3,7 +3,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { loadConfigCached } from '../../src/config/read.js';
 import { ConfigError } from '../../src/errors.js';
 import { TEST_HASH } from '../support/fixtures.js';
 
@@ -190,6 +194,19 @@ describe('mailrig.yaml rules', () => {
     assert.equal(p?.line, line);
   });
 
+  it('reports a repeated key at its line, in maps of any size', () => {
+    const domains = Array.from({ length: 3000 }, (_, i) => `  d${i}.example:\n    mailboxes: {}\n`).join('');
+    const text = `${stringify(base())}extra:\n${domains}  d7.example:\n    mailboxes: {}\n`;
+    const line = text.split('\n').length - 2;
+    const problems = problemsOf(text);
+    assert.equal(problems.length, 1);
+    assert.match(problems[0]?.message ?? '', /YAML syntax: Map keys must be unique/);
+    assert.equal(problems[0]?.line, line);
+    assert.equal(problems[0]?.column, 3);
+    const flow = problemsOf(`${stringify(base())}extra: { a: 1, b: 2, a: 3 }\n`);
+    assert.match(flow[0]?.message ?? '', /Map keys must be unique/);
+  });
+
   it('shows YAML syntax errors with line and column', () => {
     const problems = problemsOf('server:\n  hostname: [unclosed\nadmin_email: x\n');
     assert.ok(problems.length > 0);
@@ -221,5 +238,44 @@ describe('mailrig.yaml rules', () => {
     const mb = config.domains[0]?.mailboxes;
     assert.equal(mb?.[0]?.quota, Math.round(1.5 * 1024 ** 3));
     assert.equal(mb?.[1]?.quota, 1048576);
+  });
+});
+
+describe('the validated config kept for read-only commands', () => {
+  const project = (text: string) => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailrig-config-cache-'));
+    mkdirSync(join(dir, '.mailrig'), { mode: 0o700 });
+    writeFileSync(join(dir, 'mailrig.yaml'), text);
+    return { path: join(dir, 'mailrig.yaml'), cache: join(dir, '.mailrig/config-cache.json') };
+  };
+  const full = edit((d) => {
+    d.server.ipv6 = '2001:db8::10';
+    d.mail = { pop3: true, default_quota: '2G' };
+    d.domains['bücher.example'] = { mailboxes: { info: { password_hash: TEST_HASH }, news: { password_hash: TEST_HASH, send_only: true } }, catch_all: 'info' };
+  });
+
+  it('gives the config loadConfig gives, whether validated now or read back', async () => {
+    const { path, cache } = project(full);
+    const expected = loadConfig(path).config;
+    assert.deepStrictEqual(await loadConfigCached(path, cache), expected);
+    assert.ok(readFileSync(cache, 'utf8').length > 0);
+    assert.deepStrictEqual(await loadConfigCached(path, cache), expected);
+  });
+
+  it('validates a changed file again, reporting its problems as loading does', async () => {
+    const { path, cache } = project(full);
+    await loadConfigCached(path, cache);
+    writeFileSync(path, full.replace('ipv4: 203.0.113.10', 'ipv4: nope'));
+    await assert.rejects(loadConfigCached(path, cache), (e) => e instanceof ConfigError && /server\.ipv4/.test(e.format()));
+  });
+
+  it('uses only what was kept for this exact text, and ignores a damaged cache', async () => {
+    const { path, cache } = project(full);
+    await loadConfigCached(path, cache);
+    const kept = JSON.parse(readFileSync(cache, 'utf8')) as { key: string; raw: { admin_email: string } };
+    writeFileSync(cache, JSON.stringify({ ...kept, key: 'another text' , raw: { ...kept.raw, admin_email: 'wrong@example.com' } }));
+    assert.equal((await loadConfigCached(path, cache)).adminEmail, 'admin@example.com');
+    writeFileSync(cache, '{ not json');
+    assert.equal((await loadConfigCached(path, cache)).adminEmail, 'admin@example.com');
   });
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { bindLine, formatBindLines, formatZoneFile, mailToRname } from '../../src/dns/bind.js';
-import { addressOfReverse, expandIPv6, parentZone, relativeName, reverseName, zoneOf } from '../../src/dns/names.js';
+import { addressOfReverse, expandIPv6, isInZone, parentZone, relativeName, reverseName, zoneFinder, zoneOf } from '../../src/dns/names.js';
 import { buildRecords } from '../../src/dns/records.js';
 import { parseTxtRdata, quoteTxtString, splitTxt, txtRdata } from '../../src/dns/txt.js';
 import { formatJson } from '../../src/dns/json.js';
@@ -68,6 +68,28 @@ describe('names', () => {
     assert.equal(zoneOf('mail.other.net', ['example.com']), undefined);
     assert.equal(parentZone('mx1.hoster.example'), 'hoster.example');
     assert.equal(parentZone('mailhost.example'), 'mailhost.example');
+  });
+  it('finds zones by lookup as a scan of every zone would, case and trailing dots aside', () => {
+    const zones = ['example.com', 'Sub.Example.com', 'xn--bcher-kva.example', 'com.example', 'notexample.com'];
+    const find = zoneFinder(zones);
+    const names = [
+      'example.com', 'EXAMPLE.COM.', 'mail.example.com', 'a.sub.example.com', 'sub.example.com', 'b.a.SUB.example.com.',
+      'notexample.com', 'x.notexample.com', 'tamplexample.com', 'com', 'example', 'com.example', 'a.com.example',
+      '_dmarc.xn--bcher-kva.example', 'other.net', '',
+    ];
+    for (const name of names) {
+      const scanned = zones.filter((z) => isInZone(name, z)).sort((a, b) => b.length - a.length)[0];
+      assert.equal(find(name), scanned, name);
+      assert.equal(zoneOf(name, zones), scanned, name);
+    }
+    assert.equal(find('a.sub.example.com'), 'Sub.Example.com', 'the zone as it was given');
+  });
+  it('finds the zone of a name among 10,000 zones', () => {
+    const zones = Array.from({ length: 10_000 }, (_, i) => `d${i}.example`);
+    const find = zoneFinder(zones);
+    assert.equal(find('_dmarc.d9999.example'), 'd9999.example');
+    assert.equal(find('mta-sts.d0.example'), 'd0.example');
+    assert.equal(find('d10000.example'), undefined);
   });
   const reverse: Array<[string, string]> = [
     ['203.0.113.10', '10.113.0.203.in-addr.arpa'],

@@ -2,13 +2,18 @@
 // key types, sizes and the self-signed certificate, Dovecot's doveadm for password hashes.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createHash, createPublicKey } from 'node:crypto';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KeyStoreError } from '../../src/errors.js';
+import { createAtomic, writeAtomic } from '../../src/fs/atomic.js';
 import { hashPassword, passwordWeakness, verifyPassword } from '../../src/keys/password.js';
-import { ensureKeys, loadKeys, publicKeys } from '../../src/keys/store.js';
+import { rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
+import { dkimPublicValue, ensureKeys, generateKey, generateSelectorKeys, loadKeys, publicKeys, readKeysFile, spkiSha256, type KeysFile } from '../../src/keys/store.js';
+import { rollKeys } from '../../src/tls/rollover.js';
+import { FIXTURES, fixtureKeyDir } from '../support/fixtures.js';
 
 const openssl = (args: string[], input?: string) => execFileSync('openssl', args, { input, encoding: 'utf8' });
 
@@ -121,5 +126,148 @@ describe('key store', () => {
     writeFileSync(join(dir, 'tls/next.key'), 'garbage', { mode: 0o600 });
     assert.throws(() => loadKeys(dir, domains), /next\.key: not a private key/);
     assert.ok(readFileSync(join(dir, '.gitignore'), 'utf8').includes('*'));
+  });
+});
+
+const fingerprint = (pem: string) => createHash('sha256').update(pem).digest('hex');
+const keysJson = (dir: string) => JSON.parse(readFileSync(join(dir, 'keys.json'), 'utf8')) as KeysFile;
+const FIXTURE_DOMAINS = ['example.com', 'example.net'];
+
+describe('key store: public values', () => {
+  it('derives the public values of a store that has none once, keeps them in keys.json, then reads them', () => {
+    const dir = fixtureKeyDir(); // written before public values were kept
+    assert.equal(keysJson(dir).public, undefined);
+    const first = loadKeys(dir, FIXTURE_DOMAINS);
+    const stored = keysJson(dir).public ?? {};
+    for (const k of first.dkim) {
+      const expected = dkimPublicValue(createPublicKey(k.privatePem));
+      assert.equal(k.publicValue, expected);
+      assert.equal(stored[fingerprint(k.privatePem)]?.dkim, expected);
+    }
+    for (const t of [first.tls.current, first.tls.next]) {
+      assert.equal(t.spkiSha256, spkiSha256(createPublicKey(t.privatePem)));
+      assert.equal(stored[fingerprint(t.privatePem)]?.spkiSha256, t.spkiSha256);
+    }
+    assert.doesNotMatch(readFileSync(join(dir, 'keys.json'), 'utf8'), /PRIVATE KEY/);
+    assert.equal(statSync(join(dir, 'keys.json')).mode & 0o777, 0o600);
+    assert.equal(statSync(dir).mode & 0o777, 0o700);
+    assert.deepEqual(keysJson(dir).dkim, JSON.parse(readFileSync(join(FIXTURES, 'keystore/keys.json'), 'utf8')).dkim);
+
+    // What a later run uses is what keys.json says, not a value derived again from the private key.
+    const index = keysJson(dir);
+    const rsa = first.dkim.find((k) => k.domain === 'example.com' && k.algorithm === 'rsa');
+    const entry = rsa && index.public?.[fingerprint(rsa.privatePem)];
+    assert.ok(entry);
+    entry.dkim = 'as-stored';
+    writeFileSync(join(dir, 'keys.json'), JSON.stringify(index));
+    const before = readFileSync(join(dir, 'keys.json'), 'utf8');
+    const second = loadKeys(dir, FIXTURE_DOMAINS);
+    assert.equal(second.dkim.find((k) => k.selector === rsa?.selector && k.domain === 'example.com')?.publicValue, 'as-stored');
+    assert.equal(readFileSync(join(dir, 'keys.json'), 'utf8'), before, 'nothing to record: keys.json is not rewritten');
+    assert.deepEqual(publicKeys(second).tlsa, publicKeys(first).tlsa);
+  });
+
+  it('derives the values again for a key replaced by hand', () => {
+    const dir = fixtureKeyDir();
+    const old = loadKeys(dir, FIXTURE_DOMAINS).tls.next.spkiSha256;
+    const replacement = generateKey('ec');
+    writeFileSync(join(dir, 'tls/next.key'), replacement.pem, { mode: 0o600 });
+    const now = loadKeys(dir, FIXTURE_DOMAINS).tls.next.spkiSha256;
+    assert.notEqual(now, old);
+    assert.equal(now, spkiSha256(createPublicKey(replacement.pem)));
+    assert.equal(keysJson(dir).public?.[fingerprint(replacement.pem)]?.spkiSha256, now);
+  });
+
+  it('records the public values of the keys it makes, when it makes them', async () => {
+    const { dir, created } = freshStore(['example.com']);
+    await created;
+    const stored = keysJson(dir).public ?? {};
+    const pems = ['tls/current.key', 'tls/next.key', 'acme/account.key', ...readdirSync(join(dir, 'dkim/example.com')).map((f) => `dkim/example.com/${f}`)];
+    for (const file of pems) {
+      const pem = readFileSync(join(dir, file), 'utf8');
+      const values = stored[fingerprint(pem)];
+      assert.equal(values?.spkiSha256, spkiSha256(createPublicKey(pem)), file);
+      if (file.startsWith('dkim/')) assert.equal(values?.dkim, dkimPublicValue(createPublicKey(pem)), file);
+    }
+    // A rotation's new selectors are recorded the same way, beside what keys.json already holds.
+    const files = generateSelectorKeys(dir, 'example.com', [{ selector: 'e20990101', algorithm: 'ed25519' }]);
+    const pem = readFileSync(join(dir, files[0] ?? ''), 'utf8');
+    assert.equal(readKeysFile(dir).public?.[fingerprint(pem)]?.dkim, dkimPublicValue(createPublicKey(pem)));
+    assert.equal(Object.keys(readKeysFile(dir).public ?? {}).length, pems.length + 1);
+    assert.ok(readKeysFile(dir).dkim['example.com']?.length);
+  });
+
+  it('keeps the TLSA values right through a key rollover', async () => {
+    const dir = fixtureKeyDir();
+    const before = loadKeys(dir, FIXTURE_DOMAINS);
+    await rollKeys(dir, ['mail.example.com']);
+    const after = loadKeys(dir, FIXTURE_DOMAINS);
+    assert.equal(after.tls.current.spkiSha256, before.tls.next.spkiSha256);
+    assert.equal(after.tls.next.spkiSha256, spkiSha256(createPublicKey(after.tls.next.privatePem)));
+    assert.notEqual(after.tls.next.spkiSha256, before.tls.next.spkiSha256);
+  });
+
+  it('keeps the rspamd controller hash beside the password, made once', () => {
+    const dir = fixtureKeyDir();
+    rmSync(join(dir, 'secrets/rspamd-controller.hash'));
+    const keys = loadKeys(dir, FIXTURE_DOMAINS);
+    assert.equal(keys.rspamdControllerHash, rspamdPasswordHash(keys.rspamdControllerPassword));
+    assert.ok(verifyRspamdPassword(keys.rspamdControllerHash, keys.rspamdControllerPassword));
+    const file = join(dir, 'secrets/rspamd-controller.hash');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    // Read, not made again: a stored hash for the same password is used as it is.
+    const [tag] = readFileSync(file, 'utf8').split(' ');
+    writeFileSync(file, `${tag} $2$stored$hash\n`);
+    assert.equal(loadKeys(dir, FIXTURE_DOMAINS).rspamdControllerHash, '$2$stored$hash');
+    // A password changed by hand gets a hash of its own.
+    writeFileSync(join(dir, 'secrets/rspamd-controller'), 'a-new-controller-password\n');
+    assert.equal(loadKeys(dir, FIXTURE_DOMAINS).rspamdControllerHash, rspamdPasswordHash('a-new-controller-password'));
+  });
+});
+
+describe('atomic writes', () => {
+  const scratch = () => mkdtempSync(join(tmpdir(), 'mailrig-atomic-'));
+  const leftovers = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
+
+  it('replace a file whole, keeping its mode, and leave no temporary file', () => {
+    const dir = scratch();
+    const file = join(dir, 'keys.json');
+    writeFileSync(file, 'old', { mode: 0o600 });
+    chmodSync(file, 0o600);
+    writeAtomic(file, 'new', 0o644);
+    assert.equal(readFileSync(file, 'utf8'), 'new');
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    writeAtomic(join(dir, 'fresh'), 'x', 0o640);
+    assert.equal(statSync(join(dir, 'fresh')).mode & 0o777, 0o640);
+    assert.deepEqual(leftovers(dir), []);
+  });
+
+  it('write through a symlink, which stays one', () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'real.yaml'), 'a');
+    symlinkSync(join(dir, 'real.yaml'), join(dir, 'link.yaml'));
+    writeAtomic(join(dir, 'link.yaml'), 'b');
+    assert.equal(readFileSync(join(dir, 'real.yaml'), 'utf8'), 'b');
+    assert.ok(readdirSync(dir).includes('link.yaml'));
+  });
+
+  it('create a file that must not exist, never replacing one', () => {
+    const dir = scratch();
+    const file = join(dir, 'account.key');
+    createAtomic(file, 'first', 0o600);
+    assert.equal(statSync(file).mode & 0o777, 0o600);
+    assert.throws(() => createAtomic(file, 'second', 0o600), (e) => (e as NodeJS.ErrnoException).code === 'EEXIST');
+    assert.equal(readFileSync(file, 'utf8'), 'first');
+    assert.deepEqual(leftovers(dir), []);
+  });
+
+  it('leave what was there, and no temporary file, when the last step fails', () => {
+    const dir = scratch();
+    writeFileSync(join(dir, 'other'), 'x');
+    // A non-empty directory cannot be replaced by a file: the rename fails after the text is written.
+    assert.throws(() => writeAtomic(dir, 'new'));
+    assert.throws(() => createAtomic(dir, 'new', 0o600), (e) => (e as NodeJS.ErrnoException).code === 'EEXIST');
+    assert.deepEqual(readdirSync(dir).sort(), ['other']);
+    assert.deepEqual(leftovers(join(dir, '..')).filter((f) => f.includes('mailrig-atomic')), []);
   });
 });

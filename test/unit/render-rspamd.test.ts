@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
 import { renderRspamd } from '../../src/render/rspamd.js';
 import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
-import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/render/rspamd-password.js';
+import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
 import type { FileSpec } from '../../src/render/types.js';
 import { configFrom, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 

@@ -1,10 +1,12 @@
-// The rspamd controller's password hash, computed here so the host only ever receives the hash.
+// The rspamd controller's password hash, made on the operator's machine so the host only ever
+// receives the hash. The key store computes it once, when the password is made, and keeps it beside
+// the password (see store.ts): Catena is slow by design, about a second here.
 //
 // `rspamadm pw` on both Debian 12 (rspamd 3.4) and Debian 13 (3.12) prints "$2$<salt>$<key>": id 2 is
 // Catena-Butterfly (lambda 4, garlic 10, associated data "rspamd", BLAKE2b-512 as the hash), with a
 // 20-byte salt and a 32-byte key, both in rspamd's z-base32 (least significant bits first). The
 // controller re-derives the key from the salt on login, so any salt works: we derive it from the
-// password with HMAC, which keeps rendering pure and the golden trees byte-stable.
+// password with HMAC, so that one password always has one hash.
 import { createHash, createHmac } from 'node:crypto';
 
 const H_LEN = 64;
@@ -141,17 +143,10 @@ function derive(password: string, salt: Uint8Array): Buffer {
   return catena(Buffer.from(password, 'utf8'), salt, Buffer.from('rspamd'), GARLIC, KEY_LEN);
 }
 
-// Catena is deliberately slow (about a second here); a render matrix hashes the same password often.
-const memo = new Map<string, string>();
-
 /** "$2$salt$key" for the controller's `password`, as `rspamadm pw` would print it (salt aside). */
 export function rspamdPasswordHash(password: string): string {
-  const known = memo.get(password);
-  if (known !== undefined) return known;
   const salt = createHmac('sha256', 'mailrig rspamd controller salt').update(password, 'utf8').digest().subarray(0, SALT_LEN);
-  const hash = `$2$${rspamdBase32(salt)}$${rspamdBase32(derive(password, salt))}`;
-  memo.set(password, hash);
-  return hash;
+  return `$2$${rspamdBase32(salt)}$${rspamdBase32(derive(password, salt))}`;
 }
 
 /** Whether `hash` ("$2$salt$key", e.g. from `rspamadm pw`) matches `password`, as the controller checks it. */
