@@ -329,13 +329,36 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       const pregreet = await host.exec(`grep -c "PREGREET .* from \\[${earlyTalker}\\]" /var/log/postfix.log`);
       assert.ok(Number(pregreet.stdout.trim()) >= 1, 'postscreen logged PREGREET');
 
-      // Port 587 (smtpd itself): the same gets 554 at once.
-      const early587 = await Conversation.open(ep(587, earlyTalker));
-      early587.send('EHLO early.test\r\n');
-      const sync = await early587.smtpReply();
-      early587.close();
+      // Port 587 (smtpd itself): the same gets 554 at once. smtpd looks for early input once, between
+      // accepting the connection and greeting, so the EHLO must be there before it can accept: the
+      // host drops the talker's bare ACK that would complete the handshake, and the segment carrying
+      // the EHLO completes it instead — the connection reaches smtpd with the EHLO already queued.
+      const table = 'mailrig_test_pregreet';
+      const hold = await host.exec(`nft -f - <<'EOF'
+table inet ${table} {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    ip saddr ${earlyTalker} tcp dport 587 tcp flags == ack drop
+  }
+}
+EOF`);
+      assert.equal(hold.code, 0, hold.stderr);
+      const sync = await (async () => {
+        try {
+          const early587 = await Conversation.open(ep(587, earlyTalker));
+          early587.send('EHLO early.test\r\n');
+          const reply = await early587.smtpReply();
+          early587.close();
+          return reply;
+        } finally {
+          await host.exec(`nft delete table inet ${table}`);
+        }
+      })();
       assert.equal(sync.code, 554, sync.raw);
       assert.match(sync.raw, /SMTP protocol synchronization/);
+      // smtpd's own record that the EHLO was waiting before its greeting.
+      const improper = await host.exec(`grep -c "improper command pipelining after CONNECT from [^ ]*\\[${earlyTalker}\\]: EHLO early.test" /var/log/postfix.log`);
+      assert.ok(Number(improper.stdout.trim()) >= 1, 'smtpd logged the EHLO as sent before its greeting');
 
       // Pipelining after HELO (PIPELINING was never offered): refused and disconnected.
       const { c } = await smtpSession(ep(25), false);
