@@ -215,12 +215,13 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       const dir = mkdtempSync(join(tmpdir(), 'mailrig-testssl-'));
       const targets: Array<[number, string[]]> = [[25, ['--starttls', 'smtp']], [587, ['--starttls', 'smtp']], [465, []], [143, ['--starttls', 'imap']], [993, []], [443, []]];
       // -p protocols, -s cipher categories, -e every offered cipher (--fast: through openssl in
-      // bulk), -R renegotiation, -C compression. Nothing else: the six scans run at once.
+      // bulk), -R renegotiation, -C compression. Nothing else: the six scans run at once. A scan
+      // still running when the test ends is stopped, so it cannot load the host during later tests.
       t.after(() => rmSync(dir, { recursive: true, force: true }));
       const scans = await Promise.all(
         targets.map(async ([port, starttls]) => {
           const json = join(dir, `${port}.json`);
-          await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--nodns', 'none', '--fast', '-p', '-s', '-e', '-R', '-C', ...starttls, '--jsonfile', json, `${host.address}:${port}`], { maxBuffer: 1 << 24 }).catch(() => undefined);
+          await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--nodns', 'none', '--fast', '-p', '-s', '-e', '-R', '-C', ...starttls, '--jsonfile', json, `${host.address}:${port}`], { maxBuffer: 1 << 24, signal: t.signal }).catch(() => undefined);
           return { port, findings: JSON.parse(readFileSync(json, 'utf8')) as Array<{ id: string; finding: string; severity: string }> };
         }),
       );
