@@ -18,6 +18,24 @@ async function liveState(host: TestHost): Promise<string> {
   return r.stdout;
 }
 
+/** Files through which the test and its rspamadm shim on the host signal each other. */
+const VALIDATING = '/run/mailrig-test-validating';
+const RELEASE = '/run/mailrig-test-release';
+
+/**
+ * Polls a shell condition on the host until it holds (true) or `gaveUp` settles first (false). No
+ * deadline of its own: the test's timeout bounds it.
+ */
+async function untilOnHost(host: TestHost, condition: string, gaveUp?: Promise<unknown>): Promise<boolean> {
+  let over = false;
+  void gaveUp?.then(() => (over = true));
+  for (;;) {
+    if ((await host.exec(condition)).code === 0) return true;
+    if (over) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 async function healthy(host: TestHost): Promise<void> {
   const check = await host.exec('postfix check && doveconf -n >/dev/null && nginx -t -q && ss -Hltn | grep -c -E ":(25|465|587|143|993|80|443|11332|6379) "');
   assert.equal(check.code, 0, check.stderr);
@@ -82,8 +100,9 @@ describe('apply when things go wrong (Debian 12)', { timeout: 15 * 60_000 }, () 
   });
 
   it('a dropped SSH connection mid-apply leaves a valid configuration running, and a re-run converges', async () => {
-    // Make validation slow enough to cut the connection inside it: a shim in front of rspamadm.
-    await host.exec('printf \'#!/bin/sh\\nsleep 8\\nexec /usr/bin/rspamadm "$@"\\n\' > /usr/local/bin/rspamadm && chmod 755 /usr/local/bin/rspamadm');
+    // Hold apply inside validation until the connection is cut: a shim in front of rspamadm says
+    // it was reached, then waits to be let go and fails, so nothing that outlives the drop passes.
+    await host.exec(`rm -f ${VALIDATING} ${RELEASE} && printf '#!/bin/sh\\ntouch ${VALIDATING}\\nwhile [ ! -e ${RELEASE} ]; do sleep 0.1; done\\nexit 1\\n' > /usr/local/bin/rspamadm && chmod 755 /usr/local/bin/rspamadm`);
     edit(ws, 'reject: 15', 'reject: 14');
     const before = await liveState(host);
     const child = spawn(process.execPath, [join(PROJECT_ROOT, 'bin/mailrig.js'), 'apply', '--yes', '--identity', host.keyFile, '--known-hosts', host.knownHostsFile], {
@@ -92,25 +111,23 @@ describe('apply when things go wrong (Debian 12)', { timeout: 15 * 60_000 }, () 
     });
     let out = '';
     let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const dropped = new Promise<void>((resolve) => {
-      child.stdout.on('data', async (d: Buffer) => {
-        out += d.toString();
-        if (/validating the staged configuration/.test(out) && !out.includes('#dropped')) {
-          out += '#dropped';
-          await new Promise((r) => setTimeout(r, 1500));
-          // The operator's network goes away: every SSH session to the host dies.
-          await host.exec("pkill -f 'sshd: root@' ; pkill -f sshd-session; true");
-          resolve();
-        }
-      });
-    });
-    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    await dropped;
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const reached = await untilOnHost(host, `test -e ${VALIDATING}`, closed);
+    assert.ok(reached, `apply ended before validating: ${out}\n${err}`);
+    // The operator's network goes away: every SSH session to the host dies.
+    await host.exec("pkill -f 'sshd: root@' ; pkill -f sshd-session; true");
+    const code = await closed;
+    assert.match(out, /validating the staged configuration/);
     assert.notEqual(code, 0, `apply failed: ${out}\n${err}`);
     assert.equal(await liveState(host), before, 'the drop happened before the swap: nothing changed');
+    // Let the orphaned validation end (failing), and wait until it has.
+    await host.exec(`touch ${RELEASE}`);
+    // ([/]: the pattern must not match the shell that runs pgrep, whose command line contains it.)
+    assert.ok(await untilOnHost(host, "! pgrep -f '[/]usr/local/bin/rspamadm' >/dev/null"), 'the orphaned validation ended');
     await healthy(host);
-    await host.exec('rm /usr/local/bin/rspamadm');
+    await host.exec(`rm /usr/local/bin/rspamadm ${VALIDATING} ${RELEASE}`);
     const again = await ws.mailrig(['apply', '--yes']);
     assert.equal(again.code, 0, show(again));
     assert.match(again.out, /applied/);

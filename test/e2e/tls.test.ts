@@ -37,6 +37,32 @@ async function verifiedLeaf(address: string, port: number, extra: string[], caFi
   return fp;
 }
 
+/** The SHA-256 fingerprint of the leaf a port serves, unverified ('' if none). */
+async function servedLeaf(address: string, port: number, extra: string[]): Promise<string> {
+  const r = await run('sh', [
+    '-c',
+    `openssl s_client -connect ${address}:${port} -servername mail.example.com ${extra.join(' ')} </dev/null 2>/dev/null | openssl x509 -noout -fingerprint -sha256`,
+  ]).catch(() => ({ stdout: '' }));
+  return /Fingerprint=([0-9A-F:]+)/.exec(r.stdout)?.[1] ?? '';
+}
+
+/**
+ * Waits until every port serves the certificate installed on the host. A reload only signals the
+ * daemons, which take the new certificate up after the command that asked for it has returned.
+ */
+async function untilServed(host: TestHost, ports: Array<[number, string[]]> = PORTS): Promise<void> {
+  const installed = await installedFingerprint(host);
+  const deadline = Date.now() + 120_000;
+  for (const [port, extra] of ports) {
+    for (;;) {
+      const fp = await servedLeaf(host.address, port, extra);
+      if (fp && installed.includes(fp)) break;
+      assert.ok(Date.now() < deadline, `port ${port} serves the installed certificate; it serves ${fp || 'none'}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+}
+
 async function installedFingerprint(host: TestHost): Promise<string> {
   const r = await host.exec('openssl x509 -in /etc/mailrig/tls/fullchain.pem -noout -fingerprint -sha256 -serial');
   return r.stdout;
@@ -86,6 +112,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     assert.doesNotMatch(r.err, /warning/, show(r));
 
     const installed = await installedFingerprint(host);
+    await untilServed(host);
     for (const [port, extra] of PORTS) {
       const fp = await verifiedLeaf(host.address, port, extra, rootFile);
       assert.ok(installed.includes(fp), `port ${port} serves the installed certificate (${fp})`);
@@ -107,6 +134,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     assert.notEqual(after, before, 'a new certificate');
     const certKey = (await host.exec('openssl x509 -in /etc/mailrig/tls/fullchain.pem -noout -pubkey')).stdout;
     assert.equal(certKey, keyBefore, 'for the same key');
+    await untilServed(host);
     for (const [port, extra] of PORTS) {
       const fp = await verifiedLeaf(host.address, port, extra, rootFile);
       assert.ok(after.includes(fp), `port ${port} serves the renewed certificate`);
@@ -137,6 +165,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     assert.equal(status.code, 0, show(status));
     const s = JSON.parse(status.out) as { installed: { spkiSha256: string } };
     assert.equal(`3 1 1 ${s.installed.spkiSha256}`, next, 'the server now uses the key whose TLSA was published ahead');
+    await untilServed(host);
     for (const [port, extra] of PORTS) await verifiedLeaf(host.address, port, extra, rootFile);
     const after = tlsa((await ws.mailrig(['dns', '--format', 'json'])).out);
     assert.equal(after[0], next);
@@ -152,6 +181,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     const r = await ws.mailrig(['apply', '--yes']);
     assert.equal(r.code, 0, show(r));
     assert.match(r.err, /warning: no certificate from .*the renewal agent on the host retries daily/s, show(r));
+    await untilServed(host, [[443, []]]);
     await assert.rejects(verifiedLeaf(host.address, 443, [], rootFile), 'the self-signed certificate does not verify');
     const issuer = await host.exec('openssl x509 -in /etc/mailrig/tls/fullchain.pem -noout -issuer');
     assert.match(issuer.stdout, /mail\.example\.com/);
@@ -161,6 +191,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     const agent = await host.exec(AGENT);
     assert.equal(agent.code, 0, `${agent.stdout}\n${agent.stderr}`);
     assert.match(agent.stdout, /no certificate from the CA yet[\s\S]*renewed/);
+    await untilServed(host);
     for (const [port, extra] of PORTS) await verifiedLeaf(host.address, port, extra, rootFile);
   });
 });

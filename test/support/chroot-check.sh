@@ -351,13 +351,30 @@ start_services() {
 
 listening_ports() { ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }' | sort -un; }
 
+# The process that stays up while a service runs (every init script here returns after its
+# daemon has detached, so a service without it has died).
+daemon_process() {
+  case $1 in
+    postfix) echo master ;;
+    *) echo "$1" ;;
+  esac
+}
+
+# Waits until every expected port listens, or until the daemon that should open a missing port has
+# exited (it never will then). START_TIMEOUT only bounds a daemon that runs but never listens.
 wait_for_ports() {
-  local deadline=$((SECONDS + ${START_TIMEOUT:-20})) p missing
+  local deadline=$((SECONDS + ${START_TIMEOUT:-120})) p missing dead up svc
   while :; do
-    missing=()
-    local up; up=$(listening_ports)
+    missing=() dead=no
+    up=$(listening_ports)
     for p in $EXPECT; do grep -qx "$p" <<<"$up" || missing+=("$p"); done
     [[ ${#missing[@]} == 0 || $SECONDS -ge $deadline ]] && break
+    for p in "${missing[@]}"; do
+      svc=$(service_for_port "$p")
+      [[ $svc == unknown ]] && continue   # whose port it is, we cannot tell: wait for it
+      in_root pgrep -x "$(daemon_process "$svc")" >/dev/null || dead=yes
+    done
+    [[ $dead == yes ]] && break
     sleep 0.5
   done
   MISSING=("${missing[@]}")
@@ -391,9 +408,7 @@ dump_logs() {
 foreground_probe() {
   local -a cmd
   local proc
-  case $1 in
-    postfix) proc=master ;; redis-server) proc=redis-server ;; *) proc=$1 ;;
-  esac
+  proc=$(daemon_process "$1")
   if in_root pgrep -x "$proc" >/dev/null; then
     echo "----- $1 is running; its listeners:"
     case $1 in

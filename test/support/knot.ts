@@ -9,10 +9,10 @@
 //
 // Nothing is left behind: stop() kills the daemon it started (by its pid) and deletes the directory.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { createServer } from 'node:net';
 import { createSocket } from 'node:dgram';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,24 +71,71 @@ export function newTsigSecret(): string {
   return randomBytes(32).toString('base64');
 }
 
-/** A port free for both TCP and UDP on 127.0.0.1 right now. */
+/** Where test processes on this machine claim ports: one file per port, holding the owner's pid. */
+const PORT_CLAIMS = join(tmpdir(), 'mailrig-test-ports');
+/** Below the kernel's ephemeral range (32768 and up by default), so no outgoing connection takes one. */
+const PORT_RANGE = [20000, 29999] as const;
+const claimed = new Set<string>();
+
+/**
+ * A port for a test server on 127.0.0.1 (TCP and UDP), ours until this process exits. A port that is
+ * merely free now could be taken before the server binds it: by another test process picking the
+ * same one, or by the kernel for an outgoing connection. So ports come from below the ephemeral
+ * range, and each is claimed by creating its file under PORT_CLAIMS exclusively (a claim whose
+ * process has gone is removed). A claimed port that something else has bound is skipped.
+ */
 export async function freePort(): Promise<number> {
+  if (!existsSync(PORT_CLAIMS)) {
+    mkdirSync(PORT_CLAIMS, { recursive: true });
+    chmodSync(PORT_CLAIMS, 0o1777); // shared by every user's test runs, like /tmp itself
+  }
   for (;;) {
-    const port = await new Promise<number>((resolve, reject) => {
+    const port = PORT_RANGE[0] + randomInt(PORT_RANGE[1] - PORT_RANGE[0] + 1);
+    const file = join(PORT_CLAIMS, String(port));
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      // An empty file is a claim being written: only a claim naming a process that is gone goes.
+      const owner = Number((readIfThere(file) ?? '').trim() || 'NaN');
+      if (Number.isInteger(owner) && owner > 0 && !alive(owner)) rmSync(file, { force: true });
+      continue;
+    }
+    if (claimed.size === 0) process.once('exit', () => claimed.forEach((f) => rmSync(f, { force: true })));
+    claimed.add(file);
+    if ((await bindable('tcp', port)) && (await bindable('udp', port))) return port;
+  }
+}
+
+function readIfThere(file: string): string | undefined {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function bindable(proto: 'tcp' | 'udp', port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (proto === 'tcp') {
       const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '127.0.0.1', () => {
-        const addr = srv.address();
-        srv.close(() => resolve(typeof addr === 'object' && addr ? addr.port : 0));
-      });
-    });
-    const udpFree = await new Promise<boolean>((resolve) => {
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    } else {
       const s = createSocket('udp4');
       s.once('error', () => resolve(false));
       s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (port > 0 && udpFree) return port;
-  }
+    }
+  });
 }
 
 function config(dir: string, host: string, port: number, opts: KnotOptions): string {

@@ -7,8 +7,10 @@
 #
 # The cache is read-only input for chroot-check.sh (it mounts it as an overlay lowerdir), so a
 # rootfs is built in a temp dir next to the cache and renamed into place only once complete.
-# Needs root, debootstrap and access to deb.debian.org.
-set -euo pipefail
+# Needs root, debootstrap and access to deb.debian.org. Downloads are retried (the archive or the
+# network fails now and then); a failing command is named on stderr before the script exits.
+set -eEuo pipefail
+trap 'echo "rootfs.sh: failed (exit $?): $BASH_COMMAND" >&2' ERR
 
 CACHE_ROOT=${MAILRIG_TEST_CACHE:-/var/cache/mailrig-test}
 MIRROR=${MAILRIG_TEST_MIRROR:-http://deb.debian.org/debian}
@@ -25,6 +27,21 @@ BASE_PACKAGES=(
 
 die() { echo "rootfs.sh: $*" >&2; exit 1; }
 log() { echo "rootfs.sh: $*" >&2; }
+
+# How often a download step is tried before the build fails, and apt's own per-file retries.
+ATTEMPTS=${MAILRIG_TEST_DOWNLOAD_ATTEMPTS:-3}
+APT_OPTS=(-o APT::Sandbox::User=root -o Acquire::Retries=5)
+
+# retry <what> <cmd...>: runs cmd up to ATTEMPTS times, backing off between attempts.
+retry() {
+  local what=$1 n=1; shift
+  until "$@"; do
+    ((n < ATTEMPTS)) || { log "$what failed $n times, giving up"; return 1; }
+    log "$what failed (attempt $n of $ATTEMPTS), retrying in $((n * 10)) s"
+    sleep $((n * 10))
+    n=$((n + 1))
+  done
+}
 
 # Package names differ between releases only where listed here (none known so far: both releases
 # carry every name above; keep the hook so a rename is a one-line change).
@@ -73,13 +90,18 @@ build() {
   local release=$1 target=$2 stamp=$3
   local debs="$CACHE_ROOT/debs/$release"
   mkdir -p "$debs/partial" "$CACHE_ROOT/rootfs"
+  # The .deb cache is shared with testhost.sh's builds of the same release: two apt-gets on one
+  # archives dir fail on its lock, and two debootstraps could write the same file. Every builder
+  # that uses it holds this lock for as long as it does (the same protocol as testhost.sh).
+  exec 7>"$debs/.mailrig-build.lock"
+  flock 7
   BUILD_DIR=$(mktemp -d "$CACHE_ROOT/rootfs/.build-$release.XXXXXX")
   trap cleanup_build EXIT
   trap 'exit 130' INT TERM
   local t0=$SECONDS
 
   log "debootstrap $release into $BUILD_DIR"
-  debootstrap --variant=minbase --cache-dir="$debs" "$release" "$BUILD_DIR" "$MIRROR" >&2
+  retry "debootstrap $release" debootstrap_into "$release" "$BUILD_DIR" "$debs"
 
   # Nothing may start during the build (and nothing starts later unless chroot-check removes this).
   printf '#!/bin/sh\nexit 101\n' >"$BUILD_DIR/usr/sbin/policy-rc.d"
@@ -100,9 +122,13 @@ build() {
   mapfile -t pkgs < <(packages_for "$release")
   in_chroot "$BUILD_DIR" sh -c \
     'echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections'
-  in_chroot "$BUILD_DIR" apt-get -o APT::Sandbox::User=root update -q >&2
-  in_chroot "$BUILD_DIR" apt-get -o APT::Sandbox::User=root install -y -q --no-install-recommends "${pkgs[@]}" >&2
+  retry "apt-get update ($release)" in_chroot "$BUILD_DIR" apt-get "${APT_OPTS[@]}" update -q >&2
+  # Download first (the step that can fail for reasons outside this machine), then install offline.
+  retry "download of $release packages" in_chroot "$BUILD_DIR" apt-get "${APT_OPTS[@]}" install -y -q \
+    --no-install-recommends --download-only "${pkgs[@]}" >&2
+  in_chroot "$BUILD_DIR" apt-get "${APT_OPTS[@]}" install -y -q --no-install-recommends "${pkgs[@]}" >&2
   unmount_all
+  flock -u 7
 
   # Keep the image small and deterministic: apt lists are re-downloadable.
   rm -rf "$BUILD_DIR"/var/lib/apt/lists/* 2>/dev/null || true
@@ -126,6 +152,18 @@ build() {
 
   log "built $release in $((SECONDS - t0)) s"
   trap - EXIT INT TERM
+}
+
+# One debootstrap attempt into an empty <dir>; a failed attempt leaves <dir> empty again (the .debs it
+# fetched stay in the cache, so the next attempt only downloads what is still missing).
+debootstrap_into() { # <release> <dir> <debs>
+  local release=$1 dir=$2 debs=$3
+  if debootstrap --variant=minbase --cache-dir="$debs" "$release" "$dir" "$MIRROR" >&2; then return 0; fi
+  # debootstrap may have left its own /proc or /sys mounts in the target when it failed.
+  grep -o " $dir/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
+  if grep -q " $dir/" /proc/self/mounts; then die "$dir still has mounts after a failed debootstrap"; fi
+  find "$dir" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+  return 1
 }
 
 in_chroot() {

@@ -49,9 +49,13 @@ describe('check: open relay', () => {
   const servers: Server[] = [];
   after(() => servers.forEach((s) => s.close()));
 
-  /** An SMTP server on loopback answering RCPT with `rcpt`; records what the client sent. */
-  async function smtp(rcpt: string, log: string[]): Promise<number> {
+  /**
+   * An SMTP server on loopback answering RCPT with `rcpt`; records what the client sent, and calls
+   * `closed` when the client's connection has ended (after which nothing more can arrive).
+   */
+  async function smtp(rcpt: string, log: string[], closed?: () => void): Promise<number> {
     const server = createServer((socket) => {
+      socket.on('close', () => closed?.());
       socket.write('220-test ESMTP\r\n220 test ESMTP\r\n');
       let buf = '';
       socket.on('data', (d: Buffer) => {
@@ -78,13 +82,15 @@ describe('check: open relay', () => {
 
   it('a 554 at RCPT is ok, and no DATA is ever sent', async () => {
     const log: string[] = [];
-    const port = await smtp('554 5.7.1 <mailrig-relay-test@example.org>: Relay access denied', log);
+    let ended!: () => void;
+    const connectionEnded = new Promise<void>((r) => (ended = r));
+    const port = await smtp('554 5.7.1 <mailrig-relay-test@example.org>: Relay access denied', log, ended);
     const attempt = await tryRelay('127.0.0.1', port, 5000);
     assert.deepEqual(attempt, { code: 554, text: '5.7.1 <mailrig-relay-test@example.org>: Relay access denied', step: 'rcpt' });
     const r = judgeRelay('127.0.0.1', attempt);
     assert.equal(r.status, 'ok');
     assert.match(r.message, /^refused: 554 .*Relay access denied$/);
-    await new Promise((res) => setTimeout(res, 100));
+    await connectionEnded;
     assert.ok(!log.some((l) => /^DATA/i.test(l)), log.join(' | '));
     assert.match(log.find((l) => /^MAIL FROM/i.test(l)) ?? '', /example\.net/);
   });

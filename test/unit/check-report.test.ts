@@ -22,11 +22,22 @@ const results: CheckResult[] = [
 describe('check: runner', () => {
   it('runs checks in parallel and keeps their order; a throwing check becomes "could not check"', async () => {
     const started: string[] = [];
-    const slow: Check<null> = { section: 'host', name: 'slow', run: async () => (started.push('slow'), await new Promise((r) => setTimeout(r, 50)), [results[0] as CheckResult]) };
+    let startedWhenSlowEnded: string[] = [];
+    // The slow check yields to the event loop once: every check started together has started by then.
+    const slow: Check<null> = {
+      section: 'host',
+      name: 'slow',
+      run: async () => {
+        started.push('slow');
+        await new Promise((r) => setImmediate(r));
+        startedWhenSlowEnded = [...started];
+        return [results[0] as CheckResult];
+      },
+    };
     const fast: Check<null> = { section: 'dns', name: 'fast', run: async () => (started.push('fast'), [results[2] as CheckResult]) };
     const broken: Check<null> = { section: 'tls', name: 'broken', run: async () => { throw new Error('boom'); } };
     const rs = await runChecks([slow, fast, broken], null);
-    assert.deepEqual(started, ['slow', 'fast'], 'fast started before slow finished');
+    assert.deepEqual(startedWhenSlowEnded, ['slow', 'fast'], 'fast started before slow finished');
     assert.deepEqual(rs.map((r) => r.id), ['host.daemon.postfix', 'dns.dnssec.example.com', 'tls.broken']);
     assert.equal(rs[2]?.unknown, true);
     assert.match(rs[2]?.message ?? '', /could not check: the check failed: boom/);
