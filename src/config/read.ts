@@ -1,8 +1,9 @@
 // Reading mailrig.yaml for commands that only read it, without loading the YAML parser or the
 // schema when the file has been validated before.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { UsageError } from '../errors.js';
 import { writeAtomic } from '../fs/atomic.js';
 import { normalize, type Config } from './model.js';
@@ -25,13 +26,17 @@ export function readConfigFile(path: string): string {
 // `cacheFile`, named by a hash of the text and of the code that validates it, so any change to
 // either validates again; everything after validation (normalize) runs every time.
 
-/** Hash of the compiled modules that decide what a valid config is: a new mailrig validates again. */
+/**
+ * Hash of the compiled modules that decide what a valid config is — this folder, which imports
+ * nothing above it — so a new mailrig validates again.
+ */
 let codeHash: string | undefined;
 function validatorHash(): string {
   if (codeHash === undefined) {
     const h = createHash('sha256');
-    for (const m of ['./load.js', './schema.js', './model.js', './rules.js', './syntax.js', '../backup/repository.js']) {
-      h.update(readFileSync(new URL(m, import.meta.url)));
+    const dir = dirname(fileURLToPath(import.meta.url));
+    for (const name of readdirSync(dir).filter((n) => n.endsWith('.js')).sort()) {
+      h.update(name).update('\0').update(readFileSync(join(dir, name)));
     }
     codeHash = h.digest('hex');
   }
