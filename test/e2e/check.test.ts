@@ -43,15 +43,6 @@ async function servedExpiry(address: string, port: number): Promise<string> {
   return r.stdout.trim();
 }
 
-/** Polls a shell condition on the host until it holds (at most two minutes). */
-async function untilOnHost(host: TestHost, condition: string, what: string): Promise<void> {
-  const deadline = Date.now() + 120_000;
-  while ((await host.exec(condition)).code !== 0) {
-    assert.ok(Date.now() < deadline, `timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 function reverseZone(address: string): { origin: string; text: string } {
   const [a, b, c, d] = address.split('.');
   const origin = `${b}.${a}.in-addr.arpa`;
@@ -149,7 +140,6 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
   it('after breakage: the right FAIL lines with the right fixes, and --changes says what moved', async () => {
     // 1. dovecot stopped.
     await host.exec('service dovecot stop >/dev/null 2>&1');
-    await untilOnHost(host, '! pgrep -x dovecot >/dev/null', 'dovecot has exited');
     // 2. the DKIM records gone from the zone.
     await knot?.stop();
     knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.split('\n').filter((l) => !l.includes('_domainkey')).join('\n') }, reverseZone(host.address)] });
@@ -177,8 +167,6 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
     // 4. Redis open to the network.
     const redis = await host.exec("sed -i 's/^bind .*/bind 0.0.0.0/' /etc/redis/redis.conf && service redis-server restart >/dev/null 2>&1");
     assert.equal(redis.code, 0, redis.stderr);
-    // Redis binds after it has detached from the init script: wait for the new listener.
-    await untilOnHost(host, 'ss -Hltn | grep -q "0.0.0.0:6379 "', 'redis listens on 0.0.0.0:6379');
 
     await record(host, 'bookworm-broken.txt', `${host.gateway}:1`);
     const changes = await check(['--changes']);
