@@ -9,13 +9,12 @@
 //   deliverability.zen/dbl.*          knotd refuses Spamhaus queries (no network): "could not check"
 //   host.updates                      may fail: the cached base image can lag Debian's security archive
 import assert from 'node:assert/strict';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { promisify } from 'node:util';
 import { checkFactsScript } from '../../src/host/facts-check.js';
 import { MOUNTS } from '../../src/check/host/resources.js';
 import { TLS_CERT } from '../../src/render/tls.js';
@@ -33,15 +32,6 @@ interface Result {
 }
 
 const EXPECTED_WARNINGS = [/^tls\.certificate\./, /^tls\.mta-sts\./, /^dns\.dnssec\./, /^deliverability\.(zen|dbl)\./];
-
-const run = promisify(execFile);
-
-/** The served certificate's "notAfter=..." line (STARTTLS on 25 and 587), or '' without one. */
-async function servedExpiry(address: string, port: number): Promise<string> {
-  const starttls = port === 25 || port === 587 ? '-starttls smtp' : '';
-  const r = await run('sh', ['-c', `openssl s_client -connect ${address}:${port} ${starttls} -servername mail.example.com </dev/null 2>/dev/null | openssl x509 -noout -enddate`]).catch(() => ({ stdout: '' }));
-  return r.stdout.trim();
-}
 
 function reverseZone(address: string): { origin: string; text: string } {
   const [a, b, c, d] = address.split('.');
@@ -151,16 +141,6 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
       execFileSync('openssl', ['x509', '-req', '-in', join(tmp, 'csr'), '-key', key, '-days', '-1', '-out', join(tmp, 'crt')], { stdio: 'ignore' });
       const put = await host.exec('cat > /etc/mailrig/tls/fullchain.pem && service postfix reload >/dev/null 2>&1 && service nginx reload >/dev/null 2>&1', { stdin: readFileSync(join(tmp, 'crt')) });
       assert.equal(put.code, 0, put.stderr);
-      // A reload is a signal: the daemons take the new certificate up after it returns. Check once
-      // every port serves it.
-      const expiry = (await run('openssl', ['x509', '-in', join(tmp, 'crt'), '-noout', '-enddate'])).stdout.trim();
-      for (const port of [25, 465, 587, 443]) {
-        const deadline = Date.now() + 120_000;
-        while ((await servedExpiry(host.address, port)) !== expiry) {
-          assert.ok(Date.now() < deadline, `port ${port} serves the expired certificate after the reload`);
-          await new Promise((r) => setTimeout(r, 200));
-        }
-      }
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
