@@ -231,7 +231,7 @@ describe('test host (bookworm) and SshTransport', { skip: notRoot }, () => {
     assert.doesNotMatch(sh('ip netns list'), new RegExp(host.netns));
     // Only this host's traces: other test hosts may be running beside it.
     assert.doesNotMatch(readFileSync('/proc/mounts', 'utf8'), new RegExp(escape(host.workDir)));
-    assert.doesNotMatch(sh('iptables -t nat -S'), new RegExp(`mailrig-testhost:${escape(host.name)}\\b`));
+    assert.doesNotMatch(sh('iptables -t nat -S'), new RegExp(`mailrig-testhost:${escape(host.netns.replace(/^mailrig-/, ""))}\\b`));
     assert.doesNotMatch(sh('ip -o link'), new RegExp(`\\b${escape(host.veth)}\\b`));
     if (!/mailrig-/.test(sh('ip netns list'))) {
       assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), ipForwardBefore);

@@ -8,7 +8,7 @@
 #   testhost.sh cleanup-stale                  tear down hosts whose owning process is gone
 #
 # A host is: an overlay root in <dir> (/tmp/mailrig-host-XXXX) over the cached base image, a network
-# namespace mailrig-<name> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt,
+# namespace mailrig-<name>-<tag> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt,
 # and a cgroup of its own. testhost.ts runs `boot` as its child so that node owns the host's PID 1
 # (systemd, or a small shell init that runs sshd); the overlay, network and keys outlive a power-off,
 # so the same host boots again. Every change to this machine is recorded in <dir>/state so that stop
@@ -278,7 +278,7 @@ free_subnet() {
   die "no free subnet in $SUBNET_PREFIX.0.0/16"
 }
 
-network_up() { # <dir> <name>; runs under with_lock
+network_up() { # <dir> <id>; runs under with_lock
   local dir=$1 name=$2 n
   local ns="mailrig-$name"
   n=$(free_subnet)
@@ -330,7 +330,10 @@ cmd_prepare() {
   local dir=$1 release=$2 name=$3 base
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "bad host name '$name' (a-z, 0-9, -; at most 31)"
   [[ -d $dir && $dir == /tmp/mailrig-host-* ]] || die "bad host dir '$dir'"
-  ip netns list | awk '{print $1}' | grep -qx "mailrig-$name" && die "a test host named $name is running"
+  # The host's traces on this machine carry its name and a random tag: test runs side by side may
+  # start hosts of the same name.
+  local id
+  id="$name-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   state_put "$dir" OWNER "${MAILRIG_TESTHOST_OWNER:-$PPID}"
   base=$(cmd_base "$release")
   mkdir -p "$dir/upper" "$dir/work" "$dir/root"
@@ -343,7 +346,7 @@ cmd_prepare() {
   local root=$dir/root
   # A cgroup of its own: its systemd sees only this subtree, and stop finds every process in it.
   local cgroup
-  cgroup="$(cgroup2_root)/$CGROUP_PARENT/$name"
+  cgroup="$(cgroup2_root)/$CGROUP_PARENT/$id"
   with_lock mkdir -p "$cgroup"
   state_put "$dir" CGROUP "$cgroup"
   # Like a VPS cloned from an image: its own machine id (an empty one would make systemd's first boot).
@@ -362,7 +365,7 @@ cmd_prepare() {
     in_root "$root" ssh-keygen -q -t "$t" -N '' -C "root@$name" -f "/etc/ssh/ssh_host_${t}_key"
   done
 
-  with_lock network_up "$dir" "$name"
+  with_lock network_up "$dir" "$id"
   local address
   address=$(state_get "$dir" ADDRESS)
   : >"$dir/known_hosts"

@@ -25,7 +25,7 @@ export type TestHostInit = 'systemd' | 'sshd';
 
 export interface TestHostOptions {
   release: TestHostRelease;
-  /** Host name inside the host and suffix of its network namespace (mailrig-<name>). */
+  /** Host name inside the host; its network namespace is mailrig-<name>-<random tag>. */
   name?: string;
   /**
    * PID 1 of the host: systemd, as on every VPS (the default), or a small shell init that only runs
