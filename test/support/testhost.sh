@@ -432,6 +432,9 @@ cmd_boot() {
   cgroup=$(state_get "$dir" CGROUP)
   [[ -n $ns && -n $cgroup ]] || die "host $dir is not prepared"
   name=$(cat "$dir/root/etc/hostname")
+  # After a power loss the kernel may still be reaping the host's last processes.
+  local i
+  for ((i = 0; i < 50; i++)); do [[ -z $(cgroup_pids "$cgroup") ]] && break; sleep 0.1; done
   [[ -z $(cgroup_pids "$cgroup") ]] || die "host $name still runs: power it off first"
   mkdir -p "$cgroup"
   remove_cgroup_children "$cgroup"
