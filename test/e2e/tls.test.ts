@@ -3,7 +3,8 @@
 // Pebble against the zone `mailrig dns` printed, served by knotd); every TLS port serves the chain and
 // it verifies against Pebble's root; TLSA matches the served key; the on-host agent's forced renewal
 // keeps the key; mail still flows; `tls roll-key` switches to the pre-published next key; and with
-// Pebble unreachable apply still succeeds on the self-signed certificate, the agent catching up later.
+// Pebble unreachable apply still succeeds on the self-signed certificate, the agent — started by its
+// daily systemd timer's service, logging to the journal — catching up later.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -154,6 +155,15 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     assert.match(idle.stdout, /no renewal needed/);
   });
 
+  it('the agent runs from a daily systemd timer, enabled, its service logging to the journal', async () => {
+    const timers = await host.exec('systemctl is-enabled mailrig-agent.timer; systemctl list-timers --all --no-pager --no-legend mailrig-agent.timer');
+    assert.match(timers.stdout, /^enabled\n.*mailrig-agent\.timer\s+mailrig-agent\.service/, timers.stdout);
+    const start = await host.exec('systemctl start mailrig-agent.service', { timeoutMs: 120_000 });
+    assert.equal(start.code, 0, start.stderr);
+    const journal = await host.exec('journalctl --no-pager -o cat -u mailrig-agent.service');
+    assert.match(journal.stdout, /no renewal needed/);
+  });
+
   it('tls roll-key switches to the pre-published next key; mailrig dns retires the old one', async () => {
     const dnsBefore = await ws.mailrig(['dns', '--format', 'json']);
     const tlsa = (out: string) => (JSON.parse(out) as Array<{ type: string; value: string }>).filter((r) => r.type === 'TLSA').map((r) => r.value);
@@ -188,9 +198,11 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
 
     await pebble.start();
     writeFileSync(rootFile, await pebble.issuingRoot()); // a restarted Pebble has a new CA
-    const agent = await host.exec(AGENT);
-    assert.equal(agent.code, 0, `${agent.stdout}\n${agent.stderr}`);
-    assert.match(agent.stdout, /no certificate from the CA yet[\s\S]*renewed/);
+    // What the daily timer does: start the agent's service (a oneshot: it returns when the run ends).
+    const agent = await host.exec('systemctl start mailrig-agent.service', { timeoutMs: 120_000 });
+    assert.equal(agent.code, 0, agent.stderr);
+    const journal = await host.exec('journalctl --no-pager -o cat -u mailrig-agent.service');
+    assert.match(journal.stdout, /no certificate from the CA yet[\s\S]*renewed/, journal.stdout);
     await untilServed(host);
     for (const [port, extra] of PORTS) await verifiedLeaf(host.address, port, extra, rootFile);
   });

@@ -1,9 +1,11 @@
 // The end-to-end test host and the SSH transport, together: a fresh Debian host in its own
-// namespaces, reached over one SSH connection with strict host key checking, as root, through sudo,
-// by ~/.ssh/config alias and through ssh-agent; then stopped without a trace. Needs root.
+// namespaces that boots systemd as PID 1 to `running` on both releases, reached over one SSH
+// connection with strict host key checking, as root, through sudo, by ~/.ssh/config alias and
+// through ssh-agent; powered off and booted again with its disk, killed as by a power loss; then
+// stopped without a trace. Needs root.
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync, copyFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -50,10 +52,20 @@ describe('test host (bookworm) and SshTransport', { skip: notRoot }, () => {
     assert.equal(r.code, 0, r.stderr);
     const [name, init, addr] = r.stdout.split('\n');
     assert.equal(name, 'it-bookworm');
-    assert.match(init ?? '', /sshd/);
+    assert.match(init ?? '', /^\/lib\/systemd\/systemd --system/);
     assert.match(addr ?? '', new RegExp(`inet ${host.address.replace(/\./g, '\\.')}/24`));
     await host.exec('hostname mail.example.test');
     assert.equal(sh('hostname').trim(), ownName);
+  });
+
+  it('boots systemd to running: no failed units, its own cgroup, sshd from ssh.service', async () => {
+    const r = await host.exec('systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ssh dbus systemd-journald; grep "^0::" /proc/1/cgroup');
+    assert.equal(r.stdout, 'running\nactive\nactive\nactive\n0::/init.scope\n', r.stdout + r.stderr);
+    // The host's systemd made its slices in the host's cgroup, not at this machine's root.
+    assert.ok(existsSync(join(host.cgroup, 'system.slice/ssh.service')), `${host.cgroup}/system.slice/ssh.service`);
+    const machineId = (await host.exec('cat /etc/machine-id')).stdout.trim();
+    assert.match(machineId, /^[0-9a-f]{32}$/);
+    assert.notEqual(machineId, readFileSync('/etc/machine-id', 'utf8').trim());
   });
 
   it('root: strict known_hosts, commands, 50 files and a read-back over one connection', async (t) => {
@@ -185,6 +197,36 @@ describe('test host (bookworm) and SshTransport', { skip: notRoot }, () => {
     await again.close();
   });
 
+  it('a clean power-off and a boot keep the disk, the address and the host keys', async (t) => {
+    await host.exec('echo kept > /var/lib/mailrig-reboot-test && sync');
+    const firstPid1 = host.pid1;
+    let t0 = Date.now();
+    await host.poweroff();
+    t.diagnostic(`poweroff: ${Date.now() - t0} ms`);
+    assert.equal(host.pid1, undefined);
+    assert.equal(processesIn(host.cgroup), '', 'nothing runs while the host is off');
+    await assert.rejects(host.exec('true'), /not running/);
+    t0 = Date.now();
+    await host.boot();
+    t.diagnostic(`boot: ${Date.now() - t0} ms`);
+    assert.notEqual(host.pid1, firstPid1);
+    const r = await host.exec('cat /var/lib/mailrig-reboot-test; systemctl is-system-running; hostname');
+    assert.equal(r.stdout, 'kept\nrunning\nit-bookworm\n');
+    const ssh = await asRoot(); // the same host keys: strict checking passes
+    assert.equal((await ssh.exec('cat /var/lib/mailrig-reboot-test')).stdout, 'kept\n');
+    await ssh.close();
+  });
+
+  it('a hard kill ends every process at once; the next boot finds what was written', async () => {
+    await host.exec('echo written > /var/lib/mailrig-kill-test; sleep 600 >/dev/null 2>&1 &');
+    await host.killHard();
+    assert.equal(host.pid1, undefined);
+    assert.equal(processesIn(host.cgroup), '');
+    assert.equal(sh(`ip netns pids ${host.netns}`), '', 'nothing of the host is left in its network');
+    await host.boot();
+    assert.equal((await host.exec('cat /var/lib/mailrig-kill-test; systemctl is-system-running')).stdout, 'written\nrunning\n');
+  });
+
   it('stop leaves nothing behind', async () => {
     const t0 = Date.now();
     await host.stop();
@@ -192,25 +234,31 @@ describe('test host (bookworm) and SshTransport', { skip: notRoot }, () => {
     assert.doesNotMatch(sh('ip netns list'), new RegExp(host.netns));
     // Only this host's traces: other test hosts may be running beside it.
     assert.doesNotMatch(readFileSync('/proc/mounts', 'utf8'), new RegExp(escape(host.workDir)));
-    assert.doesNotMatch(sh('iptables -t nat -S'), new RegExp(`mailrig-testhost:${escape(host.name)}\\b`));
+    assert.doesNotMatch(sh('iptables -t nat -S'), new RegExp(`mailrig-testhost:${escape(host.netns.replace(/^mailrig-/, ""))}\\b`));
     assert.doesNotMatch(sh('ip -o link'), new RegExp(`\\b${escape(host.veth)}\\b`));
     if (!/mailrig-/.test(sh('ip netns list'))) {
       assert.equal(readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8'), ipForwardBefore);
     }
     assert.equal(existsSync(host.workDir), false);
+    assert.equal(existsSync(host.cgroup), false, 'the cgroup is removed');
+    assert.deepEqual(processesRootedIn(host.workDir), [], 'no process has its root in the host');
   });
 });
 
 describe('test host (trixie)', { skip: notRoot }, () => {
-  it('runs apt-get update over SSH through the NAT', { timeout: 600_000 }, async (t) => {
+  it('boots systemd to running and runs apt-get update over SSH through the NAT', { timeout: 600_000 }, async (t) => {
+    let t0 = Date.now();
     const host = await startTestHost({ release: 'trixie' });
+    t.diagnostic(`booted in ${Date.now() - t0} ms`);
     try {
+      const state = await host.exec('systemctl is-system-running; systemctl --failed --plain --no-legend');
+      assert.equal(state.stdout, 'running\n', state.stdout + state.stderr);
       const ssh = await connectSsh({
         target: `root@${host.address}`, identityFiles: [host.keyFile], knownHostsFile: host.knownHostsFile,
         sshConfigFile: false, agentSocket: false,
       });
       assert.match((await ssh.exec('cat /etc/debian_version')).stdout, /^(13|trixie)/);
-      const t0 = Date.now();
+      t0 = Date.now();
       const r = await ssh.exec('apt-get update -q', { timeoutMs: 240_000 });
       t.diagnostic(`apt-get update: ${Date.now() - t0} ms`);
       assert.equal(r.code, 0, r.stderr);
@@ -221,6 +269,42 @@ describe('test host (trixie)', { skip: notRoot }, () => {
     }
   });
 });
+
+describe('test host without systemd (init: sshd)', { skip: notRoot }, () => {
+  it('runs sshd under a shell init, and stops without a trace', async () => {
+    const host = await startTestHost({ release: 'bookworm', init: 'sshd' });
+    try {
+      const r = await host.exec('cat /proc/1/cmdline | tr "\\0" " "; echo; test -d /run/systemd/system && echo systemd || echo sysv');
+      assert.match(r.stdout, /^\/bin\/sh -c .*sshd.*\nsysv\n$/s);
+      const ssh = await connectSsh({
+        target: `root@${host.address}`, identityFiles: [host.keyFile], knownHostsFile: host.knownHostsFile,
+        sshConfigFile: false, agentSocket: false,
+      });
+      assert.equal((await ssh.exec('id -un')).stdout, 'root\n');
+      await ssh.close();
+    } finally {
+      await host.stop();
+    }
+    assert.equal(existsSync(host.cgroup), false);
+    assert.equal(existsSync(host.workDir), false);
+  });
+});
+
+/** PIDs in a cgroup and below, one per line ('' when none or when it is gone). */
+function processesIn(cgroup: string): string {
+  return sh(`find ${cgroup} -name cgroup.procs -exec cat {} + 2>/dev/null || true`).trim();
+}
+
+/** Processes whose root directory is inside dir. */
+function processesRootedIn(dir: string): string[] {
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readlinkSync(`/proc/${p}/root`).startsWith(dir);
+    } catch {
+      return false;
+    }
+  });
+}
 
 function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # testhost.sh — the root-only half of the end-to-end test host (test/support/testhost.ts drives it).
 #
-#   testhost.sh base <bookworm|trixie>         print the cached base rootfs, building it if missing/outdated
+#   testhost.sh base <bookworm|trixie>         print the cached base image, building it if missing/outdated
 #   testhost.sh prepare <dir> <release> <name> overlay root, keys, users, network; prints KEY=value lines
+#   testhost.sh boot <dir> <systemd|sshd>      becomes the host: its namespaces, mounts and PID 1
 #   testhost.sh stop <dir>                     tear down one host (idempotent; safe from an exit handler)
 #   testhost.sh cleanup-stale                  tear down hosts whose owning process is gone
 #
-# A host is: an overlay root in <dir> (/tmp/mailrig-host-XXXX) over the cached base, a network
-# namespace mailrig-<name> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt.
-# Its init (sshd under pid/mount/uts namespaces) is started by testhost.ts so that node owns the process.
-# Every change to this machine is recorded in <dir>/state so that stop undoes exactly that.
+# A host is: an overlay root in <dir> (/tmp/mailrig-host-XXXX) over the cached base image, a network
+# namespace mailrig-<name>-<tag> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt,
+# and a cgroup of its own. testhost.ts runs `boot` as its child so that node owns the host's PID 1
+# (systemd, or a small shell init that runs sshd); the overlay, network and keys outlive a power-off,
+# so the same host boots again. Every change to this machine is recorded in <dir>/state so that stop
+# undoes exactly that.
 set -euo pipefail
 
 CACHE_ROOT=${MAILRIG_TEST_CACHE:-/var/cache/mailrig-test}
@@ -19,10 +22,26 @@ RUN_DIR=/run/mailrig-testhost          # lock and the ip_forward value to restor
 SUBNET_PREFIX=10.231                   # 10.231.<n>.0/24, n = 1..250, one per running host
 RULE_COMMENT=mailrig-testhost          # every iptables rule we add carries this (plus :<name>)
 CHROOT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SCRIPT_FILE=$(readlink -f "${BASH_SOURCE[0]}")
 
-# What a fresh VPS image has beyond minbase that matters to mailrig: sshd, sudo, CA roots, ip, ps,
-# /etc/services (netbase). The mail packages are NOT here: mailrig must install them over SSH.
-BASE_PACKAGES=(openssh-server sudo ca-certificates iproute2 procps netbase)
+# What a fresh VPS image has beyond minbase that matters to mailrig: systemd as init with dbus, sshd,
+# sudo, CA roots, ip, ps, /etc/services (netbase). No cron: a cloud image need not have it. The mail
+# packages are NOT here: mailrig must install them over SSH.
+BASE_PACKAGES=(systemd-sysv dbus openssh-server sudo ca-certificates iproute2 procps netbase)
+
+# Units that cannot work in a container and that a VPS runs for its kernel and hardware only; masked
+# in the image. Nothing mailrig's services depend on.
+MASKED_UNITS=(
+  systemd-modules-load.service   # no module loading from inside a namespace
+)
+
+# The cgroup v2 hierarchy: the whole /sys/fs/cgroup, or its unified part on a hybrid machine.
+cgroup2_root() {
+  if [[ $(stat -fc %T /sys/fs/cgroup) == cgroup2fs ]]; then echo /sys/fs/cgroup
+  elif [[ $(stat -fc %T /sys/fs/cgroup/unified 2>/dev/null) == cgroup2fs ]]; then echo /sys/fs/cgroup/unified
+  else die "no cgroup v2 hierarchy at /sys/fs/cgroup or /sys/fs/cgroup/unified"; fi
+}
+CGROUP_PARENT=mailrig-testhost         # each host's cgroup: <cgroup2 root>/mailrig-testhost/<name>
 
 die() { echo "testhost.sh: $*" >&2; exit 1; }
 log() { echo "testhost.sh: $*" >&2; }
@@ -31,8 +50,8 @@ log() { echo "testhost.sh: $*" >&2; }
 
 base_stamp() {
   # Everything that should force a rebuild goes into the hash (bump format= when the recipe changes).
-  { echo "release=$1 mirror=$MIRROR security=$SECURITY_MIRROR variant=minbase format=3"
-    printf '%s\n' "${BASE_PACKAGES[@]}"; } | sha256sum | cut -d' ' -f1
+  { echo "release=$1 mirror=$MIRROR security=$SECURITY_MIRROR variant=minbase format=4"
+    printf '%s\n' "${BASE_PACKAGES[@]}"; printf 'mask %s\n' "${MASKED_UNITS[@]}"; } | sha256sum | cut -d' ' -f1
 }
 
 in_root() { # <root> <cmd...>
@@ -40,86 +59,139 @@ in_root() { # <root> <cmd...>
   DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 PATH=$CHROOT_PATH chroot "$root" "$@"
 }
 
+# Runs a command with its output in a log; on failure prints the command and the log's last lines.
+# Retries up to <tries> times (downloads fail now and then), running <reset> before each retry.
+run_logged() { # <tries> <reset cmd|""> <cmd...>
+  local tries=$1 reset=$2; shift 2
+  local out attempt rc
+  out=$(mktemp /tmp/mailrig-testhost-build.XXXXXX.log)
+  for ((attempt = 1; ; attempt++)); do
+    rc=0
+    "$@" >"$out" 2>&1 || rc=$?
+    if [[ $rc == 0 ]]; then rm -f "$out"; return 0; fi
+    if ((attempt >= tries)); then
+      log "failed (exit $rc, attempt $attempt of $tries): $*"
+      tail -n 25 "$out" | sed 's/^/  | /' >&2
+      rm -f "$out"
+      return "$rc"
+    fi
+    log "attempt $attempt of $tries failed (exit $rc): $*; retrying"
+    tail -n 3 "$out" | sed 's/^/  | /' >&2
+    sleep $((attempt * 5))
+    [[ -z $reset ]] || $reset
+  done
+}
+
 BUILD_DIR=
+BUILD_DEBS=
 BUILD_MOUNTS=()
 build_cleanup() {
+  build_unmount
+  if [[ -n $BUILD_DIR && -d $BUILD_DIR ]] && ! grep -q " $BUILD_DIR/" /proc/self/mounts; then
+    rm -rf --one-file-system "$BUILD_DIR"
+  fi
+  if [[ -n $BUILD_DEBS && -d $BUILD_DEBS ]]; then rm -rf --one-file-system "$BUILD_DEBS"; fi
+}
+build_unmount() {
   local i
   for ((i = ${#BUILD_MOUNTS[@]} - 1; i >= 0; i--)); do
     umount "${BUILD_MOUNTS[i]}" 2>/dev/null || umount -l "${BUILD_MOUNTS[i]}" 2>/dev/null || true
   done
   BUILD_MOUNTS=()
-  if [[ -n $BUILD_DIR && -d $BUILD_DIR ]] && ! grep -q " $BUILD_DIR/" /proc/self/mounts; then
-    rm -rf --one-file-system "$BUILD_DIR"
+  # debootstrap may leave its own /proc or /sys mounts in the target when it fails.
+  if [[ -n $BUILD_DIR ]]; then
+    grep -o " $BUILD_DIR/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   fi
 }
 build_mount() { # <mount args...> <target>
   mount "$@"
   BUILD_MOUNTS+=("${!#}")
 }
+# Before another debootstrap attempt: an empty target.
+build_reset() {
+  build_unmount
+  [[ -n $BUILD_DIR && -d $BUILD_DIR ]] || return 0
+  find "$BUILD_DIR" -mindepth 1 -maxdepth 1 -exec rm -rf --one-file-system {} +
+}
+
+# The .deb cache is shared with rootfs.sh and other runs: two apt-gets on one archives dir fail on
+# its lock, and two debootstraps could write the same file. So a build works on a private copy (hard
+# links, on the same filesystem) and publishes what it downloaded, each file by a rename; both
+# steps under the cache's lock, which builders that share the cache take.
+debs_seed() { # <shared> <private>
+  exec 7>"$1/.mailrig-build.lock"
+  flock 7
+  mkdir -p "$2/partial"
+  find "$1" -maxdepth 1 -name '*.deb' -exec cp -l -t "$2" {} + 2>/dev/null || true
+  flock -u 7
+}
+debs_publish() { # <private> <shared>
+  local f name
+  exec 7>"$2/.mailrig-build.lock"
+  flock 7
+  for f in "$1"/*.deb; do
+    [[ -f $f ]] || continue
+    name=$(basename "$f")
+    [[ -e $2/$name ]] && continue
+    cp "$f" "$2/.$name.tmp" && mv -f "$2/.$name.tmp" "$2/$name"
+  done
+  flock -u 7
+}
 
 build_base() {
   local release=$1 target=$2 stamp=$3
   local debs="$CACHE_ROOT/debs/$release" t0=$SECONDS
   mkdir -p "$debs/partial"
-  # The .deb cache is shared with rootfs.sh: two apt-gets on one archives dir fail on its lock, and
-  # two debootstraps could write the same file. Builders that share it take this lock.
-  exec 7>"$debs/.mailrig-build.lock"
-  flock 7
   BUILD_DIR=$(mktemp -d "$(dirname "$target")/.build.XXXXXX")
+  BUILD_DEBS=$(mktemp -d "$(dirname "$target")/.build-debs.XXXXXX")
   trap build_cleanup EXIT
   trap 'exit 130' INT TERM
+  debs_seed "$debs" "$BUILD_DEBS"
 
   log "debootstrap $release (minbase) into $BUILD_DIR"
-  debootstrap --variant=minbase --cache-dir="$debs" "$release" "$BUILD_DIR" "$MIRROR" >&2
-  # Keep the build from starting sshd; removed again below, since a real host has no such policy.
+  run_logged 3 build_reset debootstrap --variant=minbase --cache-dir="$BUILD_DEBS" "$release" "$BUILD_DIR" "$MIRROR"
+  # Keep the build from starting daemons; removed again below, since a real host has no such policy.
   printf '#!/bin/sh\nexit 101\n' >"$BUILD_DIR/usr/sbin/policy-rc.d"
   chmod 0755 "$BUILD_DIR/usr/sbin/policy-rc.d"
   build_mount -t proc proc "$BUILD_DIR/proc"
   build_mount --bind /dev "$BUILD_DIR/dev"
-  build_mount --bind "$debs" "$BUILD_DIR/var/cache/apt/archives"
+  build_mount --bind "$BUILD_DEBS" "$BUILD_DIR/var/cache/apt/archives"
 
   printf 'deb %s %s main\n' "$MIRROR" "$release" "$MIRROR" "$release-updates" \
     "$SECURITY_MIRROR" "$release-security" >"$BUILD_DIR/etc/apt/sources.list"
   # Sandbox user root: the bind-mounted .deb cache belongs to this machine's root, not the guest's _apt.
-  in_root "$BUILD_DIR" apt-get -o APT::Sandbox::User=root update -q >&2
-  in_root "$BUILD_DIR" apt-get -o APT::Sandbox::User=root install -y -q --no-install-recommends \
-    "${BASE_PACKAGES[@]}" >&2
-  build_cleanup_mounts_only
+  local apt=(in_root "$BUILD_DIR" apt-get -o APT::Sandbox::User=root -o Acquire::Retries=3)
+  run_logged 3 '' "${apt[@]}" update -q
+  run_logged 3 '' "${apt[@]}" install -y -q --no-install-recommends "${BASE_PACKAGES[@]}"
+  build_unmount
+  debs_publish "$BUILD_DEBS" "$debs"
   configure_base "$BUILD_DIR"
 
   echo "$stamp" >"$BUILD_DIR/.mailrig-testhost-stamp"
   chmod 0755 "$BUILD_DIR"   # mktemp made it 0700; daemons running as their own users must traverse /
-  local old=
-  if [[ -e $target ]]; then old=$(mktemp -d "$(dirname "$target")/.old.XXXXXX"); mv -T "$target" "$old/x"; fi
-  mv -T "$BUILD_DIR" "$target"   # atomic: readers see the old base or the complete new one
-  BUILD_DIR=
-  [[ -n $old ]] && rm -rf --one-file-system "$old"
-  trap - EXIT INT TERM
-  flock -u 7
-  log "built $release base in $((SECONDS - t0)) s"
-}
-
-build_cleanup_mounts_only() {
-  local dir=$BUILD_DIR
+  mv -T "$BUILD_DIR" "$target"   # atomic, and never over an image: readers see none or the complete one
   BUILD_DIR=
   build_cleanup
-  BUILD_DIR=$dir
+  trap - EXIT INT TERM
+  log "built $release base in $((SECONDS - t0)) s"
 }
 
 configure_base() {
   local root=$1
   rm -f "$root/usr/sbin/policy-rc.d"
-  # Host keys are made fresh at every start (ssh-keygen -A), so no two hosts share one.
+  # Host keys are made fresh for every host (prepare), so no two hosts share one; so is the machine id.
   rm -f "$root"/etc/ssh/ssh_host_*
-  cat >"$root/etc/ssh/sshd_config.d/mailrig-testhost.conf" <<'EOF'
-# Test host: keys only, as a hardened VPS would be.
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-UseDNS no
-EOF
+  : >"$root/etc/machine-id"
+  rm -f "$root/var/lib/dbus/machine-id"
+  printf '%s\n' '# Test host: keys only, as a hardened VPS would be.' 'PermitRootLogin prohibit-password' \
+    'PasswordAuthentication no' 'KbdInteractiveAuthentication no' 'UseDNS no' \
+    >"$root/etc/ssh/sshd_config.d/mailrig-testhost.conf"
   # pam_loginuid fails inside a pid namespace without audit support and would end every session.
   sed -i 's/^session\s\+required\s\+pam_loginuid.so/session optional pam_loginuid.so/' "$root/etc/pam.d/sshd"
+  local unit
+  for unit in "${MASKED_UNITS[@]}"; do ln -sfn /dev/null "$root/etc/systemd/system/$unit"; done
+  # The host's PID 1 enters its root with pivot_root, which needs a directory to put the old root in.
+  install -d -m 0700 "$root/.oldroot"
   # deploy: the sudo path of the transport. nosudo: the "sudo needs a password" error path.
   # '*' = no password but not locked, so sshd accepts their keys.
   in_root "$root" useradd -m -s /bin/bash -p '*' deploy
@@ -129,19 +201,45 @@ EOF
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/*.bin
 }
 
+# Images live in hosts/<release>/<stamp>/, one directory per recipe, never replaced in place: a host
+# (of this run or of another run using another recipe) may have any of them as its overlay's lower
+# layer. An image is removed only when no overlay uses it and nobody asked for it within an hour.
+image_in_use() { # <image dir>
+  grep -q "lowerdir=$1[,:]" /proc/self/mounts
+}
+prune_images() { # <release dir> <current image>; under the release's build lock
+  local dir=$1 current=$2 image
+  exec 6>"$dir/.use.lock"
+  flock 6   # no prepare is between choosing an image and mounting it
+  for image in "$dir"/*; do
+    [[ -d $image && $(basename "$image") =~ ^[0-9a-f]{64}$ && $image != "$current" ]] || continue
+    image_in_use "$image" && continue
+    [[ -n $(find "$image/.mailrig-testhost-stamp" -mmin -60 2>/dev/null) ]] && continue
+    log "removing unused image $image"
+    mv -T "$image" "$dir/.old.$(basename "$image")" && rm -rf --one-file-system "$dir/.old.$(basename "$image")"
+  done
+  # Builds that died before their rename.
+  find "$dir" -mindepth 1 -maxdepth 1 -name '.build*' -mmin +120 -exec rm -rf --one-file-system {} + 2>/dev/null || true
+  flock -u 6
+}
+
 cmd_base() {
   local release=$1
   case $release in bookworm|trixie) ;; *) die "unsupported release '$release' (bookworm|trixie)" ;; esac
   [[ $(id -u) == 0 ]] || die "must run as root"
   local dir="$CACHE_ROOT/hosts/$release" stamp
-  local target="$dir/base"
   stamp=$(base_stamp "$release")
+  local target="$dir/$stamp"
   mkdir -p "$dir"
-  exec 9>"$dir/.lock"   # one builder per release; a concurrent caller waits, then reuses the result
+  exec 9>"$dir/.build.lock"   # one builder per release; a concurrent caller waits, then reuses the result
   flock 9
-  if [[ ! -f $target/.mailrig-testhost-stamp || $(cat "$target/.mailrig-testhost-stamp") != "$stamp" ]]; then
+  if [[ ! -f $target/.mailrig-testhost-stamp ]]; then
+    [[ ! -e $target ]] || die "$target exists but is not a complete image: remove it"
     build_base "$release" "$target" "$stamp"
   fi
+  touch "$target/.mailrig-testhost-stamp"
+  prune_images "$dir" "$target"
+  flock -u 9
   echo "$target"
 }
 
@@ -180,7 +278,7 @@ free_subnet() {
   die "no free subnet in $SUBNET_PREFIX.0.0/16"
 }
 
-network_up() { # <dir> <name>; runs under with_lock
+network_up() { # <dir> <id>; runs under with_lock
   local dir=$1 name=$2 n
   local ns="mailrig-$name"
   n=$(free_subnet)
@@ -232,13 +330,28 @@ cmd_prepare() {
   local dir=$1 release=$2 name=$3 base
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "bad host name '$name' (a-z, 0-9, -; at most 31)"
   [[ -d $dir && $dir == /tmp/mailrig-host-* ]] || die "bad host dir '$dir'"
-  ip netns list | awk '{print $1}' | grep -qx "mailrig-$name" && die "a test host named $name is running"
+  # The host's traces on this machine carry its name and a random tag: test runs side by side may
+  # start hosts of the same name.
+  local id
+  id="$name-$(od -An -N3 -tx1 /dev/urandom | tr -d ' \n')"
   state_put "$dir" OWNER "${MAILRIG_TESTHOST_OWNER:-$PPID}"
   base=$(cmd_base "$release")
   mkdir -p "$dir/upper" "$dir/work" "$dir/root"
+  exec 6>"$(dirname "$base")/.use.lock"
+  flock -s 6   # the image is not pruned between choosing and mounting it
+  [[ -f $base/.mailrig-testhost-stamp ]] || die "image $base vanished before it was mounted"
   mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  flock -u 6
   state_put "$dir" MOUNTED 1
   local root=$dir/root
+  # A cgroup of its own: its systemd sees only this subtree, and stop finds every process in it.
+  local cgroup
+  cgroup="$(cgroup2_root)/$CGROUP_PARENT/$id"
+  with_lock mkdir -p "$cgroup"
+  state_put "$dir" CGROUP "$cgroup"
+  # Like a VPS cloned from an image: its own machine id (an empty one would make systemd's first boot).
+  od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
+  echo >>"$root/etc/machine-id"
 
   ssh-keygen -q -t ed25519 -N '' -C "mailrig-testhost-$name" -f "$dir/id_ed25519"
   authorize_key "$root" "$dir/id_ed25519.pub" root /root
@@ -252,7 +365,7 @@ cmd_prepare() {
     in_root "$root" ssh-keygen -q -t "$t" -N '' -C "root@$name" -f "/etc/ssh/ssh_host_${t}_key"
   done
 
-  with_lock network_up "$dir" "$name"
+  with_lock network_up "$dir" "$id"
   local address
   address=$(state_get "$dir" ADDRESS)
   : >"$dir/known_hosts"
@@ -265,10 +378,106 @@ cmd_prepare() {
   echo "NETNS=$(state_get "$dir" NETNS)"
   echo "VETH=$(state_get "$dir" VETH)"
   echo "WORK_DIR=$dir"
+  echo "CGROUP=$cgroup"
   echo "ROOT=$root"
   echo "KEY_FILE=$dir/id_ed25519"
   echo "KNOWN_HOSTS=$dir/known_hosts"
   echo "FINGERPRINT=$(ssh-keygen -l -E sha256 -f "$root/etc/ssh/ssh_host_ed25519_key.pub" | awk '{print $2}')"
+}
+
+# The shell init of a host without systemd: it starts sshd and reaps every orphan (daemons started
+# over SSH with `service X start` end up as its children), so they stay alive and leave no zombies.
+SSHD_INIT='mkdir -p /run/sshd /run/lock && chmod 1777 /run/lock
+trap '\''kill "$sshd"; exit 0'\'' TERM
+/usr/sbin/sshd -D -e 2>>/var/log/sshd.log & sshd=$!
+wait'
+
+cgroup_pids() { # <cgroup>: every process in it and below
+  find "$1" -name cgroup.procs -exec cat {} + 2>/dev/null || true
+}
+remove_cgroup_children() { # <cgroup>: the empty cgroups a previous boot's systemd left
+  find "$1" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null || true
+}
+kill_cgroup() { # <cgroup>: every process in it and below, then wait for them to go
+  local cgroup=$1 i pids
+  [[ -d $cgroup ]] || return 0
+  for ((i = 0; i < 50; i++)); do
+    pids=$(cgroup_pids "$cgroup")
+    [[ -z $pids ]] && return 0
+    if [[ -e $cgroup/cgroup.kill ]]; then echo 1 >"$cgroup/cgroup.kill" 2>/dev/null || true; fi
+    # shellcheck disable=SC2086
+    kill -9 $pids 2>/dev/null || true
+    sleep 0.1
+  done
+  log "processes still alive in $cgroup: $pids"
+}
+remove_cgroup() { # <cgroup>: and the hosts' common parent when it was the last host
+  local cgroup=$1
+  [[ -d $cgroup ]] || return 0
+  kill_cgroup "$cgroup"
+  remove_cgroup_children "$cgroup"
+  rmdir "$cgroup" 2>/dev/null || log "cannot remove cgroup $cgroup"
+  with_lock rmdir "$(dirname "$cgroup")" 2>/dev/null || true
+}
+
+# Runs as the host's supervisor, a child of testhost.ts: enters the host's cgroup and network, then
+# makes its pid, mount, uts, ipc and cgroup namespaces, in which guest-init becomes PID 1.
+# Enter the network with nsenter, not `ip netns exec`: that one remounts /sys, after which the move
+# into the cgroup would fail and the host's systemd would make its slices at the machine's root.
+cmd_boot() {
+  local dir=$1 mode=$2 ns cgroup name
+  [[ $dir == /tmp/mailrig-host-* && -d $dir/root ]] || die "bad host dir '$dir'"
+  case $mode in systemd|sshd) ;; *) die "unknown init '$mode' (systemd|sshd)" ;; esac
+  ns=$(state_get "$dir" NETNS)
+  cgroup=$(state_get "$dir" CGROUP)
+  [[ -n $ns && -n $cgroup ]] || die "host $dir is not prepared"
+  name=$(cat "$dir/root/etc/hostname")
+  # After a power loss the kernel may still be reaping the host's last processes.
+  local i
+  for ((i = 0; i < 50; i++)); do [[ -z $(cgroup_pids "$cgroup") ]] && break; sleep 0.1; done
+  [[ -z $(cgroup_pids "$cgroup") ]] || die "host $name still runs: power it off first"
+  mkdir -p "$cgroup"
+  remove_cgroup_children "$cgroup"
+  echo $$ >"$cgroup/cgroup.procs"
+  exec nsenter --net="/run/netns/$ns" \
+    unshare --pid --fork --mount --uts --ipc --cgroup --kill-child -- \
+    bash "$SCRIPT_FILE" guest-init "$dir/root" "$name" "$mode"
+}
+
+# PID 1 of the host, before it becomes the host's init: a booted machine's mounts, made in the
+# host's own mount namespace so that they vanish with it; then pivot_root into the overlay. Not
+# chroot: inside a chroot the kernel refuses new user namespaces (PrivateUsers= units fail).
+cmd_guest_init() {
+  local root=$1 name=$2 mode=$3 d
+  mount --make-rprivate /
+  mount -t proc -o nosuid,nodev,noexec proc "$root/proc"
+  mount -t sysfs -o ro,nosuid,nodev,noexec sysfs "$root/sys"
+  if [[ $mode == systemd ]]; then mount -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$root/sys/fs/cgroup"; fi
+  mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/tmp"
+  mount -t tmpfs -o mode=0755,nosuid tmpfs "$root/dev"
+  for d in null zero full random urandom tty; do
+    : >"$root/dev/$d"
+    mount --bind "/dev/$d" "$root/dev/$d"
+  done
+  mkdir -m 0755 "$root/dev/pts"
+  mount -t devpts -o newinstance,ptmxmode=0666,mode=0620,gid=5 devpts "$root/dev/pts"
+  ln -s pts/ptmx "$root/dev/ptmx"
+  mkdir -m 1777 "$root/dev/shm"
+  mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$root/dev/shm"
+  ln -s /proc/self/fd "$root/dev/fd"
+  ln -s /proc/self/fd/0 "$root/dev/stdin"
+  ln -s /proc/self/fd/1 "$root/dev/stdout"
+  ln -s /proc/self/fd/2 "$root/dev/stderr"
+  hostname "$name"
+  cd "$root"
+  pivot_root . .oldroot
+  cd /
+  umount -l /.oldroot
+  if [[ $mode == systemd ]]; then
+    exec /usr/bin/env -i container=other PATH="$CHROOT_PATH" LANG=C.UTF-8 /lib/systemd/systemd --system
+  fi
+  exec /usr/bin/env -i PATH="$CHROOT_PATH" LANG=C.UTF-8 /bin/sh -c "$SSHD_INIT"
 }
 
 kill_netns_processes() { # <netns>: every process in it, which includes the host's whole pid namespace
@@ -301,11 +510,13 @@ delete_rules() { # <comment>: every nat rule carrying exactly this comment
 }
 
 cmd_stop() {
-  local dir=$1 ns veth rule
+  local dir=$1 ns veth rule cgroup
   [[ $dir == /tmp/mailrig-host-* ]] || die "bad host dir '$dir'"
   ns=$(state_get "$dir" NETNS)
   veth=$(state_get "$dir" VETH)
   rule=$(state_get "$dir" RULE)
+  cgroup=$(state_get "$dir" CGROUP)
+  [[ -n $cgroup ]] && remove_cgroup "$cgroup"
   [[ -n $ns ]] && kill_netns_processes "$ns"
   unmount_under "$dir"
   if [[ -n $ns ]]; then ip netns del "$ns" 2>/dev/null || true; fi
@@ -330,12 +541,21 @@ host_is_live() { # <dir>: its owning process still runs
 }
 
 cmd_cleanup_stale() {
-  local dir ns live_ns=" "
+  local dir ns live_ns=" " live_cgroups=" " cgroup
   for dir in /tmp/mailrig-host-*; do
     [[ -d $dir ]] || continue
-    if host_is_live "$dir"; then live_ns+="$(state_get "$dir" NETNS) "; continue; fi
+    if host_is_live "$dir"; then
+      live_ns+="$(state_get "$dir" NETNS) "
+      live_cgroups+="$(state_get "$dir" CGROUP) "
+      continue
+    fi
     log "removing stale test host $dir"
     cmd_stop "$dir"
+  done
+  for cgroup in "$(cgroup2_root)/$CGROUP_PARENT"/*; do
+    [[ -d $cgroup && $live_cgroups != *" $cgroup "* ]] || continue
+    log "removing stale cgroup $cgroup"
+    remove_cgroup "$cgroup"
   done
   for ns in $(running_netns); do
     [[ $live_ns == *" $ns "* ]] && continue
@@ -355,7 +575,9 @@ cmd_cleanup_stale() {
 case ${1:-} in
   base) [[ $# == 2 ]] || die "usage: testhost.sh base <release>"; cmd_base "$2" ;;
   prepare) [[ $# == 4 ]] || die "usage: testhost.sh prepare <dir> <release> <name>"; cmd_prepare "$2" "$3" "$4" ;;
+  boot) [[ $# == 3 ]] || die "usage: testhost.sh boot <dir> <systemd|sshd>"; cmd_boot "$2" "$3" ;;
+  guest-init) [[ $# == 4 ]] || die "usage: testhost.sh guest-init <root> <name> <systemd|sshd>"; cmd_guest_init "$2" "$3" "$4" ;;
   stop) [[ $# == 2 ]] || die "usage: testhost.sh stop <dir>"; cmd_stop "$2" ;;
   cleanup-stale) cmd_cleanup_stale ;;
-  *) echo "usage: testhost.sh base|prepare|stop|cleanup-stale ..." >&2; exit 2 ;;
+  *) echo "usage: testhost.sh base|prepare|boot|stop|cleanup-stale ..." >&2; exit 2 ;;
 esac

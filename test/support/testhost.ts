@@ -1,17 +1,19 @@
 // A fresh Debian host for end-to-end tests: its own root filesystem (copy-on-write over a cached
-// debootstrap base), network namespace and address, pid/mount/uts namespaces, and sshd reachable
-// with a per-host test key. mailrig provisions it over SSH as it would a VPS. API: TESTHOST.md.
+// debootstrap image), network namespace and address, cgroup, and pid/mount/uts/ipc/cgroup
+// namespaces in which systemd boots as PID 1, as on a VPS; sshd reachable with a per-host test key.
+// mailrig provisions it over SSH as it would a VPS. API: TESTHOST.md.
 //
 //   const host = await startTestHost({ release: 'bookworm' });
 //   // ssh root@host.address with host.keyFile, known hosts in host.knownHostsFile
-//   await host.exec('cat /etc/debian_version');   // inside the host, not over SSH
-//   await host.stop();                             // leaves nothing behind
+//   await host.exec('systemctl is-system-running');  // inside the host, not over SSH
+//   await host.poweroff(); await host.boot();         // a reboot: same disk, address and keys
+//   await host.stop();                                // leaves nothing behind
 //
-// Root-only work (mounts, namespaces, iptables) lives in testhost.sh so that stop can also run
-// synchronously from an exit handler.
+// Root-only work (mounts, namespaces, cgroups, iptables) lives in testhost.sh so that stop can also
+// run synchronously from an exit handler.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, openSync, closeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,11 +21,18 @@ import { execa } from 'execa';
 
 export type TestHostRelease = 'bookworm' | 'trixie';
 
+export type TestHostInit = 'systemd' | 'sshd';
+
 export interface TestHostOptions {
   release: TestHostRelease;
-  /** Host name inside the host and suffix of its network namespace (mailrig-<name>). */
+  /** Host name inside the host; its network namespace is mailrig-<name>-<random tag>. */
   name?: string;
-  /** Milliseconds to wait for sshd to answer (default 30 000). */
+  /**
+   * PID 1 of the host: systemd, as on every VPS (the default), or a small shell init that only runs
+   * sshd, for the path mailrig takes on hosts without systemd (init scripts and cron).
+   */
+  init?: TestHostInit;
+  /** Milliseconds to wait for a boot: systemd up and sshd answering (default 60 000). */
   startTimeoutMs?: number;
 }
 
@@ -36,6 +45,7 @@ export interface TestHostExecResult {
 export interface TestHost {
   readonly name: string;
   readonly release: TestHostRelease;
+  readonly init: TestHostInit;
   /** IPv4 address of the host (inside its namespace), reachable from this machine. */
   readonly address: string;
   /** This machine's address on the host's link: how the host reaches services run by the test. */
@@ -52,11 +62,21 @@ export interface TestHost {
   readonly netns: string;
   /** This machine's end of the host's veth pair. */
   readonly veth: string;
+  /** The host's cgroup (v2) on this machine: every process of the host is in it or below. */
+  readonly cgroup: string;
   /** The host's temporary directory on this machine (overlay, keys, state): gone after stop(). */
   readonly workDir: string;
+  /** PID (in this machine's namespace) of the host's PID 1 while it runs; undefined when it is off. */
+  readonly pid1: number | undefined;
   /** Runs cmd with /bin/sh inside the host as root, directly (nsenter), not over SSH. */
   exec(cmd: string, opts?: { stdin?: string | Buffer; timeoutMs?: number }): Promise<TestHostExecResult>;
-  /** Kills everything in the host and removes every trace of it. Idempotent. */
+  /** Powers the host off cleanly (systemd's poweroff); its disk, address and keys stay for boot(). */
+  poweroff(): Promise<void>;
+  /** SIGKILL to the host's PID 1: a power loss. The overlay keeps whatever had been written. */
+  killHard(): Promise<void>;
+  /** Boots the powered-off host again from the same root, with the same address and host keys. */
+  boot(): Promise<void>;
+  /** Powers the host off (cleanly, within a bound) and removes every trace of it. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -84,7 +104,7 @@ export async function startTestHost(opts: TestHostOptions): Promise<TestHost> {
   assertRoot();
   const name = opts.name ?? `${opts.release}-${randomBytes(2).toString('hex')}`;
   const dir = mkdtempSync('/tmp/mailrig-host-');
-  const handle: LiveHost = { dir, init: undefined };
+  const handle: LiveHost = { dir, init: opts.init ?? 'systemd', supervisor: undefined, pid1: undefined, timeoutMs: opts.startTimeoutMs ?? 60_000 };
   live.add(handle);
   installExitHandlers();
   try {
@@ -93,11 +113,9 @@ export async function startTestHost(opts: TestHostOptions): Promise<TestHost> {
       env: { MAILRIG_TESTHOST_OWNER: String(process.pid) },
     });
     if (prepared.exitCode !== 0) throw new Error(`preparing test host ${name} failed:\n${tail(prepared.stderr)}`);
-    const info = parseKeyValues(prepared.stdout);
-    handle.init = startInit(dir, info.NETNS, info.ROOT, name);
-    const initPid = await innerInitPid(handle.init);
-    await waitForSsh(info.ADDRESS, handle.init, opts.startTimeoutMs ?? 30_000, dir);
-    return makeHost(handle, { name, release: opts.release, info, initPid });
+    handle.info = parseKeyValues(prepared.stdout);
+    await bootLive(handle);
+    return makeHost(handle, { name, release: opts.release, info: handle.info });
   } catch (err) {
     await stopLive(handle);
     throw err;
@@ -106,20 +124,23 @@ export async function startTestHost(opts: TestHostOptions): Promise<TestHost> {
 
 interface LiveHost {
   dir: string;
-  init: ChildProcess | undefined;
+  init: TestHostInit;
+  timeoutMs: number;
+  info?: HostInfo;
+  /** `testhost.sh boot`, which becomes unshare: the host's PID 1 is its only child. */
+  supervisor: ChildProcess | undefined;
+  pid1: number | undefined;
 }
 
 /** Hosts of this process not yet stopped: the exit handler tears them down if the test could not. */
 const live = new Set<LiveHost>();
 
-function makeHost(
-  handle: LiveHost,
-  p: { name: string; release: TestHostRelease; info: HostInfo; initPid: number },
-): TestHost {
+function makeHost(handle: LiveHost, p: { name: string; release: TestHostRelease; info: HostInfo }): TestHost {
   const { info } = p;
   return {
     name: p.name,
     release: p.release,
+    init: handle.init,
     address: info.ADDRESS,
     gateway: info.GATEWAY,
     sshPort: 22,
@@ -129,24 +150,39 @@ function makeHost(
     hostKeyFingerprint: info.FINGERPRINT,
     netns: info.NETNS,
     veth: info.VETH,
+    cgroup: info.CGROUP,
     workDir: info.WORK_DIR,
-    async exec(cmd, execOpts = {}) {
-      // -r/-w: the init's root (the overlay) and cwd; env -i: nothing of the test runner's environment.
-      const args = ['-t', String(p.initPid), '-m', '-u', '-n', '-p', '-r', '-w', '/usr/bin/env', '-i',
-        `PATH=${GUEST_PATH}`, 'HOME=/root', 'LC_ALL=C.UTF-8', 'DEBIAN_FRONTEND=noninteractive', '/bin/sh', '-c', cmd];
-      const r = await execa('nsenter', args, {
-        reject: false,
-        input: execOpts.stdin ?? '',
-        timeout: execOpts.timeoutMs,
-        stripFinalNewline: false,
-      });
-      return { stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1 };
+    get pid1() {
+      return handle.pid1;
+    },
+    exec: (cmd, execOpts = {}) => execIn(handle, cmd, execOpts),
+    poweroff: () => powerOff(handle),
+    killHard: () => killHard(handle),
+    async boot() {
+      if (!live.has(handle)) throw new Error(`test host ${p.name} was stopped`);
+      if (handle.pid1 !== undefined) throw new Error(`test host ${p.name} is running`);
+      await bootLive(handle);
     },
     stop: () => stopLive(handle),
   };
 }
 
-const INFO_KEYS = ['ADDRESS', 'GATEWAY', 'NETNS', 'VETH', 'WORK_DIR', 'ROOT', 'KEY_FILE', 'KNOWN_HOSTS', 'FINGERPRINT'] as const;
+async function execIn(handle: LiveHost, cmd: string, opts: { stdin?: string | Buffer; timeoutMs?: number }): Promise<TestHostExecResult> {
+  if (handle.pid1 === undefined) throw new Error(`test host ${handle.dir} is not running`);
+  // -a: every namespace of its PID 1; -r/-w: its root (the overlay) and cwd; env -i: nothing of the
+  // test runner's environment.
+  const args = ['-t', String(handle.pid1), '-a', '-r', '-w', '/usr/bin/env', '-i',
+    `PATH=${GUEST_PATH}`, 'HOME=/root', 'LC_ALL=C.UTF-8', 'DEBIAN_FRONTEND=noninteractive', '/bin/sh', '-c', cmd];
+  const r = await execa('nsenter', args, {
+    reject: false,
+    input: opts.stdin ?? '',
+    timeout: opts.timeoutMs,
+    stripFinalNewline: false,
+  });
+  return { stdout: String(r.stdout), stderr: String(r.stderr), code: r.exitCode ?? -1 };
+}
+
+const INFO_KEYS = ['ADDRESS', 'GATEWAY', 'NETNS', 'VETH', 'CGROUP', 'WORK_DIR', 'ROOT', 'KEY_FILE', 'KNOWN_HOSTS', 'FINGERPRINT'] as const;
 type HostInfo = Record<(typeof INFO_KEYS)[number], string>;
 
 /** KEY=value lines printed by `testhost.sh prepare`. */
@@ -162,61 +198,67 @@ function parseKeyValues(text: string): HostInfo {
   return out as HostInfo;
 }
 
-// The host's PID 1: a shell that starts sshd and reaps every orphan (daemons started over SSH
-// with `service X start` end up as its children), so they stay alive and leave no zombies.
-const INIT = 'trap \'kill "$sshd"; exit 0\' TERM; /usr/sbin/sshd -D -e 2>>/var/log/sshd.log & sshd=$!; wait';
-
-// Runs in the new mount/uts/pid namespaces before chroot: the mounts a booted host has. They live
-// in the host's private mount namespace and vanish with it.
-const SETUP = [
-  'set -e',
-  'root=$1; name=$2; init=$3',
-  'mount -t proc proc "$root/proc"',
-  'mount --rbind /dev "$root/dev"',
-  'mount -t sysfs sysfs "$root/sys" 2>/dev/null || true',
-  'mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run"',
-  'mkdir -p "$root/run/sshd" "$root/run/lock" && chmod 1777 "$root/run/lock"',
-  'hostname "$name"',
-  `exec chroot "$root" /usr/bin/env -i PATH=${GUEST_PATH} LANG=C.UTF-8 /bin/sh -c "$init"`,
-].join('\n');
-
-function startInit(dir: string, netns: string, root: string, name: string): ChildProcess {
-  const log = openSync(join(dir, 'init.log'), 'a');
+/** Starts the host's PID 1 and waits until it has booted: systemd settled, sshd answering. */
+async function bootLive(handle: LiveHost): Promise<void> {
+  const info = handle.info;
+  if (!info) throw new Error('test host not prepared');
+  const log = openSync(join(handle.dir, 'init.log'), 'a');
   try {
-    const child = spawn(
-      'ip',
-      ['netns', 'exec', netns, 'unshare', '--pid', '--fork', '--mount', '--uts', '--kill-child', '--',
-        '/bin/sh', '-c', SETUP, 'setup', root, name, INIT],
-      { stdio: ['ignore', log, log] },
-    );
-    child.unref(); // a test may end with the host still up: the exit handler stops it
-    return child;
+    handle.supervisor = spawn('bash', [SCRIPT_PATH, 'boot', handle.dir, handle.init], { stdio: ['ignore', log, log] });
   } finally {
     closeSync(log);
   }
+  handle.supervisor.unref(); // a test may end with the host up: the exit handler stops it
+  const deadline = Date.now() + handle.timeoutMs;
+  handle.pid1 = await innerPid1(handle.supervisor, deadline);
+  if (handle.init === 'systemd') await waitForSystemd(handle, deadline);
+  await waitForSsh(handle, info.ADDRESS, deadline);
 }
 
-/** PID (in our namespace) of the host's init: the only child of unshare. */
-async function innerInitPid(init: ChildProcess): Promise<number> {
-  for (let i = 0; i < 100; i++) {
-    if (init.exitCode !== null || init.signalCode !== null) throw new Error('the test host init exited at once');
-    const r = await execa('pgrep', ['-P', String(init.pid)], { reject: false });
-    const pid = Number(r.stdout.trim().split('\n')[0]);
-    if (pid > 0) return pid;
+/** PID (in our namespace) of the host's PID 1: the only child of unshare, in a pid namespace of its own. */
+async function innerPid1(supervisor: ChildProcess, deadline: number): Promise<number> {
+  const ownPidNs = readlinkSync('/proc/self/ns/pid');
+  while (Date.now() < deadline) {
+    if (exited(supervisor)) throw new Error('the test host exited at once');
+    // testhost.sh boot execs nsenter, which execs unshare, which forks PID 1.
+    const r = await execa('pgrep', ['-P', String(supervisor.pid)], { reject: false });
+    for (const pid of r.stdout.trim().split('\n').map(Number).filter((n) => n > 0)) {
+      try {
+        if (readlinkSync(`/proc/${pid}/ns/pid`) !== ownPidNs) return pid;
+      } catch {
+        // gone already: a helper process of the boot script
+      }
+    }
     await sleep(50);
   }
-  throw new Error('the test host init did not start');
+  throw new Error('the test host PID 1 did not start');
 }
 
-async function waitForSsh(address: string, init: ChildProcess, timeoutMs: number, dir: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+/** Waits for `systemctl is-system-running` to say running or degraded. */
+async function waitForSystemd(handle: LiveHost, deadline: number): Promise<void> {
+  let state = '';
   while (Date.now() < deadline) {
-    if (init.exitCode !== null || init.signalCode !== null) break;
+    if (handle.supervisor && exited(handle.supervisor)) break;
+    const r = await execIn(handle, 'systemctl is-system-running', { timeoutMs: 10_000 });
+    state = r.stdout.trim();
+    if (state === 'running' || state === 'degraded') return;
+    await sleep(100);
+  }
+  const why = handle.supervisor && !exited(handle.supervisor)
+    ? (await execIn(handle, 'systemctl --no-pager --failed; systemctl --no-pager list-jobs', { timeoutMs: 10_000 })).stdout
+    : '';
+  const log = await execa('tail', ['-n', '30', join(handle.dir, 'init.log')], { reject: false });
+  throw new Error(`systemd on test host ${handle.dir} did not finish booting (state '${state}'):\n${why}\n${log.stdout}`);
+}
+
+async function waitForSsh(handle: LiveHost, address: string, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    if (handle.supervisor && exited(handle.supervisor)) break;
     if (await sshBanner(address)) return;
     await sleep(100);
   }
-  const log = await execa('cat', [join(dir, 'init.log'), join(dir, 'root/var/log/sshd.log')], { reject: false });
-  throw new Error(`sshd on test host ${address} did not answer:\n${tail(log.stdout + log.stderr)}`);
+  const log = await execa('tail', ['-n', '30', join(handle.dir, 'init.log'), join(handle.dir, 'root/var/log/sshd.log')], { reject: false });
+  throw new Error(`sshd on test host ${address} did not answer:\n${log.stdout}${log.stderr}`);
 }
 
 function sshBanner(address: string): Promise<boolean> {
@@ -232,19 +274,61 @@ function sshBanner(address: string): Promise<boolean> {
   });
 }
 
+/** systemd powers off on SIGRTMIN+4; the shell init ends on SIGTERM. */
+const POWEROFF_SIGNAL = { systemd: 'RTMIN+4', sshd: 'TERM' } as const;
+const POWEROFF_TIMEOUT_MS = 60_000;
+
+async function powerOff(handle: LiveHost): Promise<void> {
+  const { supervisor, pid1 } = handle;
+  if (!supervisor || pid1 === undefined) return;
+  await execa('kill', ['-s', POWEROFF_SIGNAL[handle.init], String(pid1)], { reject: false });
+  if (!(await exitWithin(supervisor, POWEROFF_TIMEOUT_MS))) {
+    process.kill(pid1, 'SIGKILL');
+    await exitWithin(supervisor, 10_000);
+    handle.supervisor = undefined;
+    handle.pid1 = undefined;
+    throw new Error(`test host ${handle.dir} did not power off within ${POWEROFF_TIMEOUT_MS / 1000} s: killed`);
+  }
+  handle.supervisor = undefined;
+  handle.pid1 = undefined;
+}
+
+async function killHard(handle: LiveHost): Promise<void> {
+  const { supervisor, pid1 } = handle;
+  if (!supervisor || pid1 === undefined) return;
+  process.kill(pid1, 'SIGKILL');
+  await exitWithin(supervisor, 10_000);
+  handle.supervisor = undefined;
+  handle.pid1 = undefined;
+}
+
 async function stopLive(handle: LiveHost): Promise<void> {
   if (!live.delete(handle)) return;
-  const exited = handle.init ? childExit(handle.init) : Promise.resolve();
+  let failure: unknown;
+  try {
+    await powerOff(handle);
+  } catch (err) {
+    failure = err;
+  }
   const r = await execa('bash', [SCRIPT_PATH, 'stop', handle.dir], { reject: false });
-  await exited;
   if (r.exitCode !== 0) throw new Error(`stopping test host ${handle.dir} failed:\n${tail(r.stderr)}`);
+  if (failure) throw failure;
 }
 
-function childExit(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => child.once('exit', () => resolve()));
+function exited(child: ChildProcess): boolean {
+  return child.exitCode !== null || child.signalCode !== null;
 }
 
+function exitWithin(child: ChildProcess, ms: number): Promise<boolean> {
+  if (exited(child)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
 let handlersInstalled = false;
 function installExitHandlers(): void {
   if (handlersInstalled) return;
