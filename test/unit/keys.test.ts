@@ -6,7 +6,7 @@ import { createHash, createPublicKey } from 'node:crypto';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { KeyStoreError } from '../../src/errors.js';
 import { createAtomic, writeAtomic } from '../../src/fs/atomic.js';
 import { hashPassword, passwordWeakness, verifyPassword } from '../../src/keys/password.js';
@@ -226,7 +226,15 @@ describe('key store: public values', () => {
 });
 
 describe('atomic writes', () => {
-  const scratch = () => mkdtempSync(join(tmpdir(), 'mailrig-atomic-'));
+  const made: string[] = [];
+  const scratch = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mailrig-atomic-'));
+    made.push(dir);
+    return dir;
+  };
+  after(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
   const leftovers = (dir: string) => readdirSync(dir).filter((f) => f.endsWith('.tmp'));
 
   it('replace a file whole, keeping its mode, and leave no temporary file', () => {
