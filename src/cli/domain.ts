@@ -49,6 +49,8 @@ export async function runDomainAdd(domain: string, opts: CommonOptions, io: Acco
   const ascii = toAsciiDomain(domain);
   if (ascii === undefined) throw new UsageError(`${domain}: not a valid domain name`);
   const keyDir = keyDirFor(path);
+  // A domain written into mailrig.yaml by hand: it only lacks its keys, which are made here.
+  if (before.domains.some((d) => d.name === ascii)) return completeDomain(before, ascii, opts, keyDir, io);
   const oldRecords = recordsOf(before, keyDir);
   const postmaster = postmasterFor(before, ascii);
   const edited = addDomain(text, domain, postmaster);
@@ -64,6 +66,25 @@ export async function runDomainAdd(domain: string, opts: CommonOptions, io: Acco
   io.out(`\nDNS records to add (${changes.add.length}):\n\n${formatTable(changes.add)}`);
   if (changes.remove.length) io.out(`Records replaced by the ones above (delete these values):\n\n${formatTable(changes.remove)}`);
   io.out(`Once published, mailrig dns --check --domain ${shown} confirms them.\n`);
+  return applyIfAsked(opts, io);
+}
+
+/** `domain add` of a domain mailrig.yaml already has: its missing keys are made, nothing else changes. */
+async function completeDomain(config: Config, ascii: string, opts: CommonOptions, keyDir: string, io: AccountsIo): Promise<number> {
+  const shown = toUnicodeDomain(ascii);
+  const created = await ensureKeys(keyDir, { domains: config.domains.map((d) => d.name), hostname: config.server.hostname, now: io.now() });
+  const dkim = created.filter((f) => f.startsWith(`dkim/${ascii}/`));
+  if (created.length === 0) {
+    io.out(`${shown} is already a mail domain in ${opts.config}, with its keys; nothing changed.\n`);
+    return 0;
+  }
+  io.out(`${shown} is already a mail domain in ${opts.config}; made the keys it lacked in .mailrig/: ${created.join(', ')}\n`);
+  if (dkim.length) {
+    // Nothing could print its records without its keys: all of them now.
+    const records = recordsOf(config, keyDir).filter((r) => r.zone === ascii);
+    io.out(`\nDNS records of ${shown} (${records.length}):\n\n${formatTable(records)}`);
+    io.out(`Once published, mailrig dns --check --domain ${shown} confirms them.\n`);
+  }
   return applyIfAsked(opts, io);
 }
 

@@ -2,7 +2,7 @@
 // `mailrig --help` loads neither ssh2, acme-client nor the template engine), and the one top-level
 // error handler that decides messages and exit codes: 0 ok, 1 runtime failure, 2 bad input.
 import { Command, CommanderError, Option } from 'commander';
-import { ConfigError, RuntimeError, UsageError } from '../errors.js';
+import { ConfigError, RuntimeError, UsageError, describeOrdinaryFailure } from '../errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -34,12 +34,31 @@ function interviewOptions(cmd: Command): Command {
     .addOption(configOption());
 }
 
+const WRITERS = new Set([
+  // user add and passwd lock themselves, once the password is hashed
+  'init', 'setup', 'apply', 'user rm', 'user quota', 'alias add', 'alias rm', 'domain add', 'domain rm',
+  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init',
+]);
+
+function commandPath(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 export function buildProgram(): Command {
   const program = new Command('mailrig')
     .description('Turn a fresh Debian server into a complete, hardened mail server, and keep it that way.')
     .version(process.env.npm_package_version ?? '0.1.0')
     .showHelpAfterError('(run mailrig help for the commands)')
     .exitOverride();
+  // Commands that change mailrig.yaml or .mailrig/ run whole under the project lock (fs/lock.ts).
+  program.hook('preAction', async (_program, action) => {
+    const name = commandPath(action);
+    if (!WRITERS.has(name) && !(name === 'check' && action.opts().changes)) return;
+    const { lockProject } = await import('../fs/lock.js');
+    await lockProject(String(action.opts().config ?? 'mailrig.yaml'));
+  });
 
   hostOptions(interviewOptions(program.command('init').description('interview → mailrig.yaml and the key store .mailrig/'))).action(
     async (opts) => {
@@ -256,6 +275,8 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (e) {
     return report(e);
+  } finally {
+    (await import('../fs/lock.js')).releaseAll();
   }
 }
 
@@ -275,6 +296,11 @@ function report(e: unknown): number {
   if (e instanceof RuntimeError) {
     process.stderr.write(`mailrig: ${e.message}\n${e.detail ? `${e.detail}\n` : ''}`);
     return e.exitCode;
+  }
+  const ordinary = describeOrdinaryFailure(e);
+  if (ordinary) {
+    process.stderr.write(`mailrig: ${ordinary.message}\n`);
+    return ordinary.exitCode;
   }
   if (e instanceof Error && e.name === 'ExitPromptError') {
     process.stderr.write('mailrig: interrupted; nothing was written\n');

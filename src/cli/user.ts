@@ -6,11 +6,12 @@ import type { Readable, Writable } from 'node:stream';
 import { addMailbox, parseAddress, removeMailbox, saveEdit, saveWithHash, setPasswordHash, setQuota, validateEdit } from '../config/edit.js';
 import { loadConfig, parseConfig, readConfigFile } from '../config/load.js';
 import { writeAtomic } from '../fs/atomic.js';
+import { withProjectLock } from '../fs/lock.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
 import { KeyStoreError, UsageError } from '../errors.js';
 import { hashPassword, passwordWeakness } from '../keys/password.js';
 import { pendingPath, readPending, writePending } from '../keys/pending.js';
-import { readStdinLine } from './init.js';
+import { readStdinPassword } from './init.js';
 import { formatColumns, formatSize } from './table.js';
 import { askYesNo } from './confirm.js';
 
@@ -65,8 +66,7 @@ export async function newPassword(opts: PasswordOptions, io: AccountsIo, label: 
   const weak = (p: string) => (opts.allowWeak ? undefined : passwordWeakness(p));
   if (opts.passwordStdin) {
     if (io.interactive) throw new UsageError('--password-stdin: standard input is a terminal; pipe the password in');
-    const password = await readStdinLine(io.input);
-    if (password === '') throw new UsageError('--password-stdin: standard input was empty');
+    const password = await readStdinPassword(io.input);
     const reason = weak(password);
     if (reason) throw new UsageError(`the password ${reason}; choose a stronger one (or pass --allow-weak)`);
     return password;
@@ -113,7 +113,17 @@ export async function runUserAdd(address: string, opts: UserAddOptions, io: Acco
   validateEdit(path, draft);
   const password = await newPassword(opts, io, displayAddress(address));
   const hash = await hashPassword(password);
-  saveWithHash(path, draft, addMailbox(text, address, { ...spec, passwordHash: hash }, doc), PLACEHOLDER_HASH, hash);
+  // The password is asked for and hashed outside the project lock; the edit is made again under it,
+  // on the file as it is then.
+  return withProjectLock(path, async () => {
+    const now = readConfigFile(path);
+    if (now === text) saveWithHash(path, draft, addMailbox(text, address, { ...spec, passwordHash: hash }, doc), PLACEHOLDER_HASH, hash);
+    else saveEdit(path, addMailbox(now, address, { ...spec, passwordHash: hash }, parseConfig(now, path).doc));
+    return userAdded(path, address, opts, io);
+  });
+}
+
+async function userAdded(path: string, address: string, opts: UserAddOptions, io: AccountsIo): Promise<number> {
   const a = parseAddress(address);
   const shown = displayAddress(`${a.local}@${a.domain}`);
   io.out(`Added ${shown} to ${opts.config}${opts.sendOnly ? ' (send-only)' : ''}.\n`);
@@ -175,9 +185,13 @@ export async function runUserPasswd(address: string, opts: CommonOptions & Passw
   const shown = displayAddress(address);
   const password = await newPassword(opts, io, shown);
   const hash = await hashPassword(password);
-  saveWithHash(path, draft, setPasswordHash(text, address, hash, doc), PLACEHOLDER_HASH, hash);
-  io.out(`Changed the password of ${shown} in ${opts.config}.\n`);
-  return applyIfAsked(opts, io);
+  return withProjectLock(path, async () => {
+    const now = readConfigFile(path);
+    if (now === text) saveWithHash(path, draft, setPasswordHash(text, address, hash, doc), PLACEHOLDER_HASH, hash);
+    else saveEdit(path, setPasswordHash(now, address, hash, parseConfig(now, path).doc));
+    io.out(`Changed the password of ${shown} in ${opts.config}.\n`);
+    return applyIfAsked(opts, io);
+  });
 }
 
 export async function runUserQuota(address: string, size: string, opts: CommonOptions, io: AccountsIo = defaultIo()): Promise<number> {

@@ -1,6 +1,7 @@
 // Writing files so that no reader, and no crash, ever sees half of one: the text goes to a temporary
-// file beside the target, which then takes the target's place in one step.
-import { chmodSync, linkSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+// file beside the target and is flushed to disk, the file then takes the target's place in one step,
+// and the directory is flushed so that the new name survives a power loss too.
+import { chmodSync, closeSync, fsyncSync, linkSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 const tempBeside = (target: string) => join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
@@ -10,6 +11,46 @@ function removeQuietly(path: string): void {
     unlinkSync(path);
   } catch {
     // already gone
+  }
+}
+
+// Crash testing: MAILRIG_CRASH_AT=N kills this process (SIGKILL, no clean-up) at the Nth step of
+// writing — after a temporary file is flushed, and after it takes its place — so tests can stop a
+// command at every point where a file changes on disk, one after another, without timing.
+let steps = 0;
+function step(): void {
+  const at = process.env.MAILRIG_CRASH_AT;
+  if (at === undefined) return;
+  steps++;
+  if (steps === Number(at)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** Writes `text` to a new file at `path` with `mode` and flushes it to disk; EEXIST when it exists. */
+function writeFlushed(path: string, text: string, mode: number): void {
+  const fd = openSync(path, 'wx', mode);
+  try {
+    const data = Buffer.from(text, 'utf8');
+    for (let done = 0; done < data.length; ) done += writeSync(fd, data, done, data.length - done);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Flushes a directory, so that a name just created or replaced in it is on disk. */
+export function syncDir(dir: string): void {
+  let fd: number;
+  try {
+    fd = openSync(dir, 'r');
+  } catch {
+    return; // a directory that cannot be opened for reading cannot be flushed either; the write stands
+  }
+  try {
+    fsyncSync(fd);
+  } catch {
+    // some file systems do not flush directories
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -32,13 +73,17 @@ export function writeAtomic(path: string, text: string, defaultMode = 0o644): vo
   }
   const tmp = tempBeside(target);
   try {
-    writeFileSync(tmp, text, { mode });
+    removeQuietly(tmp); // left by a process with this pid that was killed
+    writeFlushed(tmp, text, mode);
     chmodSync(tmp, mode); // the umask may have narrowed it
+    step();
     renameSync(tmp, target);
   } catch (e) {
     removeQuietly(tmp);
     throw e;
   }
+  syncDir(dirname(target));
+  step();
 }
 
 /**
@@ -48,10 +93,14 @@ export function writeAtomic(path: string, text: string, defaultMode = 0o644): vo
 export function createAtomic(path: string, text: string, mode: number): void {
   const tmp = tempBeside(path);
   try {
-    writeFileSync(tmp, text, { mode });
+    removeQuietly(tmp);
+    writeFlushed(tmp, text, mode);
     chmodSync(tmp, mode);
+    step();
     linkSync(tmp, path); // unlike rename, refuses an existing target
   } finally {
     removeQuietly(tmp);
   }
+  syncDir(dirname(path));
+  step();
 }

@@ -258,7 +258,8 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
   for (const domain of opts.domains) {
     const selectors = index.dkim[domain] ?? [];
     if (!selectors.some((s) => s.state === 'active')) {
-      const names = newSelectorNames(selectors.map((s) => s.selector), opts.now);
+      // Key files nobody recorded (a run killed before keys.json was written) keep their names too.
+      const names = newSelectorNames([...selectors.map((s) => s.selector), ...keyFileNames(join(dir, 'dkim', domain))], opts.now);
       for (const algorithm of ['rsa', 'ed25519'] as const) {
         make(join('dkim', domain, `${names[algorithm]}.pem`), algorithm);
         selectors.push({ selector: names[algorithm], algorithm, state: 'active' });
@@ -291,8 +292,21 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
   return created;
 }
 
+function keyFileNames(dir: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => n.endsWith('.pem')).map((n) => n.slice(0, -4));
+  } catch {
+    return [];
+  }
+}
+
 function sameNames(certPem: string, names: string[]): boolean {
-  const cert = new X509Certificate(certPem);
+  let cert: X509Certificate;
+  try {
+    cert = new X509Certificate(certPem);
+  } catch {
+    return false; // not a certificate (any more): made again
+  }
   const have = (cert.subjectAltName ?? '')
     .split(',')
     .map((s) => s.trim().replace(/^DNS:/, ''))
@@ -414,7 +428,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
   for (const domain of domains) {
     const selectors = (index.dkim[domain] ?? []).filter((s) => s.state !== 'retired');
     if (!selectors.some((s) => s.state === 'active')) {
-      throw new KeyStoreError(`${dir}: no DKIM keys for ${domain}; run mailrig init (or mailrig domain add ${domain})`);
+      throw new KeyStoreError(`${dir}: no DKIM keys for ${domain}; mailrig domain add ${domain} makes them`);
     }
     for (const s of selectors) {
       const path = join('dkim', domain, `${s.selector}.pem`);
@@ -428,8 +442,15 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
     return { privatePem: key.privatePem, spkiSha256: key.public.spkiSha256 };
   };
   const certPath = join(dir, 'tls/selfsigned.crt');
-  if (!existsSync(certPath)) throw new KeyStoreError(`${certPath}: missing; run mailrig init`);
-  const tls = { current: tlsKey('tls/current.key'), next: tlsKey('tls/next.key'), selfSignedCertPem: readFileSync(certPath, 'utf8') };
+  const remake = domains[0] === undefined ? 'mailrig init' : `mailrig domain add ${domains[0]}`;
+  if (!existsSync(certPath)) throw new KeyStoreError(`${certPath}: missing; ${remake} makes it again`);
+  const selfSignedCertPem = readFileSync(certPath, 'utf8');
+  try {
+    new X509Certificate(selfSignedCertPem);
+  } catch (e) {
+    throw new KeyStoreError(`${certPath}: not a certificate in PEM form (${(e as Error).message}); remove it, and ${remake} makes a new one`);
+  }
+  const tls = { current: tlsKey('tls/current.key'), next: tlsKey('tls/next.key'), selfSignedCertPem };
   const acmeAccountPem = reader.read('acme/account.key').privatePem;
   reader.save();
   const rspamdControllerPassword = readSecret(dir, CONTROLLER_SECRET);

@@ -77,13 +77,20 @@ describe('mailrig CLI', () => {
     assert.equal(statSync(join(store, 'tls/current.key')).mode & 0o777, 0o600);
   });
 
-  it('init refuses to replace a config without --force, and --force keeps the keys', () => {
+  it('init refuses to replace a config without --force, --force never drops mailboxes, and keeps the keys', () => {
     const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
     assert.equal(mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' }).code, 0);
     const key = readFileSync(join(dir, '.mailrig/tls/current.key'), 'utf8');
     const again = mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' });
     assert.equal(again.code, 2);
     assert.match(again.err, /mailrig\.yaml: already exists; use --force/);
+    const first = readFileSync(join(dir, 'mailrig.yaml'), 'utf8');
+    const refused = mailrig([...INIT, '--force'], { cwd: dir, input: 'another-long-password\n' });
+    assert.equal(refused.code, 2);
+    assert.match(refused.err, /mailrig\.yaml: has 1 mailbox \(\S+@\S+\) that init --force would delete with their passwords; nothing was changed/);
+    assert.match(refused.err, /mv \S*mailrig\.yaml \S*mailrig\.yaml\.old/);
+    assert.equal(readFileSync(join(dir, 'mailrig.yaml'), 'utf8'), first);
+    writeFileSync(join(dir, 'mailrig.yaml'), 'server: [not, what, mailrig, wrote]\n');
     const forced = mailrig([...INIT, '--force'], { cwd: dir, input: 'another-long-password\n' });
     assert.equal(forced.code, 0, forced.err);
     assert.equal(readFileSync(join(dir, '.mailrig/tls/current.key'), 'utf8'), key);
