@@ -56,7 +56,14 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       }),
     );
   }
-  const data: unknown = doc.toJS() ?? {};
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    // The yaml package refuses aliases that expand without bound ("billion laughs").
+    if (!(e instanceof ReferenceError)) throw e;
+    throw new ConfigError(file, [{ path: '', message: `YAML aliases (*name) expand too far (${e.message}); write the values out` }]);
+  }
   const at = (path: Array<string | number>) => locate(doc, lineCounter, path);
   const parsed = configSchema.safeParse(data);
   const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => describeIssue(issue, at));
@@ -68,6 +75,8 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   }
   return { path: file, config: normalize(parsed.data), raw: parsed.data, doc };
 }
+
+const MAX_ALIAS_COUNT = 100;
 
 type Locator = (path: Array<string | number>) => { line?: number; column?: number };
 

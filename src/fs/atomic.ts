@@ -1,8 +1,9 @@
 // Writing files so that no reader, and no crash, ever sees half of one: the text goes to a temporary
 // file beside the target and is flushed to disk, the file then takes the target's place in one step,
 // and the directory is flushed so that the new name survives a power loss too.
-import { chmodSync, closeSync, fsyncSync, linkSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { chmodSync, closeSync, fsyncSync, linkSync, mkdirSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 
 const tempBeside = (target: string) => join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
 
@@ -23,6 +24,17 @@ function step(): void {
   if (at === undefined) return;
   steps++;
   if (steps === Number(at)) process.kill(process.pid, 'SIGKILL');
+}
+
+/** A failure on the temporary file is reported as one on the file being written. */
+function namingTarget(e: unknown, tmp: string, target: string): unknown {
+  const err = e as NodeJS.ErrnoException & { dest?: string };
+  if (err.path === tmp) {
+    err.path = target;
+    err.syscall = 'write';
+  }
+  if (err.dest === target) delete err.dest;
+  return e;
 }
 
 /** Writes `text` to a new file at `path` with `mode` and flushes it to disk; EEXIST when it exists. */
@@ -80,7 +92,7 @@ export function writeAtomic(path: string, text: string, defaultMode = 0o644): vo
     renameSync(tmp, target);
   } catch (e) {
     removeQuietly(tmp);
-    throw e;
+    throw namingTarget(e, tmp, target);
   }
   syncDir(dirname(target));
   step();
@@ -98,9 +110,37 @@ export function createAtomic(path: string, text: string, mode: number): void {
     chmodSync(tmp, mode);
     step();
     linkSync(tmp, path); // unlike rename, refuses an existing target
+  } catch (e) {
+    throw namingTarget(e, tmp, path);
   } finally {
     removeQuietly(tmp);
   }
   syncDir(dirname(path));
   step();
+}
+
+/**
+ * mkdir -p: creates `dir` and any missing parents, one at a time from the nearest one that exists.
+ * (Node's recursive mkdir retries forever under a parent that refuses new names with ENOENT, as /proc does.)
+ */
+export function makeDirs(dir: string, mode?: number): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    try {
+      if (statSync(d).isDirectory()) break;
+      mkdirSync(d); // not a directory: fails with EEXIST, naming it
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || dirname(d) === d) throw e;
+    }
+    missing.unshift(d);
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, mode === undefined ? undefined : { mode });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') throw new UsageError(`${d}: cannot create a directory there (${dirname(d)} takes no new entries)`);
+      if (code !== 'EEXIST' || !statSync(d).isDirectory()) throw e;
+    }
+  }
 }

@@ -445,12 +445,16 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
   const remake = domains[0] === undefined ? 'mailrig init' : `mailrig domain add ${domains[0]}`;
   if (!existsSync(certPath)) throw new KeyStoreError(`${certPath}: missing; ${remake} makes it again`);
   const selfSignedCertPem = readFileSync(certPath, 'utf8');
+  let certKey: string;
   try {
-    new X509Certificate(selfSignedCertPem);
+    certKey = spkiSha256(new X509Certificate(selfSignedCertPem).publicKey);
   } catch (e) {
     throw new KeyStoreError(`${certPath}: not a certificate in PEM form (${(e as Error).message}); remove it, and ${remake} makes a new one`);
   }
   const tls = { current: tlsKey('tls/current.key'), next: tlsKey('tls/next.key'), selfSignedCertPem };
+  if (certKey !== tls.current.spkiSha256) {
+    throw new KeyStoreError(`${certPath}: certifies another key than tls/current.key; remove it, and ${remake} makes a new one`);
+  }
   const acmeAccountPem = reader.read('acme/account.key').privatePem;
   reader.save();
   const rspamdControllerPassword = readSecret(dir, CONTROLLER_SECRET);

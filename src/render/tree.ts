@@ -3,8 +3,9 @@
 // to the written files; owners are not (the tree is usually written by an unprivileged user) and
 // live in the manifest for whoever installs the tree.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, readdirSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { makeDirs } from '../fs/atomic.js';
 import type { FileSpec, ManifestEntry } from './types.js';
 
 export const MANIFEST_NAME = 'mailrig-manifest.json';
@@ -32,10 +33,10 @@ export function treePath(dir: string, path: string): string {
 }
 
 export function writeTree(dir: string, files: readonly FileSpec[]): void {
-  mkdirSync(dir, { recursive: true });
+  makeDirs(dir);
   for (const f of files) {
     const target = treePath(dir, f.path);
-    mkdirSync(dirname(target), { recursive: true });
+    makeDirs(dirname(target));
     // Private files are created with their final mode, never briefly readable by others.
     writeFileSync(target, f.content, { mode: Number.parseInt(f.mode, 8) });
     chmodSync(target, Number.parseInt(f.mode, 8));
