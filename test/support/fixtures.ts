@@ -1,6 +1,6 @@
 // Shared test fixtures: a committed key store (test-only keys, never used anywhere else) and a way to
 // build a normalized Config from a plain object, the way mailrig.yaml would be loaded.
-import { chmodSync, cpSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +11,17 @@ import { loadKeys, type KeyMaterial } from '../../src/keys/store.js';
 export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const FIXTURES = join(PROJECT_ROOT, 'test/fixtures');
 
+// Every copy is removed when the test process exits.
+const copies: string[] = [];
+process.on('exit', () => {
+  for (const dir of copies) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A private copy of the fixture key store, with the modes git does not keep (0700 dirs, 0600 keys). */
 export function fixtureKeyDir(): string {
-  const dir = join(mkdtempSync(join(tmpdir(), 'mailrig-keys-')), '.mailrig');
+  const parent = mkdtempSync(join(tmpdir(), 'mailrig-keys-'));
+  copies.push(parent);
+  const dir = join(parent, '.mailrig');
   cpSync(join(FIXTURES, 'keystore'), dir, { recursive: true });
   const fix = (p: string) => {
     const isDir = statSync(p).isDirectory();

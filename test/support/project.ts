@@ -1,10 +1,10 @@
 // A scratch project (mailrig.yaml and a key store) and the built CLI run in it as a user runs it:
 // bin/mailrig.js in a child process. Every project made here is removed when the test process exits.
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { FIXTURES, PROJECT_ROOT } from './fixtures.js';
+import { dirname, join } from 'node:path';
+import { FIXTURES, PROJECT_ROOT, fixtureKeyDir } from './fixtures.js';
 
 export const MAILRIG_BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
 
@@ -29,18 +29,10 @@ export interface Project {
 
 /** A project: the init-style mailrig.yaml (example.com with alice, bücher.example) and the fixture keys. */
 export function fixtureProject(): Project {
-  const dir = scratchDir('mailrig-project-');
+  const keyDir = fixtureKeyDir();
+  const dir = dirname(keyDir);
   const config = join(dir, 'mailrig.yaml');
   copyFileSync(join(FIXTURES, 'edit/user-add.before.yaml'), config);
-  const keyDir = join(dir, '.mailrig');
-  cpSync(join(FIXTURES, 'keystore'), keyDir, { recursive: true });
-  const fix = (p: string) => {
-    const isDir = statSync(p).isDirectory();
-    chmodSync(p, isDir ? 0o700 : 0o600);
-    if (isDir) for (const e of readdirSync(p)) fix(join(p, e));
-  };
-  fix(keyDir);
-  chmodSync(join(keyDir, 'tls/selfsigned.crt'), 0o644);
   return { dir, config, keyDir, read: () => readFileSync(config, 'utf8') };
 }
 

@@ -1,14 +1,14 @@
 // The runner (parallel, a throwing check is reported, not fatal), the table and JSON output, and
 // --changes against the previous run kept in .mailrig/check-last.json.
 import assert from 'node:assert/strict';
-import { mkdtempSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { diffReports, formatChanges, loadLast, saveLast } from '../../src/check/changes.js';
 import { formatJson, formatTable, makeReport } from '../../src/check/format.js';
 import { exitCode, runChecks } from '../../src/check/runner.js';
 import { fail, ok, warn, type Check, type CheckResult } from '../../src/check/types.js';
+import { scratchDir } from '../support/project.js';
 
 const NOW = new Date('2026-06-01T12:00:00Z');
 const h = (id: string, section: CheckResult['section'], subject: string) => ({ id, section, subject });
@@ -78,7 +78,7 @@ describe('check: output', () => {
 
 describe('check: --changes', () => {
   it('keeps the last report privately and lists status changes only', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-check-'));
+    const dir = scratchDir('mailrig-check-');
     assert.equal(loadLast(dir), undefined);
     const before = makeReport('mail.example.com', [ok(h('host.daemon.dovecot', 'host', 'dovecot'), 'running'), results[2] as CheckResult, fail(h('dns.record.TXT.x', 'dns', 'DKIM x'), 'not published', 'publish it')], new Date(NOW.getTime() - 3600_000));
     saveLast(dir, before);

@@ -2,17 +2,17 @@
 // passwords never shown. Runs the CLI compiled next to this test, in a child process.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { newPassword, type AccountsIo } from '../../src/cli/user.js';
 import { FIXTURES, fixtureKeyDir } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 
 // A shim like bin/mailrig.js, but over the main.js compiled alongside this file.
-const SHIM = join(mkdtempSync(join(tmpdir(), 'mailrig-shim-')), 'mailrig.mjs');
+const SHIM = join(scratchDir('mailrig-shim-'), 'mailrig.mjs');
 writeFileSync(
   SHIM,
   `import { main } from ${JSON.stringify(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)))};\nprocess.exitCode = await main(process.argv);\n`,

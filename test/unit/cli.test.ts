@@ -1,11 +1,11 @@
 // The mailrig command as an operator runs it: exit codes, messages, and what is (not) written.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 
 const BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
 
@@ -39,7 +39,7 @@ const INIT = [
 
 describe('mailrig CLI', () => {
   it('--help lists the commands and loads neither ssh2, acme-client nor the template engine', () => {
-    const log = join(mkdtempSync(join(tmpdir(), 'mailrig-cli-')), 'imports.log');
+    const log = join(scratchDir('mailrig-cli-'), 'imports.log');
     const r = spawnSync(
       process.execPath,
       ['--import', join(PROJECT_ROOT, 'test/support/record-imports.mjs'), BIN, '--help'],
@@ -61,7 +61,7 @@ describe('mailrig CLI', () => {
   });
 
   it('init --non-interactive writes mailrig.yaml, the schema and a private key store', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
+    const dir = scratchDir('mailrig-cli-');
     const r = mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' });
     assert.equal(r.code, 0, r.err);
     const text = readFileSync(join(dir, 'mailrig.yaml'), 'utf8');
@@ -78,7 +78,7 @@ describe('mailrig CLI', () => {
   });
 
   it('init refuses to replace a config without --force, --force never drops mailboxes, and keeps the keys', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
+    const dir = scratchDir('mailrig-cli-');
     assert.equal(mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' }).code, 0);
     const key = readFileSync(join(dir, '.mailrig/tls/current.key'), 'utf8');
     const again = mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' });
@@ -105,7 +105,7 @@ describe('mailrig CLI', () => {
   ];
   for (const f of failures) {
     it(`init with ${f.name} exits 2 and writes nothing`, () => {
-      const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
+      const dir = scratchDir('mailrig-cli-');
       const r = mailrig(f.args, { cwd: dir, input: f.input });
       assert.equal(r.code, 2, r.err);
       assert.match(r.err, f.says);
@@ -114,7 +114,7 @@ describe('mailrig CLI', () => {
   }
 
   it('a broken mailrig.yaml is reported with every problem and exit 2', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
+    const dir = scratchDir('mailrig-cli-');
     assert.equal(mailrig(INIT, { cwd: dir, input: 'a-long-enough-password\n' }).code, 0);
     const path = join(dir, 'mailrig.yaml');
     writeFileSync(
@@ -130,7 +130,7 @@ describe('mailrig CLI', () => {
   });
 
   it('a missing config file names the file and exits 2', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-cli-'));
+    const dir = scratchDir('mailrig-cli-');
     const r = mailrig(['render', '--out', join(dir, 'out'), '--config', 'nope.yaml'], { cwd: dir });
     assert.equal(r.code, 2);
     assert.match(r.err, /nope\.yaml: no such file; create it with mailrig init/);

@@ -2,8 +2,7 @@
 // result must load), table-driven refusals, and saving (validation first, atomic, mode kept).
 // MAILRIG_UPDATE_GOLDEN=1 rewrites the .after.yaml files from the current code.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -22,6 +21,7 @@ import {
 import { parseConfig } from '../../src/config/load.js';
 import { UsageError } from '../../src/errors.js';
 import { FIXTURES } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 
 const DIR = join(FIXTURES, 'edit');
 const NEW_HASH = '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$bmV3c2FsdG5ld3NhbHQ$bmV3aGFzaG5ld2hhc2huZXdoYXNobmV3aGFzaG5ldw';
@@ -109,7 +109,7 @@ describe('config edits refuse what makes no sense, naming it', () => {
 describe('saveEdit', () => {
   const base = readFileSync(join(DIR, 'user-rm.before.yaml'), 'utf8');
   const project = () => {
-    const path = join(mkdtempSync(join(tmpdir(), 'mailrig-edit-')), 'mailrig.yaml');
+    const path = join(scratchDir('mailrig-edit-'), 'mailrig.yaml');
     writeFileSync(path, base);
     chmodSync(path, 0o640);
     return path;

@@ -3,13 +3,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { loadConfigCached } from '../../src/config/read.js';
 import { ConfigError } from '../../src/errors.js';
 import { TEST_HASH } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 
 type Doc = Record<string, unknown>;
 
@@ -243,7 +243,7 @@ describe('mailrig.yaml rules', () => {
 
 describe('the validated config kept for read-only commands', () => {
   const project = (text: string) => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-config-cache-'));
+    const dir = scratchDir('mailrig-config-cache-');
     mkdirSync(join(dir, '.mailrig'), { mode: 0o700 });
     writeFileSync(join(dir, 'mailrig.yaml'), text);
     return { path: join(dir, 'mailrig.yaml'), cache: join(dir, '.mailrig/config-cache.json') };

@@ -3,8 +3,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { KeyStoreError } from '../../src/errors.js';
@@ -14,11 +13,12 @@ import { rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-
 import { dkimPublicValue, ensureKeys, generateKey, generateSelectorKeys, loadKeys, publicKeys, readKeysFile, spkiSha256, type KeysFile } from '../../src/keys/store.js';
 import { rollKeys } from '../../src/tls/rollover.js';
 import { FIXTURES, fixtureKeyDir } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 
 const openssl = (args: string[], input?: string) => execFileSync('openssl', args, { input, encoding: 'utf8' });
 
 function freshStore(domains = ['example.com', 'xn--bcher-kva.example']) {
-  const dir = join(mkdtempSync(join(tmpdir(), 'mailrig-test-')), '.mailrig');
+  const dir = join(scratchDir('mailrig-test-'), '.mailrig');
   return { dir, domains, created: ensureKeys(dir, { domains, hostname: 'mail.example.com' }) };
 }
 
@@ -228,7 +228,7 @@ describe('key store: public values', () => {
 describe('atomic writes', () => {
   const made: string[] = [];
   const scratch = () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-atomic-'));
+    const dir = scratchDir('mailrig-atomic-');
     made.push(dir);
     return dir;
   };

@@ -1,8 +1,7 @@
 // The render core: deterministic, sorted, complete trees; the manifest; and `mailrig render --out`.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { run } from '../../src/cli/render.js';
@@ -11,6 +10,7 @@ import { render } from '../../src/services/index.js';
 import { MANIFEST_NAME, writeTree } from '../../src/render/tree.js';
 import type { ManifestEntry } from '../../src/render/types.js';
 import { fixtureKeyDir } from '../support/fixtures.js';
+import { scratchDir } from '../support/project.js';
 import { renderMatrix } from '../support/render-cases.js';
 import { lineDiff } from '../support/line-diff.js';
 
@@ -52,7 +52,7 @@ describe('writeTree', () => {
     const first = MATRIX[0];
     assert.ok(first);
     const files = render(first.ctx);
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-tree-'));
+    const dir = scratchDir('mailrig-tree-');
     writeTree(dir, files);
     const manifest = JSON.parse(readFileSync(join(dir, MANIFEST_NAME), 'utf8')) as ManifestEntry[];
     assert.deepEqual(
@@ -70,7 +70,7 @@ describe('writeTree', () => {
   });
 
   it('refuses paths that would escape the directory', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'mailrig-tree-'));
+    const dir = scratchDir('mailrig-tree-');
     const bad = { path: '/etc/../../x', content: '', mode: '0644', owner: 'root', group: 'root', service: 'postfix', onChange: 'none', secret: false } as const;
     assert.throws(() => writeTree(dir, [bad]), /not a clean absolute path/);
   });
@@ -111,7 +111,7 @@ describe('mailrig render --out', () => {
 
   it('writes a new directory and prints one line per service', async () => {
     const config = project();
-    const out = join(mkdtempSync(join(tmpdir(), 'mailrig-out-')), 'tree');
+    const out = join(scratchDir('mailrig-out-'), 'tree');
     const { out: printed } = await quietly(() => run({ out, config }));
     assert.ok(existsSync(join(out, 'etc/postfix/main.cf')));
     assert.ok(existsSync(join(out, MANIFEST_NAME)));
@@ -121,7 +121,7 @@ describe('mailrig render --out', () => {
 
   it('refuses a non-empty directory that holds no earlier render', async () => {
     const config = project();
-    const out = mkdtempSync(join(tmpdir(), 'mailrig-out-'));
+    const out = scratchDir('mailrig-out-');
     writeFileSync(join(out, 'notes.txt'), 'mine\n');
     await assert.rejects(run({ out, config }), (e) => e instanceof UsageError && /not empty/.test(e.message));
     assert.equal(readFileSync(join(out, 'notes.txt'), 'utf8'), 'mine\n');
@@ -129,7 +129,7 @@ describe('mailrig render --out', () => {
 
   it('replaces the files of an earlier render, and leaves other files alone', async () => {
     const config = project();
-    const out = mkdtempSync(join(tmpdir(), 'mailrig-out-'));
+    const out = scratchDir('mailrig-out-');
     await quietly(() => run({ out, config }));
     const stale = join(out, 'etc/postfix/old-map');
     writeFileSync(join(out, MANIFEST_NAME), JSON.stringify([{ path: '/etc/postfix/old-map' }]));
