@@ -1,6 +1,7 @@
 // `mailrig check --changes`: what changed since the previous run, whose report is kept in
 // .mailrig/check-last.json. Prints nothing when nothing changed, so cron mails only news.
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Report } from './format.js';
 import type { CheckResult, Status } from './types.js';
@@ -30,8 +31,7 @@ export function loadLast(keyDir: string): Report | undefined {
 
 export function saveLast(keyDir: string, report: Report): void {
   const path = join(keyDir, LAST_FILE);
-  writeFileSync(`${path}.tmp`, JSON.stringify(report, null, 2), { mode: 0o600 });
-  renameSync(`${path}.tmp`, path);
+  writeAtomic(path, JSON.stringify(report, null, 2), 0o600);
 }
 
 /**

@@ -55,7 +55,7 @@ export function buildProgram(): Command {
   // Commands that change mailrig.yaml or .mailrig/ run whole under the project lock (fs/lock.ts).
   program.hook('preAction', async (_program, action) => {
     const name = commandPath(action);
-    if (!WRITERS.has(name) && !(name === 'check' && action.opts().changes)) return;
+    if (!WRITERS.has(name)) return;
     const { lockProject } = await import('../fs/lock.js');
     await lockProject(String(action.opts().config ?? 'mailrig.yaml'));
   });

@@ -6,9 +6,9 @@
 // process that started later) and its lock taken over. Taking over happens under a second, short
 // lock so that two waiters never both take it; that one is only ever held for a read and an unlink.
 import { randomBytes } from 'node:crypto';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { RuntimeError } from '../errors.js';
 import { createAtomic } from './atomic.js';
 
@@ -145,7 +145,37 @@ export async function lockProject(configPath: string, opts: LockOptions = {}): P
     await new Promise((r) => setTimeout(r, pause));
   }
   held.set(path, { count: 1, me });
+  sweepTemporaries(configPath);
   return once(() => release(path));
+}
+
+const TEMPORARY = /^\..+\.(\d+)\.tmp$/;
+
+/**
+ * Removes the temporary files (fs/atomic.ts) of mailrig processes that were killed while writing:
+ * beside mailrig.yaml only those of mailrig's own files, anywhere in .mailrig/.
+ */
+function sweepTemporaries(configPath: string): void {
+  const dir = dirname(resolve(configPath));
+  const ours = ['.mailrig.lock', '.mailrig.lock.takeover', basename(configPath), 'mailrig.schema.json'].map((n) => `.${n}.`);
+  const sweep = (d: string, all: boolean) => {
+    let entries;
+    try {
+      entries = readdirSync(d, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (e.isDirectory()) {
+        if (all || e.name === '.mailrig') sweep(join(d, e.name), true);
+        continue;
+      }
+      const pid = Number(TEMPORARY.exec(e.name)?.[1]);
+      if (!pid || pid === process.pid || (!all && !ours.some((o) => e.name.startsWith(o)))) continue;
+      if (startTime(pid) === undefined) unlinkQuietly(join(d, e.name));
+    }
+  };
+  sweep(dir, false);
 }
 
 function once(f: () => void): () => void {

@@ -2,7 +2,8 @@
 // its files, and — once the host converged — a certificate when the served one is not a current
 // CA-issued one for the configured names. A CA that cannot be reached is a warning, never a failure:
 // the self-signed certificate keeps every service up and the agent retries daily.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeAtomic } from '../fs/atomic.js';
 import { dirname, resolve } from 'node:path';
 import { agentBundle } from '../agent/bundle.js';
 import { ACCOUNT_KEY, type AgentConfig } from '../agent/config.js';
@@ -94,7 +95,7 @@ export function issuanceDue(project: Project, served: CertificateChoice | undefi
 /** Keeps a CA-issued certificate found on the host (the agent renewed it) in the key store too. */
 export function keepServedLocally(project: Project, served: CertificateChoice | undefined): void {
   if (served?.source === 'host' && served.pem !== readLocalCert(project.keys.dir)) {
-    writeFileSync(localCertPath(project.keys.dir), served.pem, { mode: 0o644 });
+    writeAtomic(localCertPath(project.keys.dir), served.pem, 0o644);
   }
 }
 

@@ -2,7 +2,8 @@
 // the agent's renewed certificate with an older one), the CA's terms, and issuance through the host's
 // nginx (HTTP-01) or RFC 2136 (DNS-01), then the new certificate's installation. The pipeline decides
 // when (pipeline/acme.ts); a CA that cannot be reached is a warning there, never a failed apply.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Config } from '../config/model.js';
 import { parentZone } from '../dns/names.js';
@@ -100,7 +101,7 @@ export async function consent(project: AcmeProject, opts: ConsentOptions): Promi
   if (!ok && opts.interactive) {
     ok = await opts.confirm(`Do you accept Let's Encrypt's Subscriber Agreement (https://letsencrypt.org/repository/) for ${project.config.adminEmail}?`);
   }
-  if (ok) writeFileSync(join(project.keys.dir, TERMS_FILE), `${directoryUrl(acme)} accepted ${new Date().toISOString()}\n`, { mode: 0o600 });
+  if (ok) writeAtomic(join(project.keys.dir, TERMS_FILE), `${directoryUrl(acme)} accepted ${new Date().toISOString()}\n`, 0o600);
   return ok;
 }
 
@@ -144,7 +145,7 @@ export async function issueFromHere(
 
 /** Keeps the issued chains in the key store: acme.crt, acme-2.crt, … */
 export function saveLocal(keyDir: string, result: IssueResult): void {
-  result.certificates.forEach((c, n) => writeFileSync(localCertPath(keyDir, n), c.pem, { mode: 0o644 }));
+  result.certificates.forEach((c, n) => writeAtomic(localCertPath(keyDir, n), c.pem, 0o644));
 }
 
 /**

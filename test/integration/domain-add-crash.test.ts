@@ -1,8 +1,15 @@
 // domain add killed (SIGKILL) at every point where it changes a file, one run per point: the
 // project still loads after each, and running the command again finishes it.
 import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fixtureProject, mailrig } from '../support/project.js';
+
+const temporaries = (dir: string): string[] =>
+  readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((e) => e.name.endsWith('.tmp'))
+    .map((e) => join(e.parentPath, e.name));
 
 describe('domain add, killed at each step', () => {
   it('leaves a project that loads, and runs again to success', () => {
@@ -27,6 +34,7 @@ describe('domain add, killed at each step', () => {
       const after = mailrig(p.dir, ['dns', '--format', 'json', '--domain', 'new.example']);
       assert.equal(after.code, 0, after.err);
       assert.match(after.out, /_domainkey\.new\.example/);
+      assert.deepEqual(temporaries(p.dir), [], `no temporary files are left after a kill at step ${step} and a run`);
     }
     assert.ok(killed >= 8, `domain add was stopped at ${killed} points`);
   });
