@@ -167,8 +167,8 @@ export async function runInit(flags: InterviewFlags): Promise<string> {
   });
   // Keys first, then the config that needs them: a run stopped anywhere leaves a project that loads
   // (or none), and running init again finishes it.
-  writeAtomic(configPath, text, 0o644);
   writeAtomic(join(dirname(configPath), SCHEMA_FILE_NAME), jsonSchemaText());
+  writeAtomic(configPath, text, 0o644);
   const rel = (p: string) => relative(process.cwd(), p) || p;
   process.stdout.write(
     [

@@ -24,7 +24,7 @@ import {
   X509Certificate,
   type KeyObject,
 } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { KeyStoreError } from '../errors.js';
 import { createAtomic, writeAtomic } from '../fs/atomic.js';
@@ -203,8 +203,12 @@ export function saveSelectors(dir: string, domain: string, selectors: StoredSele
 export function generateSelectorKeys(dir: string, domain: string, added: Array<{ selector: string; algorithm: DkimAlgorithm }>): string[] {
   assertSafe(dir);
   const made: Record<string, PublicValues> = {};
+  const recorded = new Set((readIndex(dir).dkim[domain] ?? []).map((s) => s.selector));
   const files = added.map(({ selector, algorithm }) => {
     const file = join('dkim', domain, `${selector}.pem`);
+    // A file of a selector keys.json does not know was left by a run stopped before recording it:
+    // never published, so it is replaced rather than kept in the way.
+    if (!recorded.has(selector)) rmSync(join(dir, file), { force: true });
     const key = generateKey(algorithm);
     writePrivate(join(dir, file), key.pem);
     made[fingerprint(key.pem)] = key.public;

@@ -47,4 +47,18 @@ describe('dead ends', () => {
     assert.equal(readdirSync(dir).length, 4);
     assert.equal(mailrig(p.dir, ['dns', '--domain', 'new.example']).code, 0);
   });
+
+  it('key files an interrupted rotation left behind do not stop dkim rotate start', () => {
+    const p = fixtureProject();
+    const stamp = new Date().toISOString().slice(0, 10).replace(/-/g, '');
+    for (const name of [`r${stamp}.pem`, `e${stamp}.pem`]) {
+      writeFileSync(join(p.keyDir, 'dkim/example.com', name), 'left by a run that was killed\n', { mode: 0o600 });
+    }
+    const r = mailrig(p.dir, ['dkim', 'rotate', 'start', 'example.com']);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, new RegExp(`new selectors r${stamp} and e${stamp}`));
+    const dns = mailrig(p.dir, ['dns', '--domain', 'example.com']);
+    assert.equal(dns.code, 0, dns.err);
+    assert.match(dns.out, new RegExp(`r${stamp}\\._domainkey +TXT +v=DKIM1; k=rsa`));
+  });
 });
