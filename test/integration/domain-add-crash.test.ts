@@ -1,10 +1,10 @@
-// domain add killed (SIGKILL) at every point where it changes a file, one run per point: the
+// domain add and init killed (SIGKILL) at points where they change a file, one run per point: the
 // project still loads after each, and running the command again finishes it.
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fixtureProject, mailrig } from '../support/project.js';
+import { fixtureProject, mailrig, scratchDir } from '../support/project.js';
 
 const temporaries = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -37,5 +37,33 @@ describe('domain add, killed at each step', () => {
       assert.deepEqual(temporaries(p.dir), [], `no temporary files are left after a kill at step ${step} and a run`);
     }
     assert.ok(killed >= 8, `domain add was stopped at ${killed} points`);
+  });
+});
+
+const INIT = ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', '203.0.113.10', '--release', 'debian-13', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--ssh', 'local'];
+const PASSWORD = 'Correct-horse-battery-9\n';
+
+describe('init, killed at every third step', () => {
+  it('leaves no project or one that loads, and runs again to success', () => {
+    let killed = 0;
+    for (let step = 2; ; step += 3) {
+      const dir = scratchDir('mailrig-init-crash-');
+      const r = mailrig(dir, INIT, PASSWORD, { MAILRIG_CRASH_AT: String(step) });
+      if (r.signal === null) {
+        assert.equal(r.code, 0, r.err);
+        break;
+      }
+      assert.equal(r.signal, 'SIGKILL');
+      killed++;
+      // Killed after writing mailrig.yaml, its last file, init had finished; before it, init runs again.
+      if (!existsSync(join(dir, 'mailrig.yaml'))) {
+        const again = mailrig(dir, INIT, PASSWORD);
+        assert.equal(again.code, 0, `init again after a kill at step ${step}: ${again.err}`);
+      }
+      const dns = mailrig(dir, ['dns', '--format', 'json']);
+      assert.equal(dns.code, 0, `after a kill at step ${step} and init: ${dns.err}`);
+      assert.deepEqual(temporaries(dir), [], `no temporary files are left after a kill at step ${step} and a run`);
+    }
+    assert.ok(killed >= 8, `init was stopped at ${killed} points`);
   });
 });
