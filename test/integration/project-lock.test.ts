@@ -38,6 +38,9 @@ async function holder(config: string) {
   return { pid: child.pid!, release: async () => (child.stdin.end(), exited), kill: async () => (child.kill('SIGKILL'), exited) };
 }
 
+// However slow the machine, waiting never times out here: the tests wait for events, not for time.
+const PATIENT = { MAILRIG_LOCK_TIMEOUT: '86400' };
+
 const mailboxes = (text: string) =>
   Object.entries((parse(text) as { domains: Record<string, { mailboxes: Record<string, unknown> }> }).domains).flatMap(([d, v]) =>
     Object.keys(v.mailboxes ?? {}).map((l) => `${l}@${d}`),
@@ -47,7 +50,7 @@ describe('the project lock', () => {
   it('20 parallel user add: every one lands in mailrig.yaml', async () => {
     const p = fixtureProject();
     const runs = Array.from({ length: 20 }, (_, n) =>
-      startMailrig(p.dir, ['user', 'add', `c${n}@example.com`, '--password-stdin'], `Correct-horse-battery-${n}\n`).done,
+      startMailrig(p.dir, ['user', 'add', `c${n}@example.com`, '--password-stdin'], `Correct-horse-battery-${n}\n`, PATIENT).done,
     );
     const results = await Promise.all(runs);
     for (const r of results) assert.equal(r.code, 0, r.err);
@@ -60,7 +63,7 @@ describe('the project lock', () => {
   it('a command waits for another, saying so once, then does its work', async () => {
     const p = fixtureProject();
     const h = await holder(p.config);
-    const run = startMailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], 'Correct-horse-battery-9\n');
+    const run = startMailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], 'Correct-horse-battery-9\n', PATIENT);
     await run.seen(`waiting for another mailrig in this project (pid ${h.pid})…`);
     assert.doesNotMatch(p.read(), /bob:/, 'nothing written while waiting');
     await h.release();
