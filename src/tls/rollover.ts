@@ -1,9 +1,9 @@
 // DANE key rollover in the key store: the pre-published next key becomes the current one, the old
 // current key is kept under a retired name, a fresh next key is made, and the self-signed bootstrap
 // certificate is remade for the new current key.
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { existsSync, linkSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeAtomic } from '../fs/atomic.js';
+import { syncDir, writeAtomic } from '../fs/atomic.js';
 import { makeSelfSignedCertificate } from '../keys/selfsigned.js';
 import { createTlsKey, generateKey } from '../keys/store.js';
 
@@ -25,8 +25,11 @@ export async function rollKeys(keyDir: string, names: string[], now = new Date()
   const next = join(keyDir, 'tls/next.key');
   const retired = retiredName(keyDir, now);
   const fresh = generateKey('ec');
-  renameSync(current, join(keyDir, retired));
+  // The old key gets its retired name beside its current one first, so that a run stopped at any
+  // point leaves a current key.
+  linkSync(current, join(keyDir, retired));
   renameSync(next, current);
+  syncDir(join(keyDir, 'tls'));
   createTlsKey(keyDir, 'tls/next.key', fresh);
   const cert = await makeSelfSignedCertificate(readFileSync(current, 'utf8'), names, now);
   writeAtomic(join(keyDir, 'tls/selfsigned.crt'), cert, 0o644);
