@@ -58,7 +58,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
   }
   const data: unknown = doc.toJS() ?? {};
   const at = (path: Array<string | number>) => locate(doc, lineCounter, path);
-  const parsed = configSchema.safeParse(data);
+  const parsed = configSchema.safeParse(data, { reportInput: true });
   const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => describeIssue(issue, at));
   const rules = checkRules((parsed.success ? parsed.data : data) as RawConfig);
   problems.push(...rules.map((p) => ({ path: dotted(p.path), message: p.message, ...at(p.path) })));
@@ -86,10 +86,42 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locator): ConfigProblem[] {
 
 function friendly(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') {
-    return issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}`;
+    const expected = EXPECTED[issue.expected] ?? issue.expected;
+    return issue.input === undefined ? `is required (${expected})` : `expected ${expected}, found ${found(issue.input)}`;
   }
-  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.input !== undefined) {
+    // size fields: a string or a whole number; the branches' own messages say little.
+    return `expected a size (e.g. 10G, 500M or a number of bytes), found ${found(issue.input)}`;
+  }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && typeof issue.input === 'number') {
+    return `${issue.message.replace(/^Too (small|big): expected number to be /, 'must be ')}, found ${issue.input}`;
+  }
+  if (issue.code === 'invalid_value') {
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${issue.input === undefined ? '' : `, found ${found(issue.input)}`}`;
+  }
   return issue.message;
+}
+
+const EXPECTED: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a map of keys',
+  record: 'a map of keys',
+  array: 'a list',
+};
+
+/** What a wrong value is, for "expected X, found Y" (short; long values cut). */
+function found(v: unknown): string {
+  if (v === null) return 'an empty value';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'number') return `the number ${v}`;
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a map of keys';
+  return typeof v;
 }
 
 export function dotted(path: Array<string | number>): string {
