@@ -157,3 +157,22 @@ export function sshTargetProblem(value: string): string | undefined {
   if (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535)) return 'has a port outside 1–65535';
   return undefined;
 }
+
+// A domain name in running text with at least one punycode label (xn--…): _dmarc.xn--bcher-kva.test.
+const PUNYCODE_NAME = /(?<![\w.-])(?:[a-z0-9_-]+\.)*xn--[a-z0-9-]+(?:\.[a-z0-9_-]+)*/gi;
+
+/**
+ * Text for people: each punycode name in it in the Unicode form the operator wrote. With `beside`,
+ * the punycode follows in parentheses, for text that says what to type or publish elsewhere.
+ */
+export function unicodeText(text: string, opts: { beside?: boolean } = {}): string {
+  return text.replace(PUNYCODE_NAME, (name: string, offset: number, whole: string) => {
+    const unicode = domainToUnicode(name.replace(/\.$/, ''));
+    if (!unicode || unicode === name) return name;
+    const after = whole[offset + name.length] ?? '';
+    if (whole[offset - 1] === '(' && after === ')') return name; // already the punycode beside its Unicode form
+    // Inside a URL or host:port the name stays one token.
+    const inUrl = after === '/' || (after === ':' && /\d/.test(whole[offset + name.length + 1] ?? ''));
+    return opts.beside && !inUrl ? `${unicode} (${name})` : unicode;
+  });
+}
