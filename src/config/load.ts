@@ -1,6 +1,6 @@
 // Reading mailrig.yaml: YAML syntax, then the schema, then the cross-field rules. Every problem is
 // collected with its dotted path and the line where it can be found; nothing is written.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { normalize, type Config } from './model.js';
@@ -34,6 +34,12 @@ export function parseYaml(text: string, lineCounter?: LineCounter): { doc: Docum
     Map(_, map) {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
+        // A key that is a map, a list, an alias or binary data has no name a config can mean.
+        const key = pair.key as Node | null;
+        if (isMap(key) || isSeq(key) || isAlias(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) {
+          errors.push({ offset: key?.range?.[0] ?? 0, message: 'A key must be plain text, not a map, a list, an alias or binary data' });
+          continue;
+        }
         if (!isScalar(pair.key)) continue;
         if (seen.has(pair.key.value)) errors.push({ offset: pair.key.range?.[0] ?? 0, message: 'Map keys must be unique' });
         seen.add(pair.key.value);
@@ -56,7 +62,7 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       }),
     );
   }
-  const data: unknown = doc.toJS() ?? {};
+  const data = plainData(doc, lineCounter, file);
   const at = (path: Array<string | number>) => locate(doc, lineCounter, path);
   const parsed = configSchema.safeParse(data, { reportInput: true });
   const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => describeIssue(issue, at));
@@ -67,6 +73,28 @@ export function parseConfig(text: string, file: string): LoadedConfig {
     throw new ConfigError(file, problems);
   }
   return { path: file, config: normalize(parsed.data), raw: parsed.data, doc };
+}
+
+/**
+ * The document as plain data. The yaml package finds an alias without its anchor (`*a` before or
+ * without `&a`), and an alias count that only a resource-exhaustion attack needs, only here.
+ */
+function plainData(doc: Document, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS() ?? {};
+  } catch (e) {
+    let offset: number | undefined;
+    visit(doc, {
+      Alias(_, alias) {
+        if (alias.resolve(doc) !== undefined) return undefined;
+        offset = alias.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const pos = offset === undefined ? undefined : lineCounter.linePos(offset);
+    const message = `YAML: ${(e as Error).message}`;
+    throw new ConfigError(file, [{ path: '', message, ...(pos ? { line: pos.line, column: pos.col } : {}) }]);
+  }
 }
 
 type Locator = (path: Array<string | number>) => { line?: number; column?: number };

@@ -154,7 +154,7 @@ function lenient(input: RawConfig): Lenient {
     for (const [local, m] of Object.entries(obj(domain.mailboxes))) {
       const mb = obj(m);
       mailboxes[local] = {
-        password_hash: String(mb.password_hash ?? ''),
+        password_hash: typeof mb.password_hash === 'string' ? mb.password_hash : '',
         quota: undefined,
         aliases: [strings(mb.aliases) ?? []].flat(),
         send_only: mb.send_only === true,
