@@ -32,7 +32,7 @@ export async function withProvisionedHost<T>(release: TestHostRelease, name: str
   try {
     log(`${name}: init and setup on ${host.address} (${release}); installing packages takes a few minutes`);
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', MAIL_DOMAIN, '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', MAIL_DOMAIN, '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--mailbox', `alice@${MAIL_DOMAIN}`, '--password-stdin', '--acme', 'self-signed', '--accept-new-host-key'],
       { input: `${ALICE_PASSWORD}\n`, hostFlags: true },
     );

@@ -1,6 +1,7 @@
 // `mailrig check --changes`: what changed since the previous run, whose report is kept in
 // .mailrig/check-last.json. Prints nothing when nothing changed, so cron mails only news.
 import { existsSync, readFileSync } from 'node:fs';
+import { unicodeText } from '../config/syntax.js';
 import { writeAtomic } from '../fs/atomic.js';
 import { join } from 'node:path';
 import type { Report } from './format.js';
@@ -58,10 +59,10 @@ export function diffReports(before: CheckResult[], after: CheckResult[]): Change
 export function formatChanges(changes: Change[], previous: Report | undefined, target: string): string {
   if (!changes.length) return '';
   const since = previous ? `since ${previous.checkedAt.replace('T', ' ').slice(0, 19)} UTC` : 'first run';
-  const lines = [`mailrig check: ${target}, ${changes.length} change${changes.length === 1 ? '' : 's'} ${since}`];
+  const lines = [`mailrig check: ${unicodeText(target)}, ${changes.length} change${changes.length === 1 ? '' : 's'} ${since}`];
   for (const c of changes) {
-    lines.push(`  ${(c.before ?? 'new').padEnd(4)} → ${(c.after ?? 'gone').padEnd(4)}  ${c.subject}: ${c.message}`);
-    if (c.fix && c.after !== 'ok') lines.push(`                 fix: ${c.fix}`);
+    lines.push(`  ${(c.before ?? 'new').padEnd(4)} → ${(c.after ?? 'gone').padEnd(4)}  ${unicodeText(c.subject)}: ${unicodeText(c.message)}`);
+    if (c.fix && c.after !== 'ok') lines.push(`                 fix: ${unicodeText(c.fix, { beside: true })}`);
   }
   return `${lines.join('\n')}\n`;
 }

@@ -7,6 +7,7 @@
 //     "results": [ { "id", "section", "status": "ok"|"warn"|"fail", "subject", "message",
 //                    "fix"? (every warn and fail), "unknown"? (true: could not check) } ] }
 // `id` is stable across runs; `section` is one of host, dns, tls, deliverability.
+import { unicodeText } from '../config/syntax.js';
 import { counts } from './runner.js';
 import { SECTIONS, type CheckResult, type Section } from './types.js';
 
@@ -40,7 +41,18 @@ export interface TableOptions {
 const TAGS = { ok: 'ok', warn: 'warn', fail: 'FAIL' } as const;
 const COLORS = { ok: '\u001b[32m', warn: '\u001b[33m', fail: '\u001b[31m' } as const;
 
-export function formatTable(report: Report, opts: TableOptions): string {
+/** Names in a result as the operator wrote them (IDNs in Unicode); the fix keeps the punycode beside. */
+export function forPeople(r: CheckResult): CheckResult {
+  return {
+    ...r,
+    subject: unicodeText(r.subject),
+    message: unicodeText(r.message),
+    ...(r.fix === undefined ? {} : { fix: unicodeText(r.fix, { beside: true }) }),
+  };
+}
+
+export function formatTable(machineReport: Report, opts: TableOptions): string {
+  const report = { ...machineReport, target: unicodeText(machineReport.target), results: machineReport.results.map(forPeople) };
   const subjectWidth = Math.min(34, Math.max(...report.results.map((r) => r.subject.length), 8));
   const tag = (r: CheckResult) => {
     const t = TAGS[r.status].padEnd(4);

@@ -4,7 +4,7 @@ import { lookup } from 'node:dns/promises';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { isIP } from 'node:net';
-import { toAsciiDomain } from '../config/syntax.js';
+import { toAsciiDomain, toUnicodeDomain } from '../config/syntax.js';
 import { RuntimeError, UsageError } from '../errors.js';
 import { publicKeys } from '../keys/store.js';
 import { formatBindLines, formatZoneFile, zonesOf } from '../dns/bind.js';
@@ -73,7 +73,7 @@ function onlyZone(records: DnsRecord[], domain: string | undefined, flag: string
   const zone = toAsciiDomain(domain);
   const zones = zonesOf(records);
   if (zone === undefined || !zones.includes(zone)) {
-    throw new UsageError(`${flag} ${domain}: not one of the zones mailrig writes records for (${zones.join(', ')})`);
+    throw new UsageError(`${flag} ${domain}: not one of the zones mailrig writes records for (${zones.map(toUnicodeDomain).join(', ')})`);
   }
   return records.filter((r) => r.zone === zone);
 }

@@ -27,6 +27,8 @@ export interface InterviewFlags {
   mailbox?: string;
   passwordStdin?: boolean;
   acme?: string;
+  /** A lab or test network: private server addresses accepted. */
+  allowPrivateAddresses?: boolean;
   /** Ask the server given by --ssh for its addresses, name and release, as defaults (unless false). */
   probe?: boolean;
   acceptNewHostKey?: boolean;
@@ -81,6 +83,7 @@ async function collectAnswers(flags: InterviewFlags): Promise<Answers> {
     adminEmail: flags.adminEmail,
     mailbox: flags.mailbox,
     acme: flags.acme,
+    allowPrivateAddresses: flags.allowPrivateAddresses,
   };
   if (flags.passwordStdin) {
     if (process.stdin.isTTY) throw new UsageError('--password-stdin: standard input is a terminal; pipe the password in');

@@ -30,6 +30,7 @@ function interviewOptions(cmd: Command): Command {
     .option('--mailbox <address>', 'the first mailbox (full address)')
     .option('--password-stdin', "read the first mailbox's password from standard input")
     .option('--acme <choice>', 'letsencrypt | letsencrypt-staging | self-signed | an ACME directory URL')
+    .option('--allow-private-addresses', 'accept private, loopback and link-local server addresses (a lab or test network)')
     .option('--force', 'overwrite an existing mailrig.yaml that has no mailboxes (keys are never regenerated)')
     .addOption(configOption());
 }

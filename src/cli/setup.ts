@@ -1,10 +1,21 @@
 // mailrig setup: the interview when there is no mailrig.yaml yet, then either the whole provisioning
 // (apply over SSH, then the DNS records and next steps) or, with --dry-run, a local render of the
 // server and the DNS records, touching no host.
+//
+// With a mailrig.yaml already there, the file is what setup provisions. Interview flags that say the
+// same as the file are fine (so a setup command can be run again as written); a flag that says
+// something else is refused, each one named with the file's value and the command or edit that
+// makes the change, and nothing is touched. --force replaces only a file without mailboxes (see init).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/model.js';
+import { displayAddress, normalizeAddress, toAsciiDomain, toUnicodeDomain } from '../config/syntax.js';
+import { UsageError } from '../errors.js';
+import { verifyPassword } from '../keys/password.js';
+import { QUESTIONS, validateAcme } from '../interview/questions.js';
 import type { ApplyOptions } from './apply.js';
-import { runInit, type InterviewFlags } from './init.js';
+import { readStdinPassword, runInit, type InterviewFlags } from './init.js';
 
 export interface SetupFlags extends InterviewFlags, Omit<ApplyOptions, 'config'> {
   dryRun?: boolean;
@@ -14,8 +25,21 @@ export interface SetupFlags extends InterviewFlags, Omit<ApplyOptions, 'config'>
 export async function runSetup(flags: SetupFlags): Promise<void> {
   const configPath = resolve(flags.config);
   // A dry run touches no host, not even to ask it about itself.
-  if (!existsSync(configPath)) await runInit({ ...flags, probe: !flags.dryRun });
-  else process.stdout.write(`using ${flags.config} (delete it or run mailrig init --force to start over)\n`);
+  if (!existsSync(configPath) || flags.force) {
+    await runInit({ ...flags, probe: !flags.dryRun });
+  } else {
+    const conflicts = await flagConflicts(flags, loadConfig(configPath).config);
+    if (conflicts.length > 0) {
+      throw new UsageError(
+        [
+          `${flags.config} exists, and these flags say something else; nothing was changed:`,
+          ...conflicts.map((c) => `  ${c}`),
+          `Change mailrig.yaml (or run the command shown), then run setup without those flags; or, to start over from the flags alone, move ${flags.config} aside (its password hashes exist nowhere else) and run setup again (keys in .mailrig/ are kept).`,
+        ].join('\n'),
+      );
+    }
+    process.stdout.write(`using ${flags.config}${hasInterviewFlags(flags) ? ' (the flags given agree with it)' : ''}\n`);
+  }
   if (flags.dryRun) {
     await (await import('./render.js')).run({ out: flags.out, config: configPath });
   } else {
@@ -33,4 +57,90 @@ export async function runSetup(flags: SetupFlags): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+const INTERVIEW_FLAGS = ['hostname', 'domain', 'ipv4', 'ipv6', 'ssh', 'release', 'adminEmail', 'mailbox', 'passwordStdin', 'acme', 'allowPrivateAddresses'] as const;
+
+function hasInterviewFlags(flags: SetupFlags): boolean {
+  return INTERVIEW_FLAGS.some((f) => flags[f] !== undefined);
+}
+
+/** Canonical text of an IP address, so that 2001:DB8::0:10 and 2001:db8::10 compare equal. */
+function canonicalIp(v: string): string {
+  try {
+    return v.includes(':') ? new URL(`http://[${v}]/`).hostname.slice(1, -1) : v;
+  } catch {
+    return v.toLowerCase();
+  }
+}
+
+/** Each interview flag that disagrees with the loaded config, with how to make the change. */
+export async function flagConflicts(flags: SetupFlags, config: Config): Promise<string[]> {
+  const conflicts: string[] = [];
+  const file = flags.config;
+  // A value that is wrong in itself is named as such, as init would.
+  const lab = flags.allowPrivateAddresses === true || loadConfig(resolve(file)).raw.server.allow_private_addresses;
+  for (const q of QUESTIONS) {
+    if (q.name === 'domains' || q.name === 'password' || q.name === 'mailbox' || q.name === 'allowPrivateAddresses') continue;
+    const given = flags[q.name];
+    const reason = given === undefined ? undefined : q.name === 'acme' ? validateAcme(given) : q.validate(given, { allowPrivateAddresses: lab });
+    if (reason) throw new UsageError(`${q.flag}: "${given}" ${reason}`);
+  }
+  const differs = (flag: string, given: string, path: string, current: string | undefined, how: string) =>
+    conflicts.push(`--${flag} ${given}: ${file} has ${path}: ${current ?? '(not set)'}; ${how}`);
+
+  if (flags.hostname !== undefined && toAsciiDomain(flags.hostname) !== config.server.hostname) {
+    differs('hostname', flags.hostname, 'server.hostname', toUnicodeDomain(config.server.hostname), 'edit server.hostname');
+  }
+  if (flags.ipv4 !== undefined && flags.ipv4 !== config.server.ipv4) {
+    differs('ipv4', flags.ipv4, 'server.ipv4', config.server.ipv4, 'edit server.ipv4');
+  }
+  if (flags.ipv6 !== undefined && canonicalIp(flags.ipv6) !== (config.server.ipv6 && canonicalIp(config.server.ipv6))) {
+    differs('ipv6', flags.ipv6, 'server.ipv6', config.server.ipv6, 'edit server.ipv6');
+  }
+  if (flags.ssh !== undefined && flags.ssh !== config.server.ssh) {
+    differs('ssh', flags.ssh, 'server.ssh', config.server.ssh, 'edit server.ssh (and server.ipv4/ipv6 if the server moved)');
+  }
+  if (flags.release !== undefined && flags.release !== config.server.release) {
+    differs('release', flags.release, 'server.release', config.server.release, 'edit server.release');
+  }
+  if (flags.adminEmail !== undefined && normalizeAddress(flags.adminEmail) !== config.adminEmail) {
+    differs('admin-email', flags.adminEmail, 'admin_email', displayAddress(config.adminEmail), 'edit admin_email');
+  }
+  if (flags.acme !== undefined && flags.acme !== config.tls.acme) {
+    differs('acme', flags.acme, 'tls.acme', config.tls.acme, 'edit tls.acme');
+  }
+  if (flags.allowPrivateAddresses) {
+    // The loader has accepted the file's addresses; only a file without the switch disagrees when they are private.
+    const raw = loadConfig(resolve(file)).raw;
+    if (!raw.server.allow_private_addresses) {
+      conflicts.push(`--allow-private-addresses: ${file} does not set server.allow_private_addresses; set it to true there`);
+    }
+  }
+  const domains = new Set(config.domains.map((d) => d.name));
+  for (const d of flags.domain ?? []) {
+    const ascii = toAsciiDomain(d);
+    if (ascii === undefined || !domains.has(ascii)) {
+      conflicts.push(`--domain ${d}: not a mail domain in ${file} (${config.domains.map((x) => x.unicode).join(', ')}); add it with mailrig domain add ${d}`);
+    }
+  }
+  const mailbox = flags.mailbox === undefined ? undefined : config.domains.flatMap((d) => d.mailboxes).find((m) => m.address === normalizeAddress(flags.mailbox ?? ''));
+  if (flags.mailbox !== undefined && mailbox === undefined) {
+    conflicts.push(
+      `--mailbox ${flags.mailbox}: no such mailbox in ${file}; add it with mailrig user add ${flags.mailbox}${flags.passwordStdin ? ' --password-stdin' : ''}`,
+    );
+  }
+  if (flags.passwordStdin) {
+    if (mailbox === undefined) {
+      if (flags.mailbox === undefined) conflicts.push(`--password-stdin: ${file} exists; set a mailbox's password with mailrig user passwd <address>`);
+    } else {
+      const password = await readStdinPassword();
+      if (!(await verifyPassword(mailbox.passwordHash, password))) {
+        conflicts.push(
+          `--password-stdin: not the password ${file} has for ${displayAddress(mailbox.address)}; change it with mailrig user passwd ${displayAddress(mailbox.address)} --password-stdin`,
+        );
+      }
+    }
+  }
+  return conflicts;
 }

@@ -1,6 +1,6 @@
 // Reading mailrig.yaml: YAML syntax, then the schema, then the cross-field rules. Every problem is
 // collected with its dotted path and the line where it can be found; nothing is written.
-import { isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { normalize, type Config } from './model.js';
@@ -34,6 +34,12 @@ export function parseYaml(text: string, lineCounter?: LineCounter): { doc: Docum
     Map(_, map) {
       const seen = new Set<unknown>();
       for (const pair of map.items) {
+        // A key that is a map, a list, an alias or binary data has no name a config can mean.
+        const key = pair.key as Node | null;
+        if (isMap(key) || isSeq(key) || isAlias(key) || (isScalar(key) && typeof key.value === 'object' && key.value !== null)) {
+          errors.push({ offset: key?.range?.[0] ?? 0, message: 'A key must be plain text, not a map, a list, an alias or binary data' });
+          continue;
+        }
         if (!isScalar(pair.key)) continue;
         if (seen.has(pair.key.value)) errors.push({ offset: pair.key.range?.[0] ?? 0, message: 'Map keys must be unique' });
         seen.add(pair.key.value);
@@ -56,16 +62,9 @@ export function parseConfig(text: string, file: string): LoadedConfig {
       }),
     );
   }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
-  } catch (e) {
-    // The yaml package refuses aliases that expand without bound ("billion laughs").
-    if (!(e instanceof ReferenceError)) throw e;
-    throw new ConfigError(file, [{ path: '', message: `YAML aliases (*name) expand too far (${e.message}); write the values out` }]);
-  }
+  const data = plainData(doc, lineCounter, file);
   const at = (path: Array<string | number>) => locate(doc, lineCounter, path);
-  const parsed = configSchema.safeParse(data);
+  const parsed = configSchema.safeParse(data, { reportInput: true });
   const problems = parsed.success ? [] : parsed.error.issues.flatMap((issue) => describeIssue(issue, at));
   const rules = checkRules((parsed.success ? parsed.data : data) as RawConfig);
   problems.push(...rules.map((p) => ({ path: dotted(p.path), message: p.message, ...at(p.path) })));
@@ -77,6 +76,31 @@ export function parseConfig(text: string, file: string): LoadedConfig {
 }
 
 const MAX_ALIAS_COUNT = 100;
+
+/**
+ * The document as plain data. The yaml package finds an alias without its anchor (`*a` before or
+ * without `&a`), and an alias count that only a resource-exhaustion attack needs, only here.
+ */
+function plainData(doc: Document, lineCounter: LineCounter, file: string): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) ?? {};
+  } catch (e) {
+    if (e instanceof ReferenceError && /alias count/i.test(e.message)) {
+      throw new ConfigError(file, [{ path: '', message: `YAML aliases (*name) expand too far (${e.message}); write the values out` }]);
+    }
+    let offset: number | undefined;
+    visit(doc, {
+      Alias(_, alias) {
+        if (alias.resolve(doc) !== undefined) return undefined;
+        offset = alias.range?.[0];
+        return visit.BREAK;
+      },
+    });
+    const pos = offset === undefined ? undefined : lineCounter.linePos(offset);
+    const message = `YAML: ${(e as Error).message}`;
+    throw new ConfigError(file, [{ path: '', message, ...(pos ? { line: pos.line, column: pos.col } : {}) }]);
+  }
+}
 
 type Locator = (path: Array<string | number>) => { line?: number; column?: number };
 
@@ -95,10 +119,42 @@ function describeIssue(issue: z.core.$ZodIssue, at: Locator): ConfigProblem[] {
 
 function friendly(issue: z.core.$ZodIssue): string {
   if (issue.code === 'invalid_type') {
-    return issue.input === undefined ? `is required (${issue.expected})` : `must be a ${issue.expected}`;
+    const expected = EXPECTED[issue.expected] ?? issue.expected;
+    return issue.input === undefined ? `is required (${expected})` : `expected ${expected}, found ${found(issue.input)}`;
   }
-  if (issue.code === 'invalid_value') return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+  if (issue.code === 'invalid_union' && issue.input !== undefined) {
+    // size fields: a string or a whole number; the branches' own messages say little.
+    return `expected a size (e.g. 10G, 500M or a number of bytes), found ${found(issue.input)}`;
+  }
+  if ((issue.code === 'too_small' || issue.code === 'too_big') && typeof issue.input === 'number') {
+    return `${issue.message.replace(/^Too (small|big): expected number to be /, 'must be ')}, found ${issue.input}`;
+  }
+  if (issue.code === 'invalid_value') {
+    return `must be one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}${issue.input === undefined ? '' : `, found ${found(issue.input)}`}`;
+  }
   return issue.message;
+}
+
+const EXPECTED: Record<string, string> = {
+  number: 'a number',
+  int: 'a whole number',
+  string: 'a string',
+  boolean: 'true or false',
+  object: 'a map of keys',
+  record: 'a map of keys',
+  array: 'a list',
+};
+
+/** What a wrong value is, for "expected X, found Y" (short; long values cut). */
+function found(v: unknown): string {
+  if (v === null) return 'an empty value';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v)}`;
+  if (typeof v === 'number') return `the number ${v}`;
+  if (typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Date) return 'a date';
+  if (typeof v === 'object') return 'a map of keys';
+  return typeof v;
 }
 
 export function dotted(path: Array<string | number>): string {

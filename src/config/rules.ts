@@ -1,7 +1,7 @@
 // Rules that look across fields of mailrig.yaml — what one field's type cannot say. Each rule adds
 // problems with the dotted path where the operator must look; all of them run, every time.
 import type { RawConfig } from './schema.js';
-import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, toAsciiDomain } from './syntax.js';
+import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, isMailboxName, serverAddressProblem, toAsciiDomain } from './syntax.js';
 import { resolveTarget } from './model.js';
 
 export interface RuleProblem {
@@ -46,14 +46,16 @@ export function checkRules(input: RawConfig): RuleProblem[] {
   };
   const mailboxes = new Set<string>();
   const sendOnly = new Set<string>();
+  // Standalone aliases → their managed targets, to find loops; where each was defined.
+  const aliasEdges = new Map<string, { path: Array<string | number>; targets: string[] }>();
 
   for (const [key, domain] of Object.entries(raw.domains)) {
     const ascii = toAsciiDomain(key);
     if (ascii === undefined) continue;
     for (const [local, mailbox] of Object.entries(domain.mailboxes)) {
       const path = ['domains', key, 'mailboxes', local];
-      if (!isLocalPart(local) || local.includes('+')) {
-        add(path, `"${local}" is not a valid mailbox name (letters, digits and . _ - ; no "+", which is for plus-addressing)`);
+      if (!isMailboxName(local)) {
+        add(path, `"${local}" is not a valid mailbox name (letters, digits, _ and -, with single dots between them: it names a directory on the server; "+" is for plus-addressing)`);
         continue;
       }
       const address = `${local.toLowerCase()}@${ascii}`;
@@ -100,11 +102,26 @@ export function checkRules(input: RawConfig): RuleProblem[] {
       asList(targets).forEach((t, i) =>
         checkTarget(t, Array.isArray(targets) ? ['domains', key, 'aliases', local, i] : ['domains', key, 'aliases', local]),
       );
+      if (!isLocalPart(local) && !isEmailAddress(local)) continue;
+      const managed = asList(targets)
+        .filter((t) => (t.includes('@') ? isEmailAddress(t) : isLocalPart(t)))
+        .map((t) => resolveTarget(t, ascii))
+        .filter((t) => isManaged(t, asciiOf));
+      aliasEdges.set(resolveTarget(local, ascii), { path: ['domains', key, 'aliases', local], targets: managed });
     }
     const catchAll = domain.catch_all;
     asList(catchAll).forEach((t, i) =>
       checkTarget(t, Array.isArray(catchAll) ? ['domains', key, 'catch_all', i] : ['domains', key, 'catch_all']),
     );
+  }
+
+  for (const problem of aliasLoops(aliasEdges)) add(problem.path, problem.message);
+
+  const lab = raw.server.allow_private_addresses === true;
+  for (const field of ['ipv4', 'ipv6'] as const) {
+    const value = raw.server[field];
+    const problem = typeof value === 'string' ? serverAddressProblem(value, lab) : undefined;
+    if (problem) add(['server', field], `${value} ${problem}`);
   }
 
   if (raw.dns.provider === 'rfc2136') {
@@ -119,7 +136,11 @@ export function checkRules(input: RawConfig): RuleProblem[] {
   return problems;
 }
 
-type Lenient = Pick<RawConfig, 'domains'> & { dns: Partial<RawConfig['dns']>; spam: Partial<RawConfig['spam']> };
+type Lenient = Pick<RawConfig, 'domains'> & {
+  dns: Partial<RawConfig['dns']>;
+  spam: Partial<RawConfig['spam']>;
+  server: Partial<RawConfig['server']>;
+};
 
 /** The parts of a possibly invalid config the rules read, with wrong-typed parts left out. */
 function lenient(input: RawConfig): Lenient {
@@ -133,7 +154,7 @@ function lenient(input: RawConfig): Lenient {
     for (const [local, m] of Object.entries(obj(domain.mailboxes))) {
       const mb = obj(m);
       mailboxes[local] = {
-        password_hash: String(mb.password_hash ?? ''),
+        password_hash: typeof mb.password_hash === 'string' ? mb.password_hash : '',
         quota: undefined,
         aliases: [strings(mb.aliases) ?? []].flat(),
         send_only: mb.send_only === true,
@@ -143,7 +164,54 @@ function lenient(input: RawConfig): Lenient {
     for (const [local, t] of Object.entries(obj(domain.aliases))) aliases[local] = strings(t) ?? [];
     domains[key] = { mailboxes, aliases, catch_all: strings(domain.catch_all), dmarc: { policy: 'quarantine' } };
   }
-  return { domains, dns: obj(input.dns) as Lenient['dns'], spam: obj(input.spam) as Lenient['spam'] };
+  return {
+    domains,
+    dns: obj(input.dns) as Lenient['dns'],
+    spam: obj(input.spam) as Lenient['spam'],
+    server: obj(input.server) as Lenient['server'],
+  };
+}
+
+/**
+ * Aliases that lead back to themselves (a → a, or a → b → a): mail to them is accepted, then
+ * bounces when the server expands it. Each loop is named once, at its first alias in file order.
+ */
+function aliasLoops(edges: Map<string, { path: Array<string | number>; targets: string[] }>): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  const reported = new Set<string>();
+  for (const [start, { path }] of edges) {
+    if (reported.has(start)) continue;
+    // Breadth-first from start's targets; the chain that returns to start is the loop.
+    const from = new Map<string, string>();
+    const queue = [...(edges.get(start)?.targets ?? [])];
+    for (const t of queue) if (!from.has(t)) from.set(t, start);
+    let closed = false;
+    while (queue.length > 0 && !closed) {
+      const node = queue.shift() as string;
+      if (node === start) {
+        closed = true;
+        break;
+      }
+      for (const next of edges.get(node)?.targets ?? []) {
+        if (from.has(next)) continue;
+        from.set(next, node);
+        queue.push(next);
+      }
+    }
+    if (!closed) continue;
+    const chain = [start];
+    for (let at = from.get(start); at !== undefined && at !== start; at = from.get(at)) chain.unshift(at);
+    chain.unshift(start);
+    chain.forEach((a) => reported.add(a));
+    problems.push({
+      path,
+      message:
+        chain.length === 2
+          ? `${show(start)} is an alias of itself; mail to it would be accepted, then bounce`
+          : `alias loop ${chain.map(show).join(' → ')}; mail to it would be accepted, then bounce`,
+    });
+  }
+  return problems;
 }
 
 function checkAliasName(

@@ -2,7 +2,7 @@
 // validation, the JSON Schema for editors (mailrig.schema.json) and the docs are all derived from it.
 // Rules that look across fields (duplicates, alias targets) live in rules.ts.
 import { z } from 'zod';
-import { isFqdn, isDomainName, isEmailAddress, isLocalPart, isIPv4, isIPv6, parseSize } from './syntax.js';
+import { isEmailAddress, isFqdn, isHostPort, isIPv4, isIPv6, parseSize, sshTargetProblem } from './syntax.js';
 import { isResticRepository } from './repository.js';
 
 const fqdn = z
@@ -14,6 +14,25 @@ const size = z
   .refine((v) => parseSize(v) !== undefined, {
     message: 'is not a size (try 10G, 500M or a number of bytes)',
   });
+
+const MIB = 1024 ** 2;
+
+/** A size between `min` and `max` bytes (0 allowed too when `zero` is what it means: unlimited). */
+const sizeIn = (min: number, max: number, zero?: string) =>
+  size.refine(
+    (v) => {
+      const n = parseSize(v);
+      return n === undefined || (zero !== undefined && n === 0) || (n >= min && n <= max);
+    },
+    { message: `must be ${zero !== undefined ? `0 (${zero}) or ` : ''}between ${showSize(min)} and ${showSize(max)}` },
+  );
+
+function showSize(n: number): string {
+  for (const [unit, f] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', MIB], ['K', 1024]] as const) if (n >= f && n % f === 0) return `${n / f}${unit}`;
+  return String(n);
+}
+
+const quota = sizeIn(MIB, 1024 ** 5, 'unlimited');
 
 const email = z.string().refine(isEmailAddress, { message: 'is not an email address (try admin@example.com)' });
 
@@ -36,7 +55,7 @@ const passwordHash = z
 const mailbox = z
   .strictObject({
     password_hash: passwordHash,
-    quota: size.optional().describe('Mailbox quota; defaults to mail.default_quota').meta({ examples: ['10G'] }),
+    quota: quota.optional().describe('Mailbox quota; defaults to mail.default_quota').meta({ examples: ['10G'] }),
     aliases: z
       .array(z.string())
       .default([])
@@ -86,10 +105,17 @@ export const configSchema = z
           .describe('Public IPv6 address (optional)'),
         ssh: z
           .string()
-          .min(1)
+          .superRefine((v, ctx) => {
+            const problem = sshTargetProblem(v);
+            if (problem) ctx.addIssue({ code: 'custom', message: problem });
+          })
           .describe('user@host[:port], a Host alias from ~/.ssh/config, or "local" for this machine')
           .meta({ examples: ['root@203.0.113.10', 'local'] }),
         release: z.enum(RELEASES).describe('Target release; picks each daemon\'s configuration dialect'),
+        allow_private_addresses: z
+          .boolean()
+          .default(false)
+          .describe('Accept private, loopback and link-local server addresses: a lab or test network, never a public mail server'),
       })
       .describe('The host that runs the mail server'),
     admin_email: email.describe('ACME account address and default report address'),
@@ -99,8 +125,8 @@ export const configSchema = z
       .describe('Mail domains, keyed by domain name'),
     mail: z
       .strictObject({
-        message_size_limit: size.default('50M').describe('Largest message accepted, in and out'),
-        default_quota: size.default('0').describe('Quota for mailboxes without one; 0 means unlimited'),
+        message_size_limit: sizeIn(MIB, 1024 ** 3).default('50M').describe('Largest message accepted, in and out'),
+        default_quota: quota.default('0').describe('Quota for mailboxes without one; 0 means unlimited'),
         pop3: z.boolean().default(false).describe('Also serve POP3 over TLS on 995'),
       })
       .default({ message_size_limit: '50M', default_quota: '0', pop3: false })
@@ -172,8 +198,17 @@ export const configSchema = z
     dns: z
       .strictObject({
         provider: z.enum(['manual', 'rfc2136']).default('manual').describe('How records get published'),
-        ttl: z.number().int().min(60).default(3600).describe('TTL of published records, in seconds'),
-        server: z.string().optional().describe('rfc2136: the primary server, host[:port]'),
+        ttl: z
+          .number()
+          .int()
+          .min(60, { message: 'must be at least 60 (seconds)' })
+          .max(604800, { message: 'must be at most 604800 (seconds: one week)' })
+          .default(3600).describe('TTL of published records, in seconds'),
+        server: z
+          .string()
+          .refine(isHostPort, { message: 'is not host[:port] (try ns1.example.net or 192.0.2.53:53)' })
+          .optional()
+          .describe('rfc2136: the primary server, host[:port]'),
         key_name: z.string().optional().describe('rfc2136: TSIG key name'),
         key_file: z.string().optional().describe('rfc2136: file holding the TSIG secret (hmac-sha256)'),
       })

@@ -10,6 +10,8 @@ export type InitialConfig = Pick<Config['server'], 'hostname' | 'ipv4' | 'ipv6' 
   adminEmail: string;
   acme: string;
   mailbox: { address: string; passwordHash: string };
+  /** A lab or test network: private addresses accepted (server.allow_private_addresses). */
+  allowPrivateAddresses?: boolean | undefined;
 };
 
 const scalar = (v: string) => stringify(v, { lineWidth: 0 }).trimEnd();
@@ -54,6 +56,7 @@ export function initialConfigText(c: InitialConfig): string {
     c.ipv6 ? `  ipv6: ${scalar(c.ipv6)}` : '  # ipv6: 2001:db8::10',
     `  ssh: ${scalar(c.ssh)}   # user@host[:port], a Host alias from ~/.ssh/config, or "local"`,
     `  release: ${c.release}   # debian-12 | debian-13: picks each daemon's configuration dialect`,
+    ...(c.allowPrivateAddresses ? ['  allow_private_addresses: true   # a lab or test network, not a public mail server'] : []),
     '',
     `admin_email: ${scalar(c.adminEmail)}   # ACME account; DMARC and TLS-RPT reports`,
     '',

@@ -1,4 +1,5 @@
 // `mailrig dns --check`: look up every expected record and say, for each, whether DNS has it.
+import { unicodeText } from '../config/syntax.js';
 import { compareGroup, groupRecords, type Finding, type Status } from './compare.js';
 import type { DnsResolver } from './resolver.js';
 import type { DnsRecord } from './types.js';
@@ -50,16 +51,18 @@ function clip(text: string, width: number): string {
 
 /** Human report: one line per record, expected and found side by side under anything not ok. */
 export function formatFindings(findings: Finding[], resolverName: string, width = 100): string {
-  const nameWidth = Math.min(40, Math.max(...findings.map((f) => f.record.name.length)));
+  const shown = (f: Finding) => unicodeText(f.record.name);
+  const nameWidth = Math.min(40, Math.max(...findings.map((f) => shown(f).length)));
   const lines = [`Checked ${findings.length} records against ${resolverName}:`];
   for (const f of findings) {
     const tag = f.status === 'ok' ? 'ok' : f.record.required ? f.status.toUpperCase() : `${f.status} (optional)`;
-    const head = `  ${tag.padEnd(22)} ${f.record.type.padEnd(5)} ${f.record.name.padEnd(nameWidth)}`;
+    const head = `  ${tag.padEnd(22)} ${f.record.type.padEnd(5)} ${shown(f).padEnd(nameWidth)}`;
     if (f.status === 'ok') {
       lines.push(clip(`${head}  ${f.record.value}`, width));
       continue;
     }
     lines.push(`${head}  ${f.detail}`);
+    if (shown(f) !== f.record.name) lines.push(`      name in DNS: ${f.record.name}`);
     lines.push(clip(`      expected: ${f.record.value}`, width));
     for (const v of f.found) lines.push(clip(`      found:    ${v}`, width));
     if (f.record.type === 'PTR') lines.push('      (set reverse DNS at your hosting provider)');

@@ -1,7 +1,7 @@
 // The setup interview as data: each question with its validation and a default guessed from earlier
 // answers. Pure: the runner (inquirer, or flags for --non-interactive) asks them.
 import { RELEASES } from '../config/schema.js';
-import { isDomainName, isEmailAddress, isFqdn, isIPv4, isIPv6, toAsciiDomain } from '../config/syntax.js';
+import { isDomainName, isEmailAddress, isFqdn, isIPv4, isIPv6, serverAddressProblem, sshTargetProblem, toAsciiDomain } from '../config/syntax.js';
 import type { InitialConfig } from '../config/write.js';
 import { passwordWeakness } from '../keys/password.js';
 
@@ -49,14 +49,7 @@ export function validateAcme(value: string): string | undefined {
     : 'must be letsencrypt, letsencrypt-staging, self-signed or an https:// ACME directory URL';
 }
 
-export function validateSsh(value: string): string | undefined {
-  if (value === 'local') return undefined;
-  // user@host[:port], or a bare Host alias from ~/.ssh/config.
-  const m = /^(?:([a-z_][a-z0-9_.-]*)@)?([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\])(?::(\d{1,5}))?$/.exec(value);
-  if (!m) return 'must be user@host[:port], a Host alias from ~/.ssh/config, or "local"';
-  if (m[3] !== undefined && (Number(m[3]) < 1 || Number(m[3]) > 65535)) return 'has a port outside 1–65535';
-  return undefined;
-}
+export const validateSsh = sshTargetProblem;
 
 export const QUESTIONS: Question[] = [
   {
@@ -84,7 +77,7 @@ export const QUESTIONS: Question[] = [
     flag: '--ipv4',
     message: "Server's public IPv4 address",
     kind: 'text',
-    validate: (v) => (isIPv4(v) ? undefined : 'must be an IPv4 address, e.g. 203.0.113.10'),
+    validate: (v, a) => (isIPv4(v) ? serverAddressProblem(v, a.allowPrivateAddresses === true) : 'must be an IPv4 address, e.g. 203.0.113.10'),
   },
   {
     name: 'ipv6',
@@ -92,7 +85,8 @@ export const QUESTIONS: Question[] = [
     message: "Server's public IPv6 address (empty for none)",
     kind: 'text',
     optional: true,
-    validate: (v) => (v === '' || isIPv6(v) ? undefined : 'must be an IPv6 address, e.g. 2001:db8::10, or empty'),
+    validate: (v, a) =>
+      v === '' ? undefined : isIPv6(v) ? serverAddressProblem(v, a.allowPrivateAddresses === true) : 'must be an IPv6 address, e.g. 2001:db8::10, or empty',
   },
   {
     name: 'ssh',

@@ -7,7 +7,10 @@ import type { Guesses } from './probe.js';
 import { parseList, QUESTIONS, validateAcme, type Answers, type Question } from './questions.js';
 
 /** Flag values as commander hands them over (strings, and a list for --domain). */
-export type Prefilled = Partial<Record<Exclude<keyof Answers, 'domains'>, string>> & { domains?: string[] };
+export type Prefilled = Partial<Record<Exclude<keyof Answers, 'domains' | 'allowPrivateAddresses'>, string>> & {
+  domains?: string[];
+  allowPrivateAddresses?: boolean | undefined;
+};
 
 export interface InterviewIO {
   input: Readable;
@@ -22,6 +25,7 @@ function set(answers: Partial<Answers>, q: Question, value: string): void {
 
 function prefilledValue(q: Question, pre: Prefilled): string | undefined {
   if (q.name === 'domains') return pre.domains?.length ? pre.domains.join(',') : undefined;
+  if (q.name === 'allowPrivateAddresses') return undefined;
   return pre[q.name];
 }
 
@@ -37,7 +41,7 @@ function defaultFor(q: Question, answers: Partial<Answers>, guesses: Guesses): s
 
 /** Every answer from flags; throws a UsageError naming the first missing or invalid flag. */
 export function answersFromFlags(pre: Prefilled, guesses: Guesses = {}): Answers {
-  const answers: Partial<Answers> = {};
+  const answers: Partial<Answers> = pre.allowPrivateAddresses ? { allowPrivateAddresses: true } : {};
   for (const q of QUESTIONS) {
     const value = prefilledValue(q, pre) ?? defaultFor(q, answers, guesses);
     if (value === undefined) {
@@ -63,7 +67,7 @@ export async function runInterview(io: InterviewIO, pre: Prefilled = {}, guesses
     const result = (await prompt([{ ...question, name: 'value' }] as never)) as { value: unknown };
     return String(result.value ?? '').trim();
   };
-  const answers: Partial<Answers> = {};
+  const answers: Partial<Answers> = pre.allowPrivateAddresses ? { allowPrivateAddresses: true } : {};
   for (const q of QUESTIONS) {
     const given = prefilledValue(q, pre);
     if (given !== undefined) {

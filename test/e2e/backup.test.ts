@@ -38,7 +38,7 @@ describe('backups with restic on a fresh debian-12 host', { timeout: 15 * 60_000
 
   it('a provisioned host with mail in two mailboxes', async () => {
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--release', 'debian-12'],
       { input: `${ALICE_PASSWORD}\n` },
     );

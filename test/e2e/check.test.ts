@@ -93,7 +93,7 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
 
   it('provisions the host and serves its zones (forward and reverse) from knotd', async () => {
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
       { input: 'Alice-e2e-password-2026\n' },
     );

@@ -58,7 +58,7 @@ describe('apply when things go wrong (Debian 12)', { timeout: 15 * 60_000 }, () 
     host = await startTestHost({ release: 'bookworm', name: 'faults' });
     ws = workspace(host);
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
       { input: 'Faults-e2e-password-2026\n' },
     );

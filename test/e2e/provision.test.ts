@@ -50,7 +50,7 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
     it('a broken config is caught before anything reaches the host', async () => {
       const init = await ws.mailrig(
         // No --release: init asks the host, which is reachable already.
-        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
           '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--accept-new-host-key',
           '--identity', host.keyFile, '--known-hosts', host.knownHostsFile],
         { input: `${ALICE_PASSWORD}\n` },
@@ -241,7 +241,7 @@ describe('provisioning a debian-12 host without systemd (init scripts and cron)'
   it('setup provisions it: daemons from init scripts, the renewal agent from cron, mail delivered', async () => {
     const ws = workspace(host);
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'https://ca.invalid/dir',
         '--admin-email', 'admin@example.com'],
       { input: `${ALICE_PASSWORD}\n` },

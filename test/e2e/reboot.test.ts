@@ -30,7 +30,7 @@ describe('reboots and power loss on a provisioned debian-12 host', { timeout: 20
     host = await startTestHost({ release: 'bookworm', name: 'reboot-bookworm' });
     ws = workspace(host);
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
       { input: `${ALICE_PASSWORD}\n` },
     );

@@ -88,7 +88,7 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
 
     it('setup provisions the host; the attackers are strangers to it', async () => {
       const init = await ws.mailrig(
-        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
           '--release', configRelease, '--mailbox', ALICE, '--password-stdin', '--acme', 'self-signed'],
         { input: `${ALICE_PASSWORD}\n` },
       );

@@ -91,7 +91,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     // The zone does not depend on the ACME directory (a private CA gets no CAA record): init with a
     // placeholder, serve the zone, start Pebble resolving through it, then point tls.acme at Pebble.
     const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
         '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'https://pebble.invalid/dir',
         '--admin-email', 'admin@example.com'],
       { input: `${PASSWORD}\n` },

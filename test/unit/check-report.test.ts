@@ -108,3 +108,20 @@ describe('check: --changes', () => {
     assert.deepEqual(diffReports([], results).map((c) => c.id), ['host.daemon.dovecot', 'dns.dnssec.example.com']);
   });
 });
+
+describe('check: names as the operator wrote them', () => {
+  it('shows IDN domains in Unicode, with the punycode beside them in fixes; JSON keeps the ASCII ids', () => {
+    const idn = [
+      fail(h('dns.dmarc.xn--bcher-kva.test', 'dns', 'xn--bcher-kva.test DMARC policy'), 'no record at _dmarc.xn--bcher-kva.test', 'publish TXT at _dmarc.xn--bcher-kva.test: v=DMARC1; p=quarantine'),
+    ];
+    const report = makeReport('mail.xn--bcher-kva.test', idn, NOW);
+    const table = formatTable(report, { width: 120, color: false });
+    assert.doesNotMatch(table.replace(/\(_dmarc\.xn--bcher-kva\.test\)/, ''), /xn--/, table);
+    assert.match(table, /mailrig check: mail\.bücher\.test/);
+    assert.match(table, /FAIL  bücher\.test DMARC policy\s+no record at _dmarc\.bücher\.test/);
+    assert.match(table, /fix: publish TXT at _dmarc\.bücher\.test \(_dmarc\.xn--bcher-kva\.test\): v=DMARC1/);
+    const changes = formatChanges(diffReports([], idn), undefined, 'mail.xn--bcher-kva.test');
+    assert.match(changes, /bücher\.test DMARC policy: no record at _dmarc\.bücher\.test/);
+    assert.equal(JSON.parse(formatJson(report)).results[0].id, 'dns.dmarc.xn--bcher-kva.test');
+  });
+});

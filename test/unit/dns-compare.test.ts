@@ -154,3 +154,13 @@ describe('checkRecords with an injected resolver', () => {
     await assert.rejects(run({ config: 'unused', zone: 'example.com', format: 'json' }, io), /--format bind/);
   });
 });
+
+describe('dns --check report: names as written', () => {
+  it('shows an IDN owner name in Unicode, and the punycode under a record that is not ok', async () => {
+    const { formatFindings } = await import('../../src/dns/check.js');
+    const record = { ...rec('MX', '10 mail.example.com.', 'xn--bcher-kva.test'), zone: 'xn--bcher-kva.test' };
+    const text = formatFindings([{ record, status: 'missing', found: [], detail: 'no record' }], '192.0.2.53');
+    assert.match(text, /MISSING\s+MX\s+bücher\.test\s+no record/);
+    assert.match(text, /name in DNS: xn--bcher-kva\.test/);
+  });
+});

@@ -1,0 +1,451 @@
+// Every bad input a user can give, as a table: the command (arguments, standard input, the project it
+// runs in and a change to its mailrig.yaml), the exit code, a phrase of the message, and proof that
+// nothing on disk changed (a hash of the whole project directory before and after).
+//
+// Coverage is checked, not hoped for: every command of the CLI (read from the commander program) and
+// every field of mailrig.yaml (read from the schema) must have a row. A new command or field without
+// one fails here; add its row to COMMAND_ROWS or FIELD_ROWS.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Command } from 'commander';
+import { parseDocument, type Document } from 'yaml';
+import type { z } from 'zod';
+import { buildProgram } from '../../src/cli/main.js';
+import { configSchema } from '../../src/config/schema.js';
+import { PROJECT_ROOT } from '../support/fixtures.js';
+
+const BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
+const PASSWORD = 'Example-password-2026';
+/** A command that reaches for a host or the network instead of refusing is a failure, not a hang. */
+const TIMEOUT_MS = 30_000;
+
+interface Result {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function mailrig(args: string[], cwd: string, input = ''): Promise<Result> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
+      env: { ...process.env, HOME: join(cwd, '..', 'home'), NO_COLOR: '1', SSH_AUTH_SOCK: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), TIMEOUT_MS);
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, out, err });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}
+
+/**
+ * Every path under `dir` with its type, mode and content (or link target). The loader's cache of a
+ * file that loaded fine (.mailrig/config-cache.json) is derived data, not a change: it is left out.
+ */
+function treeHash(dir: string): string {
+  const hash = createHash('sha256');
+  const walk = (rel: string) => {
+    if (rel === join('.mailrig', 'config-cache.json')) return;
+    const abs = join(dir, rel);
+    const st = lstatSync(abs);
+    hash.update(`${rel}\0${st.mode}\0`);
+    if (st.isDirectory()) for (const name of readdirSync(abs).sort()) walk(join(rel, name));
+    else if (st.isSymbolicLink()) hash.update(readlinkSync(abs));
+    else hash.update(readFileSync(abs));
+  };
+  walk('.');
+  return hash.digest('hex');
+}
+
+// ---- rows -------------------------------------------------------------------------------------
+
+type Mutation = (doc: Document) => void;
+
+interface Row {
+  /** What the row is about, as the test's name. */
+  name: string;
+  args: string[];
+  stdin?: string;
+  /** The project: the one init made (default), or an empty directory. */
+  project?: 'project' | 'empty';
+  mutate?: Mutation;
+  code: number;
+  /** Must appear in stderr. */
+  phrase: string | RegExp;
+  /** Must not appear in stderr or stdout (e.g. punycode where the user wrote Unicode). */
+  absent?: RegExp;
+}
+
+const FIRST_DOMAIN = 'example.com';
+const IDN = 'bücher.test';
+/** A concrete key for each `*` of a schema path, in the project init makes. */
+const STAR_KEYS: Record<string, string> = { domains: FIRST_DOMAIN, mailboxes: 'alice', aliases: 'postmaster' };
+
+function concrete(field: string): string[] {
+  const parts = field.split('.');
+  return parts.map((p, i) => (p === '*' ? (STAR_KEYS[parts[i - 1] ?? ''] ?? p) : p));
+}
+
+const set = (field: string, value: unknown): Mutation => (doc) => doc.setIn(concrete(field), value);
+const renameKey = (field: string, to: string): Mutation => (doc) => {
+  const path = concrete(field);
+  const value = doc.getIn(path);
+  doc.deleteIn(path);
+  doc.setIn([...path.slice(0, -1), to], value);
+};
+const all = (...ms: Mutation[]): Mutation => (doc) => ms.forEach((m) => m(doc));
+
+/** A config every command must refuse before doing anything. */
+const BROKEN = set('dns.ttl', '1h');
+const BROKEN_PHRASE = /mailrig\.yaml:\d+:\d+: dns\.ttl: expected a number, found the string "1h"/;
+
+/**
+ * One row (at least) per field of mailrig.yaml, keyed by its schema path (`*` for a key of a map;
+ * a map's own key position is the path ending in `*`). Each is checked with `mailrig dns`, which
+ * loads the whole project and writes nothing; the message must name the line and the dotted path.
+ */
+const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegExp }>> = {
+  'server.hostname': [
+    { mutate: set('server.hostname', 'mail_server.example.com'), phrase: 'is not a fully qualified domain name' },
+    { mutate: set('server.hostname', '203.0.113.10'), phrase: 'is not a fully qualified domain name' },
+  ],
+  'server.ipv4': [
+    { mutate: set('server.ipv4', '10.1.2.3'), phrase: 'is a private address (10.0.0.0/8)' },
+    { mutate: set('server.ipv4', '127.0.0.1'), phrase: 'is a loopback address' },
+    { mutate: set('server.ipv4', '0.0.0.0'), phrase: 'unspecified' },
+    { mutate: set('server.ipv4', '224.0.0.5'), phrase: 'multicast' },
+    { mutate: set('server.ipv4', '203.0.113.300'), phrase: 'is not an IPv4 address' },
+  ],
+  'server.ipv6': [
+    { mutate: set('server.ipv6', 'fe80::1%eth0'), phrase: 'has a zone index' },
+    { mutate: set('server.ipv6', 'fe80::1'), phrase: 'is a link-local address' },
+    { mutate: set('server.ipv6', '::1'), phrase: 'is the loopback address' },
+    { mutate: set('server.ipv6', 'fd00::25'), phrase: 'unique local' },
+    { mutate: set('server.ipv6', '::'), phrase: 'unspecified' },
+    { mutate: set('server.ipv6', '2001:db8::g'), phrase: 'is not an IPv6 address' },
+  ],
+  'server.ssh': [{ mutate: set('server.ssh', 'root@@203.0.113.10'), phrase: 'must be user@host[:port]' }],
+  'server.release': [{ mutate: set('server.release', 12), phrase: 'must be one of "debian-12", "debian-13", found the number 12' }],
+  'server.allow_private_addresses': [{ mutate: set('server.allow_private_addresses', 'yes please'), phrase: 'expected true or false, found the string "yes please"' }],
+  admin_email: [{ mutate: set('admin_email', 'admin.example.com'), phrase: 'is not an email address' }],
+  'domains.*': [
+    { mutate: renameKey('domains.*', 'not a domain'), phrase: '"not a domain" is not a valid domain name' },
+    { mutate: renameKey('domains.*', 'localhost'), phrase: 'is not a valid domain name' },
+  ],
+  'domains.*.mailboxes.*': [
+    { mutate: renameKey('domains.*.mailboxes.*', 'a/b'), phrase: 'is not a valid mailbox name' },
+    { mutate: renameKey('domains.*.mailboxes.*', 'x|y'), phrase: 'it names a directory on the server' },
+  ],
+  'domains.*.mailboxes.*.password_hash': [{ mutate: set('domains.*.mailboxes.*.password_hash', 'hunter2'), phrase: 'is not a password hash' }],
+  'domains.*.mailboxes.*.quota': [
+    { mutate: set('domains.*.mailboxes.*.quota', 'lots'), phrase: 'is not a size' },
+    { mutate: set('domains.*.mailboxes.*.quota', '100'), phrase: 'must be 0 (unlimited) or between 1M and' },
+  ],
+  'domains.*.mailboxes.*.aliases': [
+    { mutate: set('domains.*.mailboxes.*.aliases', 'alias'), phrase: 'expected a list, found the string "alias"' },
+    { mutate: set('domains.*.mailboxes.*.aliases', ['someone@elsewhere.org']), phrase: 'is not in a domain of this server' },
+  ],
+  'domains.*.mailboxes.*.send_only': [{ mutate: set('domains.*.mailboxes.*.send_only', 'no'), phrase: 'expected true or false, found the string "no"' }],
+  'domains.*.aliases.*': [
+    { mutate: set('domains.*.aliases.*', 'postmaster'), phrase: 'postmaster@example.com is an alias of itself' },
+    {
+      mutate: all(set('domains.*.aliases.postmaster', 'abuse'), set('domains.*.aliases.abuse', 'postmaster')),
+      phrase: 'alias loop postmaster@example.com → abuse@example.com → postmaster@example.com',
+    },
+    { mutate: set('domains.*.aliases.*', 'nobody'), phrase: 'is neither a mailbox nor an alias of this server' },
+    { mutate: set('domains.*.aliases.*', []), phrase: 'domains.example.com.aliases.postmaster' },
+  ],
+  'domains.*.catch_all': [{ mutate: set('domains.*.catch_all', 'nobody'), phrase: 'nobody@example.com is neither a mailbox nor an alias' }],
+  'domains.*.dmarc.policy': [{ mutate: set('domains.*.dmarc.policy', 'block'), phrase: 'must be one of "none", "quarantine", "reject", found the string "block"' }],
+  'domains.*.dmarc.rua': [{ mutate: set('domains.*.dmarc.rua', 'reports'), phrase: 'is not an email address' }],
+  'mail.message_size_limit': [
+    { mutate: set('mail.message_size_limit', '5T'), phrase: 'must be between 1M and 1G' },
+    { mutate: set('mail.message_size_limit', 0), phrase: 'must be between 1M and 1G' },
+  ],
+  'mail.default_quota': [{ mutate: set('mail.default_quota', -5), phrase: 'mail.default_quota' }],
+  'mail.pop3': [{ mutate: set('mail.pop3', 1), phrase: 'expected true or false, found the number 1' }],
+  'spam.reject': [{ mutate: set('spam.reject', 'high'), phrase: 'expected a number, found the string "high"' }],
+  'spam.add_header': [{ mutate: set('spam.add_header', 50), phrase: 'thresholds must rise' }],
+  'spam.greylist': [{ mutate: set('spam.greylist', null), phrase: 'expected a number, found an empty value' }],
+  'spam.greylisting': [{ mutate: set('spam.greylisting', 'true-ish'), phrase: 'expected true or false' }],
+  'spam.gtube': [{ mutate: set('spam.gtube', [true]), phrase: 'expected true or false, found a list' }],
+  'security.max_auth_failures': [{ mutate: set('security.max_auth_failures', 0), phrase: 'security.max_auth_failures' }],
+  'security.ban_minutes': [{ mutate: set('security.ban_minutes', 1.5), phrase: 'expected a whole number' }],
+  'backup.repository': [{ mutate: set('backup.repository', 'ftp://backup.example.net/x'), phrase: 'is not a restic repository' }],
+  'backup.schedule': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.schedule', '25:00')), phrase: 'is not a time of day' }],
+  'backup.keep_daily': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_daily', -1)), phrase: 'backup.keep_daily' }],
+  'backup.keep_weekly': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_weekly', 'four')), phrase: 'expected a number' }],
+  'backup.keep_monthly': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_monthly', 1.5)), phrase: 'expected a whole number' }],
+  'tls.acme': [{ mutate: set('tls.acme', 'http://acme.example.net/dir'), phrase: 'https:// ACME directory URL' }],
+  'tls.ca_bundle': [{ mutate: set('tls.ca_bundle', 7), phrase: 'expected a string, found the number 7' }],
+  'dns.provider': [
+    { mutate: set('dns.provider', 'route53'), phrase: 'must be one of "manual", "rfc2136"' },
+    { mutate: set('dns.provider', 'rfc2136'), phrase: 'dns.server: is required when dns.provider is rfc2136' },
+  ],
+  'dns.ttl': [
+    { mutate: BROKEN, phrase: BROKEN_PHRASE },
+    { mutate: set('dns.ttl', 5), phrase: 'must be at least 60 (seconds), found 5' },
+    { mutate: set('dns.ttl', 99999999999), phrase: 'must be at most 604800' },
+  ],
+  'dns.server': [{ mutate: set('dns.server', 'ns1 example net'), phrase: 'is not host[:port]' }],
+  'dns.key_name': [{ mutate: set('dns.key_name', ['k']), phrase: 'expected a string, found a list' }],
+  'dns.key_file': [{ mutate: set('dns.key_file', { path: 'x' }), phrase: 'expected a string, found a map of keys' }],
+};
+
+/** Rows for commands and their arguments, including setup with flags that disagree with the file. */
+const COMMAND_ROWS: Row[] = [
+  // init
+  { name: 'init over an existing file', args: ['init', '--non-interactive'], code: 2, phrase: 'already exists; use --force' },
+  { name: 'init without a domain', project: 'empty', args: ['init', '--non-interactive', '--ipv4', '203.0.113.10'], code: 2, phrase: '--non-interactive needs --domain' },
+  ...(
+    [
+      ['--ipv4', '10.0.0.7', 'is a private address (10.0.0.0/8)'],
+      ['--ipv4', '127.0.0.1', 'loopback'],
+      ['--ipv4', '0.0.0.0', 'unspecified'],
+      ['--ipv4', '169.254.1.1', 'link-local'],
+      ['--ipv6', 'fe80::1%eth0', 'has a zone index'],
+      ['--ipv6', 'fe80::1', 'is a link-local address'],
+      ['--ipv6', 'ff02::1', 'multicast'],
+      ['--hostname', 'mail_1.example.com', 'must be a fully qualified domain name'],
+      ['--ssh', 'root@@x', 'must be user@host[:port]'],
+      ['--admin-email', 'nobody', 'must be an email address'],
+      ['--mailbox', 'a/b@example.com', 'is not a valid mailbox name'],
+      ['--acme', 'http://insecure.example/dir', 'https:// ACME directory URL'],
+    ] as const
+  ).map(
+    ([flag, value, phrase]): Row => ({
+      name: `init ${flag} ${value}`,
+      project: 'empty',
+      args: ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', '203.0.113.10', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', flag, value],
+      stdin: PASSWORD,
+      code: 2,
+      phrase,
+    }),
+  ),
+  { name: 'init with a domain that is not one', project: 'empty', args: ['init', '--non-interactive', '--domain', 'exa mple'], code: 2, phrase: 'is not a domain name' },
+  { name: 'init --release 11', project: 'empty', args: ['init', '--release', 'debian-11'], code: 2, phrase: 'Allowed choices are debian-12, debian-13' },
+
+  // setup with a mailrig.yaml: flags that disagree are refused, never ignored
+  {
+    name: 'setup --ssh --domain that disagree with the file',
+    args: ['setup', '--ssh', 'root@192.0.2.55', '--domain', 'mydomain.org', '--yes'],
+    code: 2,
+    phrase: /--ssh root@192\.0\.2\.55: mailrig\.yaml has server\.ssh: root@203\.0\.113\.10[^\n]*\n {2}--domain mydomain\.org: not a mail domain in mailrig\.yaml[^\n]*mailrig domain add mydomain\.org/,
+  },
+  {
+    name: 'setup --dry-run does not render the file while claiming the flags',
+    args: ['setup', '--dry-run', '--ssh', 'root@192.0.2.55', '--domain', 'mydomain.org'],
+    code: 2,
+    phrase: 'these flags say something else; nothing was changed',
+  },
+  { name: 'setup --ipv4 that disagrees', args: ['setup', '--dry-run', '--ipv4', '198.51.100.20'], code: 2, phrase: '--ipv4 198.51.100.20: mailrig.yaml has server.ipv4: 203.0.113.10; edit server.ipv4' },
+  { name: 'setup --hostname that disagrees', args: ['setup', '--dry-run', '--hostname', 'mx.example.com'], code: 2, phrase: 'has server.hostname: mail.example.com' },
+  { name: 'setup --release that disagrees', args: ['setup', '--dry-run', '--release', 'debian-13'], code: 2, phrase: 'has server.release: debian-12' },
+  { name: 'setup --admin-email that disagrees', args: ['setup', '--dry-run', '--admin-email', 'hostmaster@example.com'], code: 2, phrase: 'has admin_email: postmaster@example.com' },
+  { name: 'setup --acme that disagrees', args: ['setup', '--dry-run', '--acme', 'letsencrypt'], code: 2, phrase: 'has tls.acme: self-signed' },
+  { name: 'setup --ipv6 the file does not have', args: ['setup', '--dry-run', '--ipv6', '2001:db8::25'], code: 2, phrase: 'has server.ipv6: (not set)' },
+  { name: 'setup --mailbox the file does not have', args: ['setup', '--dry-run', '--mailbox', 'bob@example.com'], code: 2, phrase: 'mailrig user add bob@example.com' },
+  {
+    name: 'setup --password-stdin with another password',
+    args: ['setup', '--dry-run', '--mailbox', 'alice@example.com', '--password-stdin'],
+    stdin: 'Some-other-password-2026',
+    code: 2,
+    phrase: 'not the password mailrig.yaml has for alice@example.com; change it with mailrig user passwd',
+  },
+  { name: 'setup --allow-private-addresses the file does not set', args: ['setup', '--dry-run', '--allow-private-addresses'], code: 2, phrase: 'does not set server.allow_private_addresses' },
+  { name: 'setup --ipv4 127.0.0.1', args: ['setup', '--dry-run', '--ipv4', '127.0.0.1'], code: 2, phrase: '--ipv4: "127.0.0.1" is a loopback address' },
+  { name: 'setup --ipv6 fe80::1%eth0', args: ['setup', '--dry-run', '--ipv6', 'fe80::1%eth0'], code: 2, phrase: 'has a zone index' },
+  { name: 'setup on a broken file', args: ['setup', '--dry-run'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+
+  // the rest of the commands
+  { name: 'plan on a broken file', args: ['plan'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'apply with an unknown option', args: ['apply', '--bogus'], code: 2, phrase: "unknown option '--bogus'" },
+  { name: 'apply on a broken file', args: ['apply', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'render without --out', args: ['render'], code: 2, phrase: "required option '--out <dir>'" },
+  { name: 'render --out onto a file', args: ['render', '--out', 'mailrig.yaml'], code: 2, phrase: 'exists and is not a directory' },
+  { name: 'dns --format xml', args: ['dns', '--format', 'xml'], code: 2, phrase: 'Allowed choices are table, bind, json' },
+  { name: 'dns --domain of another server', args: ['dns', '--domain', 'elsewhere.org'], code: 2, phrase: `not one of the zones mailrig writes records for (example.com, ${IDN})`, absent: /xn--/ },
+  { name: 'dns push with manual DNS', args: ['dns', 'push', '--yes'], code: 2, phrase: 'rfc2136' },
+  { name: 'user add: a name that is no directory', args: ['user', 'add', 'a/b@example.com', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'is not a valid mailbox name' },
+  { name: 'user add: a domain of another server', args: ['user', 'add', 'bob@elsewhere.org', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'is not a mail domain of this server' },
+  { name: 'user add: one that exists', args: ['user', 'add', 'alice@example.com', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'alice@example.com' },
+  { name: 'user add: an absurd quota', args: ['user', 'add', 'bob@example.com', '--password-stdin', '--quota', '12'], stdin: PASSWORD, code: 2, phrase: 'between 1M and' },
+  { name: 'user add: a weak password', args: ['user', 'add', 'bob@example.com', '--password-stdin'], stdin: 'short', code: 2, phrase: 'shorter than 12 characters' },
+  {
+    name: 'user add in an IDN domain names it as written',
+    args: ['user', 'add', `a/b@${IDN}`, '--password-stdin'],
+    stdin: PASSWORD,
+    code: 2,
+    phrase: IDN,
+    absent: /xn--/,
+  },
+  { name: 'user rm: no such mailbox', args: ['user', 'rm', 'nobody@example.com'], code: 2, phrase: 'nobody@example.com: no such mailbox' },
+  { name: 'user passwd: no such mailbox', args: ['user', 'passwd', 'nobody@example.com', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'no such mailbox' },
+  { name: 'user quota: not a size', args: ['user', 'quota', 'alice@example.com', 'lots'], code: 2, phrase: 'lots' },
+  { name: 'user quota: absurd', args: ['user', 'quota', 'alice@example.com', '100'], code: 2, phrase: 'between 1M and' },
+  { name: 'user list on a broken file', args: ['user', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'alias add: an alias of itself', args: ['alias', 'add', 'abuse@example.com', 'abuse'], code: 2, phrase: 'abuse@example.com is an alias of itself' },
+  { name: 'alias add: a loop', args: ['alias', 'add', 'postmaster@example.com', 'abuse'], mutate: set('domains.*.aliases.abuse', 'postmaster'), code: 2, phrase: 'alias loop' },
+  { name: 'alias add: a target that is no address', args: ['alias', 'add', 'team@example.com', 'not an address'], code: 2, phrase: 'not an address' },
+  { name: 'alias rm: no such alias', args: ['alias', 'rm', 'nobody@example.com'], code: 2, phrase: 'no such alias' },
+  { name: 'alias list on a broken file', args: ['alias', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'domain add: not a host name', args: ['domain', 'add', 'under_score.example'], code: 2, phrase: 'not a valid domain name' },
+  { name: 'domain add: one label', args: ['domain', 'add', 'localhost'], code: 2, phrase: 'localhost' },
+  { name: 'domain add: one that exists, in Unicode', args: ['domain', 'add', IDN], code: 2, phrase: `${IDN}: already a mail domain`, absent: /xn--/ },
+  { name: 'domain rm: one of another server', args: ['domain', 'rm', 'elsewhere.org'], code: 2, phrase: 'is not a mail domain of this server' },
+  { name: 'domain rm: one with mailboxes', args: ['domain', 'rm', 'example.com'], code: 2, phrase: 'still has 1 mailbox' },
+  { name: 'domain list on a broken file', args: ['domain', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'dkim rotate: an unknown action', args: ['dkim', 'rotate', 'spin'], code: 2, phrase: 'spin' },
+  { name: 'cert status on a broken file', args: ['cert', 'status'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'cert renew on a broken file', args: ['cert', 'renew'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'tls roll-key on a broken file', args: ['tls', 'roll-key', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'check on a broken file', args: ['check'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'backup init: not a restic repository', args: ['backup', 'init', '--repo', 'ftp://backup.example.net/x', '--no-apply'], code: 2, phrase: 'not a repository mailrig sets up' },
+  { name: 'backup status without backups', args: ['backup', 'status'], code: 2, phrase: 'no backup section; run mailrig backup init' },
+  { name: 'backup now without backups', args: ['backup', 'now'], code: 2, phrase: 'no backup section; run mailrig backup init' },
+  { name: 'restore without --mailbox', args: ['restore'], code: 2, phrase: "required option '--mailbox <address>'" },
+];
+
+// ---- coverage ---------------------------------------------------------------------------------
+
+/** Every runnable command, e.g. "user add", "dns", "dns push". */
+function commandNames(cmd: Command, prefix: string[] = []): string[] {
+  return cmd.commands.flatMap((c) => {
+    const path = [...prefix, c.name()];
+    // A command with its own action runs by itself (dns); one without is only a group (user).
+    const runs = (c as unknown as { _actionHandler: unknown })._actionHandler !== null;
+    return [...(runs ? [path.join(' ')] : []), ...commandNames(c, path)];
+  });
+}
+
+/** Every field of mailrig.yaml by schema path; a key of a map is `*`, and the key position itself is a field. */
+export function schemaFields(): string[] {
+  const fields: string[] = [];
+  const walk = (schema: z.core.$ZodType, path: string[]) => {
+    let def = schema._zod.def;
+    while (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'pipe') {
+      def = (def.type === 'pipe' ? (def as z.core.$ZodPipeDef).in : (def as z.core.$ZodOptionalDef).innerType)._zod.def;
+    }
+    if (def.type === 'object') {
+      for (const [key, child] of Object.entries((def as z.core.$ZodObjectDef).shape)) walk(child, [...path, key]);
+    } else if (def.type === 'record') {
+      const valueType = (def as z.core.$ZodRecordDef).valueType;
+      let inner = valueType._zod.def;
+      while (inner.type === 'optional' || inner.type === 'default') inner = (inner as z.core.$ZodOptionalDef).innerType._zod.def;
+      // A map of objects: its keys are names (a field), its values have fields of their own.
+      if (inner.type === 'object') fields.push([...path, '*'].join('.'));
+      walk(valueType, [...path, '*']);
+    } else {
+      fields.push(path.join('.'));
+    }
+  };
+  walk(configSchema, []);
+  return fields;
+}
+
+// ---- the test ---------------------------------------------------------------------------------
+
+const scratch = mkdtempSync(join(tmpdir(), 'mailrig-bad-input-'));
+const template = join(scratch, 'template');
+mkdirSync(join(scratch, 'home'));
+
+function fieldRows(): Row[] {
+  return Object.entries(FIELD_ROWS).flatMap(([field, cases]) =>
+    cases.map(
+      (c, i): Row => ({
+        name: `mailrig.yaml ${field}${cases.length > 1 ? ` #${i + 1}` : ''}`,
+        args: ['dns'],
+        mutate: c.mutate,
+        code: 2,
+        phrase: c.phrase,
+      }),
+    ),
+  );
+}
+
+let counter = 0;
+async function runRow(row: Row): Promise<void> {
+  const dir = join(scratch, `row-${++counter}`);
+  if (row.project === 'empty') mkdirSync(dir);
+  else cpSync(template, dir, { recursive: true });
+  if (row.mutate) {
+    const file = join(dir, 'mailrig.yaml');
+    const doc = parseDocument(readFileSync(file, 'utf8'));
+    row.mutate(doc);
+    writeFileSync(file, doc.toString());
+  }
+  const before = treeHash(dir);
+  const r = await mailrig(row.args, dir, row.stdin ?? '');
+  const shown = `mailrig ${row.args.join(' ')}\nexit ${r.code}\n--- stdout\n${r.out.slice(-2000)}\n--- stderr\n${r.err.slice(-2000)}`;
+  assert.equal(r.code, row.code, shown);
+  if (typeof row.phrase === 'string') assert.ok(r.err.includes(row.phrase), `stderr lacks ${JSON.stringify(row.phrase)}\n${shown}`);
+  else assert.match(r.err, row.phrase, shown);
+  assert.doesNotMatch(r.err, /this is a bug in mailrig/, shown);
+  if (row.absent) assert.doesNotMatch(r.err + r.out, row.absent, shown);
+  assert.equal(treeHash(dir), before, `the project changed on disk\n${shown}`);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+describe('bad input: refused with exit 2, a clear message, and nothing changed', { concurrency: 2 }, () => {
+  before(async () => {
+    mkdirSync(template);
+    const r = await mailrig(
+      ['init', '--non-interactive', '--domain', FIRST_DOMAIN, '--domain', IDN, '--ipv4', '203.0.113.10', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
+      template,
+      PASSWORD,
+    );
+    assert.equal(r.code, 0, r.err);
+  });
+  after(() => rmSync(scratch, { recursive: true, force: true }));
+
+  it('has a row for every command of the CLI', () => {
+    const names = commandNames(buildProgram());
+    // A row covers the longest command its arguments start with (`dns push …` is dns push, not dns).
+    const commandOf = (args: string[]) =>
+      names.filter((n) => n.split(' ').every((w, i) => args[i] === w)).sort((a, b) => b.length - a.length)[0];
+    const covered = new Set(COMMAND_ROWS.map((r) => commandOf(r.args)));
+    assert.deepEqual(names.filter((n) => !covered.has(n)), [], 'commands without a row in COMMAND_ROWS');
+  });
+
+  it('has a row for every field of mailrig.yaml', () => {
+    const fields = schemaFields();
+    assert.deepEqual(fields.filter((f) => !(f in FIELD_ROWS)), [], 'fields without a row in FIELD_ROWS');
+    assert.deepEqual(Object.keys(FIELD_ROWS).filter((f) => !fields.includes(f)), [], 'rows for fields the schema does not have');
+  });
+
+  for (const row of [...COMMAND_ROWS, ...fieldRows()]) it(row.name, () => runRow(row));
+});
+
+describe('setup with a mailrig.yaml: flags that agree are fine', () => {
+  it("runs the README's first command twice: the second run uses the file, which agrees with every flag", async () => {
+    const base = mkdtempSync(join(tmpdir(), 'mailrig-readme-'));
+    const dir = join(base, 'project');
+    mkdirSync(dir);
+    mkdirSync(join(base, 'home'));
+    try {
+      const args = ['setup', '--dry-run', '--non-interactive', '--domain', 'example.com', '--ipv4', '203.0.113.10', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'];
+      const first = await mailrig(args, dir, `${PASSWORD}\n`);
+      assert.equal(first.code, 0, first.err);
+      const config = readFileSync(join(dir, 'mailrig.yaml'), 'utf8');
+      const second = await mailrig(args, dir, `${PASSWORD}\n`);
+      assert.equal(second.code, 0, second.err);
+      assert.match(second.out, /using mailrig\.yaml \(the flags given agree with it\)/);
+      assert.equal(readFileSync(join(dir, 'mailrig.yaml'), 'utf8'), config);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+});
