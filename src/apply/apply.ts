@@ -9,7 +9,7 @@ import { DAEMONS, TLS_CONSUMERS, type Daemon, type Plan, type Task } from '../pl
 import { afterServices, beforeSwap, taskScript } from './tasks.js';
 import {
   STATE_DIR,
-  afterFirstStart,
+  beforeStart,
   healthScript,
   installScript,
   prepareScript,
@@ -18,6 +18,7 @@ import {
   serviceCommand,
   stageScript,
   swapScript,
+  touchesSystemdUnits,
   validateScript,
 } from './scripts.js';
 
@@ -132,6 +133,8 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     stopped = true;
     step(plan.removals.length ? `swapping the new files in, removing ${plan.removals.length}` : 'swapping the new files in');
     await run(host, 'swapping files in', swapScript(stage, backup, plan));
+    // A changed drop-in takes effect at the next start only once systemd has read it again.
+    if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await run(host, 'reloading systemd units', 'systemctl daemon-reload');
   }
 
   if (plan.purges.length) {
@@ -142,15 +145,15 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   const actions: string[] = [];
   for (const a of plan.actions) {
     const action = facts.services[a.daemon] === undefined ? 'start' : a.action;
+    const before = action === 'reload' ? undefined : beforeStart(facts.init, a.daemon);
+    if (before) {
+      step(before.message);
+      await host.exec(before.script, { detachStreams: true });
+    }
     step(`${action} ${a.daemon}`);
     const r = await host.exec(serviceCommand(facts.init, a.daemon, action), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
     actions.push(`${action} ${a.daemon}`);
-    const first = action === 'start' ? afterFirstStart(facts.init, a.daemon) : undefined;
-    if (first) {
-      step(first.message);
-      await host.exec(first.script, { detachStreams: true });
-    }
   }
 
   if (!stopped) await runTasks(beforeSwap(plan.tasks));
@@ -179,6 +182,7 @@ async function rollBack(input: ApplyInput, backup: string, reason: string): Prom
   if (!plan.changes.length && !plan.removals.length) throw new RuntimeError(`${host.target}: ${reason}`);
   step(`rolling back: ${reason}`);
   const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
+  if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await host.exec('systemctl daemon-reload');
   for (const daemon of touchedDaemons(plan)) {
     if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart'));
   }

@@ -164,9 +164,15 @@ export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action:
   return [spec.reload.before, run, spec.reload.after].join('\n');
 }
 
-/** What runs after a daemon's very first start, when its descriptor asks for something. */
-export function afterFirstStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
-  return daemonSpec(daemon).afterFirstStart?.(serviceCommand(init, daemon, 'restart'));
+/** What runs before apply starts or restarts a daemon, when its descriptor asks for something on this init. */
+export function beforeStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
+  return init === 'sysv' ? daemonSpec(daemon).beforeStartWithoutSystemd : undefined;
+}
+
+/** Whether a plan writes or removes files systemd reads (units, drop-ins): then it needs a daemon-reload. */
+export function touchesSystemdUnits(plan: Plan): boolean {
+  const paths = [...plan.changes.filter((c) => c.kind !== 'attributes').map((c) => c.file.path), ...plan.removals.map((r) => r.path)];
+  return paths.some((p) => p.startsWith('/etc/systemd/system/'));
 }
 
 /** Succeeds once every expected port listens (waiting up to `seconds`); else lists the missing ones. */

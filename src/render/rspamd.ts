@@ -1,6 +1,7 @@
 // rspamd: milter for Postfix, spam scoring, DKIM/ARC signing, DMARC/SPF checks, greylisting, Bayes.
 // Only local.d/ (merged into the package's settings) and override.d/ (replacing them) are written,
-// so package upgrades keep their own defaults. The worker files go to override.d because merging a
+// so package upgrades keep their own defaults and never ask about a changed conffile; the same goes
+// for the systemd drop-in beside the package's unit. The worker files go to override.d because merging a
 // second bind_socket or password would add to the package's values instead of replacing them.
 //
 // rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
@@ -18,6 +19,18 @@ export const RSPAMD_PORTS = { proxy: 11332, normal: 11333, controller: 11334 } a
 export const REDIS_SERVER = '127.0.0.1:6379';
 /** The system user rspamd runs as, on both releases. */
 export const RSPAMD_USER = '_rspamd';
+
+/** mailrig's drop-in for rspamd.service: the cache warm-up before every start (see its template). */
+export const RSPAMD_DROP_IN = '/etc/systemd/system/rspamd.service.d/mailrig.conf';
+/**
+ * Loads rspamd's whole configuration once in a process that exits: that compiles the URL matcher's
+ * Hyperscan database into /var/lib/rspamd when no valid cached copy is there, so that rspamd's main
+ * process (which would otherwise compile it in its own heap and keep the memory) only maps it. Any
+ * message will do; it only lists URLs, and /etc/hostname exists on every host.
+ */
+export const RSPAMD_WARM_UP = '/usr/bin/rspamadm mime urls /etc/hostname';
+/** How long systemd lets the warm-up and the start take. */
+const START_TIMEOUT_SECONDS = 300;
 
 const OVERRIDE = ['options.inc', 'worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
 const LOCAL = [
@@ -72,6 +85,8 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
         ...(name === 'worker-controller.inc' ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
       }),
     ),
+    // systemd reads a changed drop-in after a daemon-reload (apply runs one), then the restart applies it.
+    file(RSPAMD_DROP_IN, renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS }), 'restart'),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
     file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data), 'reload'),
     ...signingKeys(ctx.keys.dkim)

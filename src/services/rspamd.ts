@@ -1,5 +1,5 @@
 // rspamd: spam filtering and DKIM signing as Postfix's milter; its controller behind nginx.
-import { renderRspamd } from '../render/rspamd.js';
+import { RSPAMD_USER, RSPAMD_WARM_UP, renderRspamd } from '../render/rspamd.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const rspamd: ServiceDescriptor = {
@@ -19,15 +19,13 @@ export const rspamd: ServiceDescriptor = {
       before: 'main=$(pgrep -o -x rspamd); old=$(pgrep -P "$main" | tr "\\n" " ")',
       after: 'for i in $(seq 1 120); do alive=; for p in $old; do kill -0 "$p" 2>/dev/null && alive=1; done; [ -z "$alive" ] && break; sleep 0.5; done',
     },
-    // The very first start compiles the Hyperscan pattern cache in the main process, whose heap then
-    // stays grown — about 200 MB more, inherited by every worker. A restart once the cache files exist
-    // starts lean. Best effort: without the cache (a CPU without Hyperscan support) nothing happens.
-    afterFirstStart: (restart) => ({
-      message: 'restarting rspamd once on its compiled pattern cache (it frees about 200 MB)',
-      script: [
-        'for i in $(seq 1 120); do ls /var/lib/rspamd/*.hs* >/dev/null 2>&1 && break; sleep 0.5; done',
-        `if ls /var/lib/rspamd/*.hs* >/dev/null 2>&1; then ${restart}; fi`,
-      ].join('\n'),
-    }),
+    // The main process must find the URL matcher's Hyperscan database cached, or it compiles it in
+    // its own heap and keeps about 200 MB more for good (see the drop-in's template). systemd runs the
+    // warm-up before every start, reboots and package upgrades included; without systemd, apply runs
+    // it before it starts or restarts rspamd.
+    beforeStartWithoutSystemd: {
+      message: 'compiling rspamd\'s pattern cache before its main process starts (up to a minute)',
+      script: `runuser -u ${RSPAMD_USER} -- ${RSPAMD_WARM_UP} </dev/null >/dev/null 2>&1 || true`,
+    },
   },
 };

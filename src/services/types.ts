@@ -48,8 +48,11 @@ export interface DaemonSpec {
    * for its old workers, which keep the old configuration until they exit).
    */
   reload?: { before: string; after: string };
-  /** Shell run after its very first start (given the start command for a restart). */
-  afterFirstStart?: (restart: string) => { message: string; script: string };
+  /**
+   * Shell apply runs before it starts or restarts the daemon on a host without systemd, where the
+   * daemon's rendered systemd drop-in (which runs the same step before every start) has no effect.
+   */
+  beforeStartWithoutSystemd?: { message: string; script: string };
 }
 
 /**

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
-import { renderRspamd } from '../../src/render/rspamd.js';
+import { beforeStart, touchesSystemdUnits } from '../../src/apply/scripts.js';
+import type { Plan } from '../../src/plan/plan.js';
+import { RSPAMD_DROP_IN, RSPAMD_WARM_UP, renderRspamd } from '../../src/render/rspamd.js';
 import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
 import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
 import type { FileSpec } from '../../src/render/types.js';
@@ -145,5 +147,41 @@ describe('the From: rule for logged-in senders', () => {
     const lua = content(render('debian-12').files, '/etc/rspamd/rspamd.local.lua');
     assert.match(lua, /^ {2}\["alice@example\.com"\] = \{ \["alice@example\.com"\] = true \},$/m);
     assert.match(lua, /task:set_pre_result\('reject', 'From: address not owned by user'\)/);
+  });
+});
+
+describe("rspamd's start: the pattern cache is compiled outside the main process", () => {
+  for (const release of ['debian-12', 'debian-13'] as const) {
+    it(`${release}: the drop-in warms the cache as rspamd's user before every start, and never blocks it`, () => {
+      const { files } = render(release);
+      const dropIn = files.find((f) => f.path === RSPAMD_DROP_IN);
+      assert.ok(dropIn, 'the drop-in is rendered');
+      assert.equal(dropIn.path, '/etc/systemd/system/rspamd.service.d/mailrig.conf');
+      assert.deepEqual([dropIn.mode, dropIn.owner, dropIn.group, dropIn.onChange, dropIn.service], ['0644', 'root', 'root', 'restart', 'rspamd']);
+      const lines = dropIn.content.split('\n').filter((l) => l && !l.startsWith('#'));
+      // `-`: a failed warm-up still starts rspamd; no `+`: it runs as the unit's User=, so the cache
+      // files belong to rspamd's user and its daemon can replace them.
+      assert.deepEqual(lines, ['[Service]', `ExecStartPre=-${RSPAMD_WARM_UP}`, 'TimeoutStartSec=300']);
+      assert.match(RSPAMD_WARM_UP, /^\/usr\/bin\/rspamadm mime urls \/etc\/hostname$/);
+    });
+  }
+
+  it('hosts without systemd: apply warms the cache as rspamd\'s user before it starts or restarts rspamd, never before a reload', () => {
+    const step = beforeStart('sysv', 'rspamd');
+    assert.ok(step);
+    assert.equal(step.script, `runuser -u _rspamd -- ${RSPAMD_WARM_UP} </dev/null >/dev/null 2>&1 || true`);
+    assert.equal(beforeStart('systemd', 'rspamd'), undefined, 'systemd runs it from the drop-in');
+    assert.equal(beforeStart('sysv', 'postfix'), undefined);
+  });
+
+  it('a plan that writes the drop-in needs a daemon-reload; one that only changes rspamd\'s own files does not', () => {
+    const { files } = render('debian-12');
+    const planOf = (paths: string[]) =>
+      ({
+        changes: files.filter((f) => paths.includes(f.path)).map((file) => ({ kind: 'update' as const, file })),
+        removals: [],
+      }) as unknown as Plan;
+    assert.equal(touchesSystemdUnits(planOf([RSPAMD_DROP_IN, '/etc/rspamd/local.d/actions.conf'])), true);
+    assert.equal(touchesSystemdUnits(planOf(['/etc/rspamd/local.d/actions.conf'])), false);
   });
 });

@@ -1,0 +1,109 @@
+// Package upgrades on a provisioned server: `apt-get install --reinstall` of rspamd, Dovecot and
+// Postfix (an upgrade where the archive has a newer version: apt installs the candidate) restarts
+// them through their maintainer scripts, with rspamd's Hyperscan cache gone as a new rspamd version
+// leaves it, and with two configuration files mailrig renders (nginx.conf, redis.conf) changed on
+// both sides, as an upgrade that ships new versions of them finds them. Nothing asks a question, the
+// services come back with mailrig's configuration, mail is delivered and DKIM-signed, and
+// `mailrig apply` afterwards leaves a host on which `mailrig plan` has nothing to do. Debian 12 and
+// Debian 13, booted with systemd.
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { dkimResults, fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
+
+const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = { bookworm: ['bookworm', 'debian-12'], trixie: ['trixie', 'debian-13'] };
+// Both by default; MAILRIG_PACKAGES_RELEASES=trixie picks one.
+const chosen = (process.env.MAILRIG_PACKAGES_RELEASES ?? 'bookworm,trixie').split(',').map((r) => r.trim()).filter(Boolean);
+const ALICE_PASSWORD = 'Alice-packages-password-2026';
+const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
+/** Conffiles of their packages that mailrig renders: an upgrade shipping new versions would ask about them. */
+const CONFFILES = [
+  ['nginx-common', '/etc/nginx/nginx.conf'],
+  ['redis-server', '/etc/redis/redis.conf'],
+] as const;
+
+for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.fail(`MAILRIG_PACKAGES_RELEASES: unknown release ${r}`))) {
+  describe(`package upgrades on a provisioned ${configRelease} host`, { timeout: 30 * 60_000 }, () => {
+    let host: TestHost;
+    let ws: Workspace;
+    let ca: string;
+    let knot: KnotServer | undefined;
+
+    before(async () => {
+      await cleanupStaleTestHosts();
+      host = await startTestHost({ release, name: `pkg-${release}` });
+      ws = workspace(host);
+      const init = await ws.mailrig(
+        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
+          '--release', configRelease, '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
+        { input: `${ALICE_PASSWORD}\n` },
+      );
+      assert.equal(init.code, 0, show(init));
+      const path = join(ws.dir, 'mailrig.yaml');
+      writeFileSync(path, readFileSync(path, 'utf8').replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
+      const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
+      assert.equal(setup.code, 0, show(setup));
+      ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+    });
+    after(async () => {
+      await knot?.stop();
+      await host?.stop();
+    });
+
+    it('reinstalling (or upgrading) rspamd, Dovecot and Postfix keeps mail flowing and signed; apply converges', async () => {
+      const installed = await host.exec("dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n' 'rspamd' 'dovecot-*' 'postfix*' 2>/dev/null | awk '$2 == \"ii\" {print $1}'");
+      const packages = installed.stdout.trim().split('\n').filter(Boolean);
+      for (const p of ['rspamd', 'dovecot-core', 'postfix']) assert.ok(packages.includes(p), `${p} is installed: ${packages.join(' ')}`);
+      const sums = async () => (await host.exec(`md5sum ${CONFFILES.map(([, f]) => f).join(' ')}`)).stdout;
+      const before = await sums();
+      // dpkg records each conffile's checksum as shipped: a different one makes this run see a package
+      // that ships a new version of a file the host changed, the case in which dpkg asks.
+      const shipped = CONFFILES.map(([, f]) => `-e 's# ${f} [0-9a-f]\\{32\\}# ${f} 00000000000000000000000000000000#'`).join(' ');
+      assert.equal((await host.exec(`sed -i ${shipped} /var/lib/dpkg/status`)).code, 0);
+      // A new rspamd version finds its compiled Hyperscan databases stale and builds them again.
+      assert.equal((await host.exec('rm -f /var/lib/rspamd/*.hs /var/lib/rspamd/*.hsmp /var/lib/rspamd/*.hsmc /var/lib/rspamd/*.unser')).code, 0);
+
+      // As an operator or unattended-upgrades runs it: no terminal to answer a question on.
+      const apt = await host.exec(
+        `export DEBIAN_FRONTEND=noninteractive; apt-get -q update && apt-get -q -y install --reinstall ${[...packages, ...CONFFILES.map(([p]) => p)].join(' ')}`,
+        { timeoutMs: 15 * 60_000, stdin: '' },
+      );
+      assert.equal(apt.code, 0, `${apt.stdout.slice(-3000)}\n${apt.stderr.slice(-3000)}`);
+      assert.doesNotMatch(apt.stdout, /conffile prompt/);
+      assert.equal((await host.exec('dpkg --audit')).stdout, '', 'every package is configured');
+      assert.equal(await sums(), before, "mailrig's versions of the configuration files stayed");
+
+      const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${UNITS.join(' ')}`);
+      assert.equal(state.stdout, `running\n${UNITS.map(() => 'active\n').join('')}`, state.stdout);
+      // rspamd came back with mailrig's drop-in, whose warm-up rebuilt the cache before the main process started.
+      const dropIn = await host.exec('systemctl show -p DropInPaths --value rspamd; ls /var/lib/rspamd | grep -c "\\.hsmp$"');
+      assert.match(dropIn.stdout, /^\/etc\/systemd\/system\/rspamd\.service\.d\/mailrig\.conf\n[1-9]\d*\n$/, dropIn.stdout);
+
+      await submit(
+        { host: host.address, port: 587, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' },
+        { from: 'alice@example.com', to: 'bob@example.com', subject: 'after the upgrade', text: 'Still delivered and signed.' },
+      );
+      const [message] = await fetchInbox({ host: host.address, user: 'bob@example.com', password: TEST_PASSWORD, ca, servername: 'mail.example.com' }, 1);
+      assert.ok(message, 'the message arrived');
+      assert.match(message.toString(), /^Subject: after the upgrade$/m);
+      const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+      assert.equal(zone.code, 0, show(zone));
+      knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }] });
+      const results = await dkimResults(message, knot.address);
+      assert.equal(results.length, 2, `two signatures (RSA and Ed25519): ${results.join('; ')}`);
+      assert.ok(results.every((r) => r.endsWith('example.com pass')), results.join('; '));
+
+      // Whatever the maintainer scripts changed, apply puts mailrig's configuration back; then nothing is left to do.
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      const plan = await ws.mailrig(['plan']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.match(plan.out, /No changes/);
+      assert.equal((await host.exec(`systemctl is-active ${UNITS.join(' ')}`)).stdout, UNITS.map(() => 'active\n').join(''));
+    });
+  });
+}
