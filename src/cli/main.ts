@@ -150,11 +150,19 @@ export function buildProgram(): Command {
   accounts(user.command('quota <address> <size>').description("set a mailbox's quota (0 = unlimited, default = mail.default_quota)"))
     .option('--yes', 'with --apply: apply without asking')
     .action(async (address: string, size: string, opts) => exit(await (await import('./user.js')).runUserQuota(address, size, opts)));
-  user
-    .command('list')
-    .description('the mailboxes, as a table or --json')
+  accounts(user.command('vacation <address> <state>').description('switch an automatic reply (Sieve vacation) on or off; state: on | off'))
+    .option('--subject <text>', 'subject of the reply (default: the current one, else "Out of office")')
+    .option('--body-file <file>', 'text of the reply, from a file (- reads standard input)')
+    .option('--from <address>', 'From address of the reply (default: the address written to)')
+    .option('--until <date>', 'last day replies go out, YYYY-MM-DD')
+    .option('--days <n>', 'days before the same sender gets another reply (default 7)')
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, state: string, opts) => exit(await (await import('./vacation.js')).runUserVacation(address, state, opts)));
+  hostOptions(user.command('list'))
+    .description('the mailboxes with how full each is (asked from the host in one round trip), as a table or --json')
     .option('--json', 'as JSON, for scripts')
     .option('--domain <domain>', 'only this domain (Unicode accepted)')
+    .option('--no-usage', 'do not ask the host how full the mailboxes are')
     .addOption(configOption())
     .action(async (opts) => exit(await (await import('./user.js')).runUserList(opts)));
 

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { addMailbox, parseAddress, removeMailbox, saveEdit, saveWithHash, setPasswordHash, setQuota, validateEdit } from '../config/edit.js';
 import { loadConfig, parseConfig, readConfigFile } from '../config/load.js';
+import type { Config } from '../config/model.js';
 import { writeAtomic } from '../fs/atomic.js';
 import { withProjectLock } from '../fs/lock.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
@@ -14,6 +15,7 @@ import { pendingPath, readPending, writePending } from '../keys/pending.js';
 import { readStdinPassword } from './init.js';
 import { formatColumns, formatSize } from './table.js';
 import { askYesNo } from './confirm.js';
+import { readUsageOverSsh, type Usage, type UsageReader } from './usage.js';
 
 /** Where output goes and where answers come from; tests inject their own. */
 export interface AccountsIo {
@@ -216,9 +218,14 @@ export interface ListOptions {
   config: string;
   json?: boolean;
   domain?: string;
+  /** Ask the host how full each mailbox is (one `doveadm quota get -A` over SSH). */
+  usage?: boolean;
+  acceptNewHostKey?: boolean;
+  identity?: string;
+  knownHosts?: string;
 }
 
-export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo()): Promise<number> {
+export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(), readUsage: UsageReader = readUsageOverSsh): Promise<number> {
   const { config, raw } = loadConfig(resolve(opts.config));
   const only = opts.domain === undefined ? undefined : toAsciiDomain(opts.domain);
   if (opts.domain !== undefined && !config.domains.some((d) => d.name === only)) {
@@ -244,8 +251,10 @@ export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(
       sendOnly: m.sendOnly,
     }));
   // Orphaned maildirs (mail left by removed users) need host facts; listed once apply gathers them.
+  const usage = opts.usage ? await usageOrWarning(config, opts, readUsage) : undefined;
   if (opts.json) {
-    io.out(`${JSON.stringify(rows, null, 2)}\n`);
+    const withUsage = usage ? rows.map((r) => ({ ...r, used: usage.get(r.address)?.used ?? null })) : rows;
+    io.out(`${JSON.stringify(withUsage, null, 2)}\n`);
     return 0;
   }
   if (rows.length === 0) {
@@ -254,9 +263,10 @@ export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(
   }
   io.out(
     formatColumns(
-      ['ADDRESS', 'QUOTA', 'ALIASES', 'NOTES'],
+      ['ADDRESS', ...(usage ? ['USED'] : []), 'QUOTA', 'ALIASES', 'NOTES'],
       rows.map((r) => [
         r.unicode,
+        ...(usage ? [usedText(usage.get(r.address)?.used, r.quota)] : []),
         `${formatSize(r.quota)}${r.quotaFromDefault ? ' (default)' : ''}`,
         r.aliases.map(displayAddress).join(', ') || '-',
         r.sendOnly ? 'send-only' : '',
@@ -264,4 +274,26 @@ export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(
     ),
   );
   return 0;
+}
+
+/** The host's usage, or undefined after a warning on stderr: the list itself needs no host. */
+async function usageOrWarning(config: Config, opts: ListOptions, read: UsageReader): Promise<Map<string, Usage> | undefined> {
+  try {
+    const { acceptNewHostKey, identity, knownHosts } = opts;
+    return await read(config, { ...(acceptNewHostKey ? { acceptNewHostKey } : {}), ...(identity ? { identity } : {}), ...(knownHosts ? { knownHosts } : {}) });
+  } catch (e) {
+    process.stderr.write(`mailrig: usage not shown: ${(e as Error).message} (--no-usage skips asking the host)\n`);
+    return undefined;
+  }
+}
+
+/** Bytes used, rounded for reading (0, 512K, 1.4G), and the share of the quota. */
+export function usedText(used: number | undefined, quota: number): string {
+  if (used === undefined) return '-';
+  const [unit, size] = (
+    [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const
+  ).find(([, s]) => used >= s) ?? ['B', 1];
+  const amount = used / size;
+  const text = `${amount >= 10 || unit === 'B' ? Math.round(amount) : Math.round(amount * 10) / 10}${unit === 'B' ? '' : unit}`;
+  return quota > 0 ? `${text} (${Math.floor((used / quota) * 100)}%)` : text;
 }

@@ -57,7 +57,10 @@ function pairSpan(text: string, pair: Pair): { start: number; end: number; col: 
 
 export type Plain = string | number | boolean | Plain[] | { [key: string]: Plain };
 
-export const scalarText = (v: string | number | boolean) => stringify(v, { lineWidth: 0 }).trimEnd();
+// A multi-line string as one double-quoted line (JSON's escapes are YAML's): a block scalar would
+// need the indentation of wherever it lands.
+export const scalarText = (v: string | number | boolean) =>
+  typeof v === 'string' && /[\n\r]/.test(v) ? JSON.stringify(v) : stringify(v, { lineWidth: 0 }).trimEnd();
 
 function flowText(v: Plain): string {
   if (Array.isArray(v)) return `[${v.map(flowText).join(', ')}]`;
@@ -389,6 +392,15 @@ export function setQuota(text: string, address: string, quota: string | undefine
   const { path, keys } = requireMailbox(ed, parseAddress(address));
   if (quota !== undefined) ed.setIn(path, keys, 'quota', quota);
   else if (ed.find([...path, is('quota')])) ed.remove([...path, is('quota')]);
+  return ed.text;
+}
+
+/** Sets a mailbox's vacation reply (replacing any), or removes it when `vacation` is undefined. */
+export function setVacation(text: string, address: string, vacation: Record<string, Plain> | undefined, doc?: Document): string {
+  const ed = new Editor(text, doc);
+  const { path, keys } = requireMailbox(ed, parseAddress(address));
+  if (ed.find([...path, is('vacation')])) ed.remove([...path, is('vacation')]);
+  if (vacation !== undefined) ed.addPair(path, keys, 'vacation', vacation);
   return ed.text;
 }
 

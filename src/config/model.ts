@@ -16,6 +16,17 @@ export interface Mailbox {
   /** Full addresses that deliver here and that this user may send as. */
   aliases: string[];
   sendOnly: boolean;
+  /** Automatic reply; undefined when off. */
+  vacation?: Vacation | undefined;
+}
+
+export interface Vacation {
+  subject: string;
+  body: string;
+  from: string | undefined;
+  /** YYYY-MM-DD, the last day replies go out. */
+  until: string | undefined;
+  days: number;
 }
 
 export interface Alias {
@@ -48,7 +59,7 @@ export interface Config {
   };
   adminEmail: string;
   domains: Domain[];
-  mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean };
+  mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean; quotaWarning: { subject: string; body: string } };
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
   security: { maxAuthFailures: number; banMinutes: number };
   tls: { acme: string; caBundle: string | undefined };
@@ -86,6 +97,13 @@ export function normalize(raw: RawConfig): Config {
       quota: m.quota === undefined ? defaultQuota : (parseSize(m.quota) ?? 0),
       aliases: m.aliases.map((a) => resolveTarget(a, name)),
       sendOnly: m.send_only,
+      vacation: m.vacation && {
+        subject: m.vacation.subject,
+        body: m.vacation.body,
+        from: m.vacation.from === undefined ? undefined : normalizeAddress(m.vacation.from),
+        until: m.vacation.until,
+        days: m.vacation.days,
+      },
     }));
     const owned: Alias[] = mailboxes.flatMap((m) => m.aliases.map((a) => ({ address: a, targets: [m.address] })));
     const standalone: Alias[] = Object.entries(d.aliases).map(([local, targets]) => ({
@@ -115,6 +133,7 @@ export function normalize(raw: RawConfig): Config {
       messageSizeLimit: parseSize(raw.mail.message_size_limit) ?? 52428800,
       defaultQuota,
       pop3: raw.mail.pop3,
+      quotaWarning: { subject: raw.mail.quota_warning.subject, body: raw.mail.quota_warning.body },
     },
     spam: {
       reject: raw.spam.reject,

@@ -52,6 +52,28 @@ const passwordHash = z
   .describe("Dovecot {SCHEME} password hash; never the password itself")
   .meta({ examples: ['{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$...'] });
 
+/** The defaults of mail.quota_warning: English, with {percent} and {address} filled in when sent. */
+export const QUOTA_WARNING_DEFAULT = {
+  subject: 'Your mailbox is {percent}% full',
+  body:
+    'Your mailbox {address} has reached {percent}% of its quota.\n' +
+    'Delete or archive old messages (empty Trash and Junk too): when it is full, new mail is refused.\n',
+};
+
+const vacation = z
+  .strictObject({
+    subject: z.string().min(1).describe('Subject of the automatic reply'),
+    body: z.string().min(1).describe('Text of the automatic reply'),
+    from: email.optional().describe('From address of the reply; defaults to the address the mail was sent to'),
+    until: z
+      .string()
+      .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'is not a date (try 2026-08-31)' })
+      .optional()
+      .describe('Last day (inclusive, server time) replies are sent; unset means until switched off'),
+    days: z.number().int().min(1).max(30).default(7).describe('Days before the same sender gets another reply'),
+  })
+  .describe('Automatic reply (Sieve vacation): at most one per sender per `days`, never to lists, bulk or automatic mail');
+
 const mailbox = z
   .strictObject({
     password_hash: passwordHash,
@@ -64,6 +86,7 @@ const mailbox = z
       .boolean()
       .default(false)
       .describe('May log in and send, receives no mail (mail to it is rejected)'),
+    vacation: vacation.optional(),
   })
   .describe('One mailbox, keyed by its local part');
 
@@ -128,8 +151,15 @@ export const configSchema = z
         message_size_limit: sizeIn(MIB, 1024 ** 3).default('50M').describe('Largest message accepted, in and out'),
         default_quota: quota.default('0').describe('Quota for mailboxes without one; 0 means unlimited'),
         pop3: z.boolean().default(false).describe('Also serve POP3 over TLS on 995'),
+        quota_warning: z
+          .strictObject({
+            subject: z.string().min(1).default(QUOTA_WARNING_DEFAULT.subject).describe('Subject; {percent} and {address} are filled in'),
+            body: z.string().min(1).default(QUOTA_WARNING_DEFAULT.body).describe('Text; {percent} and {address} are filled in'),
+          })
+          .default(QUOTA_WARNING_DEFAULT)
+          .describe('The message a mailbox gets once when it passes 80% and once when it passes 95% of its quota'),
       })
-      .default({ message_size_limit: '50M', default_quota: '0', pop3: false })
+      .default({ message_size_limit: '50M', default_quota: '0', pop3: false, quota_warning: QUOTA_WARNING_DEFAULT })
       .describe('Mail handling'),
     spam: z
       .strictObject({

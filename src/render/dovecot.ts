@@ -4,8 +4,9 @@
 // everywhere. The whole difference lives in DIALECTS below: one dovecot.conf template per version
 // and the way a per-user quota is spelled in the passwd-file. Everything else (the data, the users
 // file, sieve scripts, pipe scripts) is shared.
-import type { Release } from '../config/model.js';
+import { allMailboxes, type Release } from '../config/model.js';
 import { passwdFile, dovecotSize, type QuotaField } from './dovecot-users.js';
+import { quotaWarningScript, vacationScript } from './dovecot-mailbox.js';
 import { VMAIL } from './vmail.js';
 import type { RenderContext } from './context.js';
 import { SPAM_HEADER } from './rspamd.js';
@@ -17,11 +18,17 @@ interface Dialect {
   /** templates/dovecot/<dir>/dovecot.conf.hbs */
   dir: '2.3' | '2.4';
   quotaField: QuotaField;
+  /** dovecot-lda's -o that stores a message without enforcing the quota (for quota warnings). */
+  ldaNoEnforce: string;
 }
 
 const DIALECTS: Record<Release, Dialect> = {
-  'debian-12': { dir: '2.3', quotaField: (b) => `userdb_quota_rule=*:storage=${dovecotSize(b)}` },
-  'debian-13': { dir: '2.4', quotaField: (b) => `userdb_quota_storage_size=${dovecotSize(b)}` },
+  'debian-12': {
+    dir: '2.3',
+    quotaField: (b) => `userdb_quota_rule=*:storage=${dovecotSize(b)}`,
+    ldaNoEnforce: 'plugin/quota=count:User quota:noenforcing',
+  },
+  'debian-13': { dir: '2.4', quotaField: (b) => `userdb_quota_storage_size=${dovecotSize(b)}`, ldaNoEnforce: 'quota_enforce=no' },
 };
 
 export const DOVECOT_PATHS = {
@@ -30,9 +37,14 @@ export const DOVECOT_PATHS = {
   log: '/var/log/dovecot.log',
   sieveDir: '/etc/dovecot/sieve',
   pipeDir: '/etc/dovecot/sieve-pipe',
+  /** One vacation script per mailbox, <address>.sieve. */
+  vacationDir: '/etc/dovecot/sieve/vacation',
+  quotaWarning: '/etc/dovecot/quota-warning.sh',
+  lda: '/usr/lib/dovecot/dovecot-lda',
   /** Fixed contracts with Postfix (see master.cf / main.cf). */
   authSocket: '/var/spool/postfix/private/auth',
   lmtpSocket: '/var/spool/postfix/private/dovecot-lmtp',
+  quotaStatusSocket: '/var/spool/postfix/private/quota-status',
   tlsCert: '/etc/mailrig/tls/fullchain.pem',
   tlsKey: '/etc/mailrig/tls/privkey.pem',
 } as const;
@@ -53,13 +65,14 @@ function dovecotData(ctx: RenderContext) {
     pop3: config.mail.pop3,
     protocols: ['imap', 'lmtp', 'sieve', ...(config.mail.pop3 ? ['pop3'] : [])].join(' '),
     paths: DOVECOT_PATHS,
-    vmail: { uid: VMAIL.uid, gid: VMAIL.gid, root: VMAIL.home },
+    vmail: { user: VMAIL.user, uid: VMAIL.uid, gid: VMAIL.gid, root: VMAIL.home },
     // Mozilla "intermediate", the same profile as Postfix and nginx; TLS 1.3 suites are OpenSSL's.
     tls: { ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'), curves: MOZILLA_INTERMEDIATE.curves.join(':') },
     sieve: {
       spamToJunk: sievePath('spam-to-junk'),
       learnSpam: sievePath('learn-spam'),
       learnHam: sievePath('learn-ham'),
+      vacationDir: DOVECOT_PATHS.vacationDir,
     },
     spamHeader: SPAM_HEADER,
     messageSizeLimit: config.mail.messageSizeLimit,
@@ -99,5 +112,8 @@ export function renderDovecot(ctx: RenderContext): FileSpec[] {
       file(`${DOVECOT_PATHS.pipeDir}/${s}`, renderTemplate(`dovecot/sieve-pipe/${s}.hbs`, data), { mode: '0755' }),
     ),
     file('/etc/logrotate.d/dovecot', renderTemplate('dovecot/logrotate.hbs', data)),
+    file(DOVECOT_PATHS.quotaWarning, quotaWarningScript(ctx.config, DOVECOT_PATHS.lda, dialect.ldaNoEnforce), { mode: '0755' }),
+    // Read at each delivery (and recompiled when newer than its binary): no reload needed.
+    ...allMailboxes(ctx.config).map((m) => file(`${DOVECOT_PATHS.vacationDir}/${m.address}.sieve`, vacationScript(m))),
   ];
 }

@@ -48,7 +48,10 @@ export const RENDER_CASES: RenderCase[] = [
           'example.com': {
             mailboxes: {
               alice: { password_hash: TEST_HASH, quota: '10G', aliases: ['a.smith', 'alice@example.net'] },
-              bob: { password_hash: TEST_HASH },
+              bob: {
+                password_hash: TEST_HASH,
+                vacation: { subject: 'Away until the 31st', body: 'I read mail again from September 1st.\nUrgent: "alice".\n', until: '2026-08-31' },
+              },
               noreply: { password_hash: TEST_HASH, send_only: true },
             },
             aliases: { postmaster: 'alice', abuse: ['alice', 'bob'], sales: ['bob', 'partner@example.org'] },
@@ -59,11 +62,21 @@ export const RENDER_CASES: RenderCase[] = [
             catch_all: 'carol',
           },
           'bücher.example': {
-            mailboxes: { dave: { password_hash: TEST_HASH, aliases: ['bestellung'] } },
+            mailboxes: {
+              dave: {
+                password_hash: TEST_HASH,
+                aliases: ['bestellung'],
+                vacation: { subject: 'Abwesend', body: 'Ich bin bis Montag nicht im Büro.', from: 'dave@bücher.example', days: 3 },
+              },
+            },
             aliases: { postmaster: 'dave@bücher.example' },
           },
         },
-        mail: { pop3: true, default_quota: '5G' },
+        mail: {
+          pop3: true,
+          default_quota: '5G',
+          quota_warning: { subject: 'Postfach zu {percent}% voll', body: "{address}: {percent}% des Speichers belegt; it's time to clean up.\n" },
+        },
       }),
   },
   {
