@@ -2,7 +2,10 @@
 # testhost.sh — the root-only half of the end-to-end test host (test/support/testhost.ts drives it).
 #
 #   testhost.sh base <bookworm|trixie>         print the cached base image, building it if missing/outdated
-#   testhost.sh prepare <dir> <release> <name> overlay root, keys, users, network; prints KEY=value lines
+#   testhost.sh prepare <dir> <release> <name> [<layer>]
+#                                              overlay root, keys, users, network; prints KEY=value lines.
+#                                              <layer>: a directory laid over the base image, read-only
+#                                              (the upper dir of a host provisioned once, kept in the cache)
 #   testhost.sh boot <dir> <systemd|sshd>      becomes the host: its namespaces, mounts and PID 1
 #   testhost.sh stop <dir>                     tear down one host (idempotent; safe from an exit handler)
 #   testhost.sh cleanup-stale                  tear down hosts whose owning process is gone
@@ -204,8 +207,8 @@ configure_base() {
 # Images live in hosts/<release>/<stamp>/, one directory per recipe, never replaced in place: a host
 # (of this run or of another run using another recipe) may have any of them as its overlay's lower
 # layer. An image is removed only when no overlay uses it and nobody asked for it within an hour.
-image_in_use() { # <image dir>
-  grep -q "lowerdir=$1[,:]" /proc/self/mounts
+image_in_use() { # <image dir>: a lower layer of a mounted overlay (lowerdir=a:b:…)
+  grep -q "lowerdir=\([^, ]*:\)\?$1[,:]" /proc/self/mounts
 }
 prune_images() { # <release dir> <current image>; under the release's build lock
   local dir=$1 current=$2 image
@@ -327,9 +330,10 @@ authorize_key() { # <root> <pubkey file> <user> <home>
 }
 
 cmd_prepare() {
-  local dir=$1 release=$2 name=$3 base
+  local dir=$1 release=$2 name=$3 layer=${4:-} base
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "bad host name '$name' (a-z, 0-9, -; at most 31)"
   [[ -d $dir && $dir == /tmp/mailrig-host-* ]] || die "bad host dir '$dir'"
+  [[ -z $layer || ( -d $layer && $layer != *[:,]* ) ]] || die "bad layer '$layer'"
   # The host's traces on this machine carry its name and a random tag: test runs side by side may
   # start hosts of the same name.
   local id
@@ -340,7 +344,7 @@ cmd_prepare() {
   exec 6>"$(dirname "$base")/.use.lock"
   flock -s 6   # the image is not pruned between choosing and mounting it
   [[ -f $base/.mailrig-testhost-stamp ]] || die "image $base vanished before it was mounted"
-  mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  mount -t overlay overlay -o "lowerdir=${layer:+$layer:}$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
   flock -u 6
   state_put "$dir" MOUNTED 1
   local root=$dir/root
@@ -574,7 +578,7 @@ cmd_cleanup_stale() {
 
 case ${1:-} in
   base) [[ $# == 2 ]] || die "usage: testhost.sh base <release>"; cmd_base "$2" ;;
-  prepare) [[ $# == 4 ]] || die "usage: testhost.sh prepare <dir> <release> <name>"; cmd_prepare "$2" "$3" "$4" ;;
+  prepare) [[ $# == 4 || $# == 5 ]] || die "usage: testhost.sh prepare <dir> <release> <name> [<layer>]"; cmd_prepare "${@:2}" ;;
   boot) [[ $# == 3 ]] || die "usage: testhost.sh boot <dir> <systemd|sshd>"; cmd_boot "$2" "$3" ;;
   guest-init) [[ $# == 4 ]] || die "usage: testhost.sh guest-init <root> <name> <systemd|sshd>"; cmd_guest_init "$2" "$3" "$4" ;;
   stop) [[ $# == 2 ]] || die "usage: testhost.sh stop <dir>"; cmd_stop "$2" ;;

@@ -34,6 +34,11 @@ export interface TestHostOptions {
   init?: TestHostInit;
   /** Milliseconds to wait for a boot: systemd up and sshd answering (default 60 000). */
   startTimeoutMs?: number;
+  /**
+   * A directory laid read-only over the base image, under the host's own copy-on-write layer: the
+   * disk of a host provisioned once (see provisioned.ts). Default: none, a fresh image.
+   */
+  layer?: string;
 }
 
 export interface TestHostExecResult {
@@ -108,7 +113,7 @@ export async function startTestHost(opts: TestHostOptions): Promise<TestHost> {
   live.add(handle);
   installExitHandlers();
   try {
-    const prepared = await execa('bash', [SCRIPT_PATH, 'prepare', dir, opts.release, name], {
+    const prepared = await execa('bash', [SCRIPT_PATH, 'prepare', dir, opts.release, name, ...(opts.layer ? [opts.layer] : [])], {
       reject: false,
       env: { MAILRIG_TESTHOST_OWNER: String(process.pid) },
     });
