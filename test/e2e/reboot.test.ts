@@ -2,21 +2,21 @@
 // host boots again from the same disk) brings every service back with the mail in the mailboxes and
 // the queue intact, and `mailrig apply` right after changes nothing; a power loss (SIGKILL to PID 1)
 // in the middle of delivering 500 messages loses none that the server acknowledged with 250, and
-// repeats at most the deliveries that were in flight. Debian 12, booted with systemd.
+// repeats at most the deliveries that were in flight. Debian 12 and 13, booted with systemd, from the
+// cached provisioned image.
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
-import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+import { fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { TEST_PASSWORD } from '../support/fixtures.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-const ALICE_PASSWORD = 'Alice-reboot-password-2026';
+const ALICE_PASSWORD = PROVISIONED.alicePassword;
 const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
 const LOAD = 500;
 
-describe('reboots and power loss on a provisioned debian-12 host', { timeout: 20 * 60_000 }, () => {
+for (const release of releasesUnderTest()) describe(`reboots and power loss on a provisioned ${CONFIG_RELEASE[release]} host`, { timeout: 20 * 60_000 }, () => {
   let host: TestHost;
   let ws: Workspace;
   let ca: string;
@@ -27,19 +27,7 @@ describe('reboots and power loss on a provisioned debian-12 host', { timeout: 20
 
   before(async () => {
     await cleanupStaleTestHosts();
-    host = await startTestHost({ release: 'bookworm', name: 'reboot-bookworm' });
-    ws = workspace(host);
-    const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
-        '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
-      { input: `${ALICE_PASSWORD}\n` },
-    );
-    assert.equal(init.code, 0, show(init));
-    const path = join(ws.dir, 'mailrig.yaml');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
-    const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
-    assert.equal(setup.code, 0, show(setup));
-    ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+    ({ host, ws, ca } = await startProvisionedHost({ release, name: `reboot-${release}` }));
   });
   after(async () => {
     await host?.stop();
