@@ -329,6 +329,11 @@ authorize_key() { # <root> <pubkey file> <user> <home>
   in_root "$root" chown -R "$user:" "$home/.ssh"
 }
 
+make_cgroup() { # <dir> <cgroup>; under with_lock, so that cleanup-stale sees it recorded or not there
+  state_put "$1" CGROUP "$2"
+  mkdir -p "$2"
+}
+
 cmd_prepare() {
   local dir=$1 release=$2 name=$3 layer=${4:-} base
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "bad host name '$name' (a-z, 0-9, -; at most 31)"
@@ -351,8 +356,7 @@ cmd_prepare() {
   # A cgroup of its own: its systemd sees only this subtree, and stop finds every process in it.
   local cgroup
   cgroup="$(cgroup2_root)/$CGROUP_PARENT/$id"
-  with_lock mkdir -p "$cgroup"
-  state_put "$dir" CGROUP "$cgroup"
+  with_lock make_cgroup "$dir" "$cgroup"
   # Like a VPS cloned from an image: its own machine id (an empty one would make systemd's first boot).
   od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
   echo >>"$root/etc/machine-id"
@@ -545,35 +549,46 @@ host_is_live() { # <dir>: its owning process still runs
 }
 
 cmd_cleanup_stale() {
-  local dir ns live_ns=" " live_cgroups=" " cgroup
+  local dir
   for dir in /tmp/mailrig-host-*; do
     [[ -d $dir ]] || continue
-    if host_is_live "$dir"; then
-      live_ns+="$(state_get "$dir" NETNS) "
-      live_cgroups+="$(state_get "$dir" CGROUP) "
-      continue
-    fi
+    host_is_live "$dir" && continue
     log "removing stale test host $dir"
     cmd_stop "$dir"
+  done
+  with_lock sweep_orphans
+  with_lock forward_restore_if_last
+}
+
+# Cgroups, namespaces and iptables rules that no live host records. Runs under with_lock, the lock
+# under which prepare creates them and records them at once: a host being prepared right now is
+# either recorded in its state or has none of them yet, never half.
+sweep_orphans() {
+  local dir ns live_ns=" " live_cgroups=" " cgroup comment
+  for dir in /tmp/mailrig-host-*; do
+    [[ -d $dir ]] && host_is_live "$dir" || continue
+    live_ns+="$(state_get "$dir" NETNS) "
+    live_cgroups+="$(state_get "$dir" CGROUP) "
   done
   for cgroup in "$(cgroup2_root)/$CGROUP_PARENT"/*; do
     [[ -d $cgroup && $live_cgroups != *" $cgroup "* ]] || continue
     log "removing stale cgroup $cgroup"
-    remove_cgroup "$cgroup"
+    kill_cgroup "$cgroup"
+    remove_cgroup_children "$cgroup"
+    rmdir "$cgroup" 2>/dev/null || log "cannot remove cgroup $cgroup"
   done
+  rmdir "$(cgroup2_root)/$CGROUP_PARENT" 2>/dev/null || true
   for ns in $(running_netns); do
     [[ $live_ns == *" $ns "* ]] && continue
     log "removing stale namespace $ns"
     kill_netns_processes "$ns"
     ip netns del "$ns" 2>/dev/null || true
   done
-  local comment
   for comment in $(iptables -t nat -S POSTROUTING | tr -d '"' | grep -o -- "--comment $RULE_COMMENT:[a-z0-9-]*" | awk '{print $2}' | sort -u); do
     [[ $live_ns == *" mailrig-${comment#"$RULE_COMMENT:"} "* ]] && continue
     log "removing stale iptables rule $comment"
     delete_rules "$comment"
   done
-  with_lock forward_restore_if_last
 }
 
 case ${1:-} in
