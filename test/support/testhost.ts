@@ -215,7 +215,10 @@ async function bootLive(handle: LiveHost): Promise<void> {
   }
   handle.supervisor.unref(); // a test may end with the host up: the exit handler stops it
   const deadline = Date.now() + handle.timeoutMs;
-  handle.pid1 = await innerPid1(handle.supervisor, deadline);
+  handle.pid1 = await innerPid1(handle.supervisor, deadline).catch(async (err: Error) => {
+    const log = await execa('tail', ['-n', '30', join(handle.dir, 'init.log')], { reject: false });
+    throw new Error(`${err.message}:\n${log.stdout}`);
+  });
   if (handle.init === 'systemd') await waitForSystemd(handle, deadline);
   await waitForSsh(handle, info.ADDRESS, deadline);
 }
