@@ -13,8 +13,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { basename, join, relative } from 'node:path';
 import { execa } from 'execa';
 import { show, workspace, type Workspace } from './e2e.js';
 import { PROJECT_ROOT, TEST_HASH, TEST_PASSWORD } from './fixtures.js';
@@ -36,7 +35,6 @@ export const CONFIG_RELEASE: Record<TestHostRelease, 'debian-12' | 'debian-13'> 
 const RECIPE_FORMAT = 1;
 
 const CACHE = process.env.MAILRIG_TEST_CACHE ?? '/var/cache/mailrig-test';
-const SUPPORT = dirname(fileURLToPath(import.meta.url)).replace('/dist/test/', '/test/');
 
 export interface ProvisionedHost {
   host: TestHost;
@@ -109,7 +107,8 @@ export async function ensureProvisionedImage(release: TestHostRelease): Promise<
 
 /**
  * sha256 of what provisioning depends on: mailrig as built (dist/src, bin, templates, the locked
- * dependencies), the base image's stamp, the test host's setup script, and this recipe.
+ * dependencies), the base image's stamp, and this recipe. Not testhost.sh: what its prepare writes
+ * into a host (identity, keys, network) it writes again into every host started from the image.
  */
 export function imageKey(release: TestHostRelease, baseStamp: string): string {
   const h = createHash('sha256');
@@ -120,7 +119,6 @@ export function imageKey(release: TestHostRelease, baseStamp: string): string {
     ...listFiles(join(PROJECT_ROOT, 'templates')),
     ...listFiles(join(PROJECT_ROOT, 'bin')),
     join(PROJECT_ROOT, 'package-lock.json'),
-    join(SUPPORT, 'testhost.sh'),
   ];
   for (const f of files) {
     h.update(`${relative(PROJECT_ROOT, f)}\0`);
