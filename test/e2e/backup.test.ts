@@ -1,4 +1,5 @@
-// Backups end to end on a fresh Debian 12 host booted with systemd: `backup init` installs restic,
+// Backups end to end on a provisioned host booted with systemd, Debian 12 and 13 (from the cached
+// provisioned image: provisioning is provision.test.ts's proof): `backup init` installs restic,
 // enables the daily timer and creates a repository on the host; `backup now` takes a snapshot that
 // `backup status` reports as fresh; the timer's service, started as systemd would, takes another and
 // logs to the journal; messages deleted over IMAP come back with `restore --mailbox`, IMAP shows them
@@ -10,14 +11,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
-import { fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
-import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+import { fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { TEST_PASSWORD } from '../support/fixtures.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-const ALICE_PASSWORD = 'Alice-e2e-password-2026';
+const ALICE_PASSWORD = PROVISIONED.alicePassword;
 const REPO = '/var/backups/mailrig-restic';
 
-describe('backups with restic on a fresh debian-12 host', { timeout: 15 * 60_000 }, () => {
+for (const release of releasesUnderTest()) describe(`backups with restic on a provisioned ${CONFIG_RELEASE[release]} host`, { timeout: 15 * 60_000 }, () => {
   let host: TestHost;
   let ws: Workspace;
   let ca: string;
@@ -29,25 +31,13 @@ describe('backups with restic on a fresh debian-12 host', { timeout: 15 * 60_000
 
   before(async () => {
     await cleanupStaleTestHosts();
-    host = await startTestHost({ release: 'bookworm', name: 'backup-bookworm' });
-    ws = workspace(host);
+    ({ host, ws, ca } = await startProvisionedHost({ release, name: `backup-${release}` }));
   });
   after(async () => {
     await host?.stop();
   });
 
   it('a provisioned host with mail in two mailboxes', async () => {
-    const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
-        '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed', '--release', 'debian-12'],
-      { input: `${ALICE_PASSWORD}\n` },
-    );
-    assert.equal(init.code, 0, show(init));
-    const path = join(ws.dir, 'mailrig.yaml');
-    writeFileSync(path, readFileSync(path, 'utf8').replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
-    const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
-    assert.equal(setup.code, 0, show(setup));
-    ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
     const common = { host: host.address, port: 587 as const, user: 'alice@example.com', password: ALICE_PASSWORD, ca, servername: 'mail.example.com' };
     for (const n of [1, 2]) {
       await submit(common, { from: 'alice@example.com', to: 'bob@example.com', subject: `for bob ${n}`, text: `Message ${n} for Bob.` });

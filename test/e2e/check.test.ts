@@ -1,7 +1,8 @@
-// mailrig check against a freshly provisioned Debian 12 host: all ok on a good setup (apart from the
-// warnings this test bed cannot avoid), then the right FAIL with the right fix after breaking four
-// things at once — dovecot stopped, the DKIM record gone from the zone, an expired certificate
-// served, Redis opened to the network — and --changes reporting exactly what moved.
+// mailrig check against a provisioned host, Debian 12 and 13 (booted from the cached provisioned
+// image): all ok on a good setup (apart from the warnings this test bed cannot avoid), then the right
+// FAIL with the right fix after breaking four things at once — dovecot stopped, the DKIM record gone
+// from the zone, an expired certificate served, Redis opened to the network — and --changes
+// reporting exactly what moved.
 //
 // Expected warnings on the good setup, and why they are honest:
 //   tls.certificate.*, tls.mta-sts.*  the self-signed bootstrap certificate (no ACME here): "not yet from ACME"
@@ -20,8 +21,9 @@ import { MOUNTS } from '../../src/check/host/resources.js';
 import { TLS_CERT } from '../../src/render/tls.js';
 import { FIXTURES } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { show, workspace, type Workspace } from '../support/e2e.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+import { show, type Workspace } from '../support/e2e.js';
+import { CONFIG_RELEASE, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
 interface Result {
   id: string;
@@ -54,7 +56,7 @@ async function record(host: TestHost, name: string, outbound: string): Promise<v
   writeFileSync(join(FIXTURES, 'check-facts', name), r.stdout);
 }
 
-describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000 }, () => {
+for (const release of releasesUnderTest()) describe(`mailrig check on a provisioned ${CONFIG_RELEASE[release]} host`, { timeout: 15 * 60_000 }, () => {
   let host: TestHost;
   let ws: Workspace;
   let knot: KnotServer | undefined;
@@ -77,8 +79,7 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
 
   before(async () => {
     await cleanupStaleTestHosts();
-    host = await startTestHost({ release: 'bookworm', name: 'check-bookworm' });
-    ws = workspace(host);
+    ({ host, ws } = await startProvisionedHost({ release, name: `check-${release}` }));
     // A stand-in for a big provider's MX, on this machine's end of the host's link.
     outbound = createServer((s) => s.end('220 outbound-test.invalid ESMTP\r\n'));
     await new Promise<void>((resolve) => outbound.listen(0, host.gateway, resolve));
@@ -91,15 +92,7 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
     await host?.stop();
   });
 
-  it('provisions the host and serves its zones (forward and reverse) from knotd', async () => {
-    const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
-        '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
-      { input: 'Alice-e2e-password-2026\n' },
-    );
-    assert.equal(init.code, 0, show(init));
-    const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
-    assert.equal(setup.code, 0, show(setup));
+  it('serves the host\'s zones (forward and reverse) from knotd', async () => {
     const z = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
     assert.equal(z.code, 0, show(z));
     zone = z.out;
@@ -107,7 +100,7 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
   });
 
   it('a good setup: no failure; only the warnings this test bed explains', async () => {
-    await record(host, 'bookworm-provisioned.txt', outboundTarget);
+    await record(host, `${release}-provisioned.txt`, outboundTarget);
     const r = await check(['--json']);
     const rs = results(r.out);
     const failing = rs.filter((x) => x.status === 'fail');
@@ -148,7 +141,7 @@ describe('mailrig check on a provisioned Debian 12 host', { timeout: 15 * 60_000
     const redis = await host.exec("sed -i 's/^bind .*/bind 0.0.0.0/' /etc/redis/redis.conf && service redis-server restart >/dev/null 2>&1");
     assert.equal(redis.code, 0, redis.stderr);
 
-    await record(host, 'bookworm-broken.txt', `${host.gateway}:1`);
+    await record(host, `${release}-broken.txt`, `${host.gateway}:1`);
     const changes = await check(['--changes']);
     assert.equal(changes.code, 1, show(changes));
     assert.match(changes.out, /ok\s+→ FAIL|ok\s+→ fail/);

@@ -1,5 +1,6 @@
-// TLS over ACME, end to end against Pebble (Let's Encrypt's test CA) with real DNS: mailrig setup on a
-// fresh Debian 12 host gets a certificate at apply through the host's nginx (HTTP-01, validated by
+// TLS over ACME, end to end against Pebble (Let's Encrypt's test CA) with real DNS, on Debian 12 and 13:
+// on a host provisioned with the self-signed certificate (from the cached provisioned image), pointing
+// tls.acme at Pebble makes apply get a certificate through the host's nginx (HTTP-01, validated by
 // Pebble against the zone `mailrig dns` printed, served by knotd); every TLS port serves the chain and
 // it verifies against Pebble's root; TLSA matches the served key; the on-host agent's forced renewal
 // keeps the key; mail still flows; `tls roll-key` switches to the pre-published next key; and with
@@ -12,12 +13,13 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
 import { pebbleAvailable, startPebble, type Pebble } from '../support/pebble.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
 const run = promisify(execFile);
-const PASSWORD = 'Alice-tls-e2e-password-2026';
+const PASSWORD = PROVISIONED.alicePassword;
 const AGENT = 'node /usr/local/lib/mailrig/agent.cjs';
 const PORTS: Array<[number, string[]]> = [
   [25, ['-starttls', 'smtp']],
@@ -69,7 +71,7 @@ async function installedFingerprint(host: TestHost): Promise<string> {
   return r.stdout;
 }
 
-describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 * 60_000, skip: !pebbleAvailable() && !process.env.CI && 'pebble is not installed (CI installs it)' }, () => {
+for (const release of releasesUnderTest()) describe(`TLS certificates over ACME against Pebble (${CONFIG_RELEASE[release]})`, { timeout: 15 * 60_000, skip: !pebbleAvailable() && !process.env.CI && 'pebble is not installed (CI installs it)' }, () => {
   let host: TestHost;
   let ws: Workspace;
   let knot: KnotServer;
@@ -78,8 +80,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
 
   before(async () => {
     await cleanupStaleTestHosts();
-    host = await startTestHost({ release: 'bookworm', name: 'tls-bookworm' });
-    ws = workspace(host);
+    ({ host, ws } = await startProvisionedHost({ release, name: `tls-${release}` }));
   });
   after(async () => {
     await pebble?.close();
@@ -87,16 +88,9 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     await host?.stop();
   });
 
-  it('setup gets a Pebble certificate at apply: every TLS port serves it, verified against Pebble\'s root', async () => {
-    // The zone does not depend on the ACME directory (a private CA gets no CAA record): init with a
-    // placeholder, serve the zone, start Pebble resolving through it, then point tls.acme at Pebble.
-    const init = await ws.mailrig(
-      ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--allow-private-addresses', '--ssh', `root@${host.address}`,
-        '--release', 'debian-12', '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'https://pebble.invalid/dir',
-        '--admin-email', 'admin@example.com'],
-      { input: `${PASSWORD}\n` },
-    );
-    assert.equal(init.code, 0, show(init));
+  it('apply gets a Pebble certificate once tls.acme names it: every TLS port serves it, verified against Pebble\'s root', async () => {
+    // The zone does not depend on the ACME directory (a private CA gets no CAA record): serve the
+    // zone, start Pebble resolving through it, then point tls.acme at Pebble.
     const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
     assert.equal(zone.code, 0, show(zone));
     knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }] });
@@ -107,7 +101,7 @@ describe('TLS certificates over ACME against Pebble (Debian 12)', { timeout: 15 
     rootFile = join(ws.dir, 'pebble-root.pem');
     writeFileSync(rootFile, await pebble.issuingRoot());
 
-    const r = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
+    const r = await ws.mailrig(['apply', '--yes']);
     assert.equal(r.code, 0, show(r));
     assert.match(r.out, /certificate from .*pebble/i, show(r));
     assert.doesNotMatch(r.err, /warning/, show(r));

@@ -2,7 +2,10 @@
 # testhost.sh — the root-only half of the end-to-end test host (test/support/testhost.ts drives it).
 #
 #   testhost.sh base <bookworm|trixie>         print the cached base image, building it if missing/outdated
-#   testhost.sh prepare <dir> <release> <name> overlay root, keys, users, network; prints KEY=value lines
+#   testhost.sh prepare <dir> <release> <name> [<layer>]
+#                                              overlay root, keys, users, network; prints KEY=value lines.
+#                                              <layer>: a directory laid over the base image, read-only
+#                                              (the upper dir of a host provisioned once, kept in the cache)
 #   testhost.sh boot <dir> <systemd|sshd>      becomes the host: its namespaces, mounts and PID 1
 #   testhost.sh stop <dir>                     tear down one host (idempotent; safe from an exit handler)
 #   testhost.sh cleanup-stale                  tear down hosts whose owning process is gone
@@ -204,8 +207,8 @@ configure_base() {
 # Images live in hosts/<release>/<stamp>/, one directory per recipe, never replaced in place: a host
 # (of this run or of another run using another recipe) may have any of them as its overlay's lower
 # layer. An image is removed only when no overlay uses it and nobody asked for it within an hour.
-image_in_use() { # <image dir>
-  grep -q "lowerdir=$1[,:]" /proc/self/mounts
+image_in_use() { # <image dir>: a lower layer of a mounted overlay (lowerdir=a:b:…)
+  grep -q "lowerdir=\([^, ]*:\)\?$1[,:]" /proc/self/mounts
 }
 prune_images() { # <release dir> <current image>; under the release's build lock
   local dir=$1 current=$2 image
@@ -326,10 +329,16 @@ authorize_key() { # <root> <pubkey file> <user> <home>
   in_root "$root" chown -R "$user:" "$home/.ssh"
 }
 
+make_cgroup() { # <dir> <cgroup>; under with_lock, so that cleanup-stale sees it recorded or not there
+  state_put "$1" CGROUP "$2"
+  mkdir -p "$2"
+}
+
 cmd_prepare() {
-  local dir=$1 release=$2 name=$3 base
+  local dir=$1 release=$2 name=$3 layer=${4:-} base
   [[ $name =~ ^[a-z0-9][a-z0-9-]{0,30}$ ]] || die "bad host name '$name' (a-z, 0-9, -; at most 31)"
   [[ -d $dir && $dir == /tmp/mailrig-host-* ]] || die "bad host dir '$dir'"
+  [[ -z $layer || ( -d $layer && $layer != *[:,]* ) ]] || die "bad layer '$layer'"
   # The host's traces on this machine carry its name and a random tag: test runs side by side may
   # start hosts of the same name.
   local id
@@ -340,15 +349,14 @@ cmd_prepare() {
   exec 6>"$(dirname "$base")/.use.lock"
   flock -s 6   # the image is not pruned between choosing and mounting it
   [[ -f $base/.mailrig-testhost-stamp ]] || die "image $base vanished before it was mounted"
-  mount -t overlay overlay -o "lowerdir=$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
+  mount -t overlay overlay -o "lowerdir=${layer:+$layer:}$base,upperdir=$dir/upper,workdir=$dir/work" "$dir/root"
   flock -u 6
   state_put "$dir" MOUNTED 1
   local root=$dir/root
   # A cgroup of its own: its systemd sees only this subtree, and stop finds every process in it.
   local cgroup
   cgroup="$(cgroup2_root)/$CGROUP_PARENT/$id"
-  with_lock mkdir -p "$cgroup"
-  state_put "$dir" CGROUP "$cgroup"
+  with_lock make_cgroup "$dir" "$cgroup"
   # Like a VPS cloned from an image: its own machine id (an empty one would make systemd's first boot).
   od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$root/etc/machine-id"
   echo >>"$root/etc/machine-id"
@@ -541,40 +549,51 @@ host_is_live() { # <dir>: its owning process still runs
 }
 
 cmd_cleanup_stale() {
-  local dir ns live_ns=" " live_cgroups=" " cgroup
+  local dir
   for dir in /tmp/mailrig-host-*; do
     [[ -d $dir ]] || continue
-    if host_is_live "$dir"; then
-      live_ns+="$(state_get "$dir" NETNS) "
-      live_cgroups+="$(state_get "$dir" CGROUP) "
-      continue
-    fi
+    host_is_live "$dir" && continue
     log "removing stale test host $dir"
     cmd_stop "$dir"
+  done
+  with_lock sweep_orphans
+  with_lock forward_restore_if_last
+}
+
+# Cgroups, namespaces and iptables rules that no live host records. Runs under with_lock, the lock
+# under which prepare creates them and records them at once: a host being prepared right now is
+# either recorded in its state or has none of them yet, never half.
+sweep_orphans() {
+  local dir ns live_ns=" " live_cgroups=" " cgroup comment
+  for dir in /tmp/mailrig-host-*; do
+    [[ -d $dir ]] && host_is_live "$dir" || continue
+    live_ns+="$(state_get "$dir" NETNS) "
+    live_cgroups+="$(state_get "$dir" CGROUP) "
   done
   for cgroup in "$(cgroup2_root)/$CGROUP_PARENT"/*; do
     [[ -d $cgroup && $live_cgroups != *" $cgroup "* ]] || continue
     log "removing stale cgroup $cgroup"
-    remove_cgroup "$cgroup"
+    kill_cgroup "$cgroup"
+    remove_cgroup_children "$cgroup"
+    rmdir "$cgroup" 2>/dev/null || log "cannot remove cgroup $cgroup"
   done
+  rmdir "$(cgroup2_root)/$CGROUP_PARENT" 2>/dev/null || true
   for ns in $(running_netns); do
     [[ $live_ns == *" $ns "* ]] && continue
     log "removing stale namespace $ns"
     kill_netns_processes "$ns"
     ip netns del "$ns" 2>/dev/null || true
   done
-  local comment
   for comment in $(iptables -t nat -S POSTROUTING | tr -d '"' | grep -o -- "--comment $RULE_COMMENT:[a-z0-9-]*" | awk '{print $2}' | sort -u); do
     [[ $live_ns == *" mailrig-${comment#"$RULE_COMMENT:"} "* ]] && continue
     log "removing stale iptables rule $comment"
     delete_rules "$comment"
   done
-  with_lock forward_restore_if_last
 }
 
 case ${1:-} in
   base) [[ $# == 2 ]] || die "usage: testhost.sh base <release>"; cmd_base "$2" ;;
-  prepare) [[ $# == 4 ]] || die "usage: testhost.sh prepare <dir> <release> <name>"; cmd_prepare "$2" "$3" "$4" ;;
+  prepare) [[ $# == 4 || $# == 5 ]] || die "usage: testhost.sh prepare <dir> <release> <name> [<layer>]"; cmd_prepare "${@:2}" ;;
   boot) [[ $# == 3 ]] || die "usage: testhost.sh boot <dir> <systemd|sshd>"; cmd_boot "$2" "$3" ;;
   guest-init) [[ $# == 4 ]] || die "usage: testhost.sh guest-init <root> <name> <systemd|sshd>"; cmd_guest_init "$2" "$3" "$4" ;;
   stop) [[ $# == 2 ]] || die "usage: testhost.sh stop <dir>"; cmd_stop "$2" ;;

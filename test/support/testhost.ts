@@ -34,6 +34,11 @@ export interface TestHostOptions {
   init?: TestHostInit;
   /** Milliseconds to wait for a boot: systemd up and sshd answering (default 60 000). */
   startTimeoutMs?: number;
+  /**
+   * A directory laid read-only over the base image, under the host's own copy-on-write layer: the
+   * disk of a host provisioned once (see provisioned.ts). Default: none, a fresh image.
+   */
+  layer?: string;
 }
 
 export interface TestHostExecResult {
@@ -108,7 +113,7 @@ export async function startTestHost(opts: TestHostOptions): Promise<TestHost> {
   live.add(handle);
   installExitHandlers();
   try {
-    const prepared = await execa('bash', [SCRIPT_PATH, 'prepare', dir, opts.release, name], {
+    const prepared = await execa('bash', [SCRIPT_PATH, 'prepare', dir, opts.release, name, ...(opts.layer ? [opts.layer] : [])], {
       reject: false,
       env: { MAILRIG_TESTHOST_OWNER: String(process.pid) },
     });
@@ -210,7 +215,10 @@ async function bootLive(handle: LiveHost): Promise<void> {
   }
   handle.supervisor.unref(); // a test may end with the host up: the exit handler stops it
   const deadline = Date.now() + handle.timeoutMs;
-  handle.pid1 = await innerPid1(handle.supervisor, deadline);
+  handle.pid1 = await innerPid1(handle.supervisor, deadline).catch(async (err: Error) => {
+    const log = await execa('tail', ['-n', '30', join(handle.dir, 'init.log')], { reject: false });
+    throw new Error(`${err.message}:\n${log.stdout}`);
+  });
   if (handle.init === 'systemd') await waitForSystemd(handle, deadline);
   await waitForSsh(handle, info.ADDRESS, deadline);
 }
