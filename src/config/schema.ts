@@ -32,7 +32,8 @@ function showSize(n: number): string {
   return String(n);
 }
 
-const quota = sizeIn(MIB, 1024 ** 5, 'unlimited');
+// Below 100K a mailbox could not take one ordinary message with attachments: a typo, not a policy.
+const quota = sizeIn(100 * 1024, 1024 ** 5, 'unlimited');
 
 const email = z.string().refine(isEmailAddress, { message: 'is not an email address (try admin@example.com)' });
 

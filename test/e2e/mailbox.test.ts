@@ -2,7 +2,8 @@
 // message that would take a mailbox over its quota is refused during SMTP (552 at RCPT when the
 // client declares its SIZE; at end-of-data when it does not, on Dovecot 2.4) and nothing is stored; passing 80% of
 // the quota brings one warning; `mailrig user list` shows the usage; a vacation reply goes once to
-// a sender, and never to bulk or auto-submitted mail.
+// a sender, and never to bulk or auto-submitted mail. Hosts start from the cached provisioned image
+// (provisioning is provision.test.ts's proof); the mailbox settings are applied to them.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,24 +11,21 @@ import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
 import { Conversation } from '../../src/net/smtp.js';
-import { fetchInbox, show, workspace, type Workspace } from '../support/e2e.js';
+import { fetchInbox, show, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-const ALICE_PASSWORD = 'Alice-mailbox-password-2026';
+const ALICE_PASSWORD = PROVISIONED.alicePassword;
 const QUOTA = 200 * 1024;
 /** Four of these take bob past 80% (not 95%) of QUOTA with their headers; a fifth would not fit. */
 const BIG = 41_000;
 
-const RELEASES: Array<{ release: TestHostRelease; debian: string }> = [
-  { release: 'bookworm', debian: 'debian-12' },
-  { release: 'trixie', debian: 'debian-13' },
-];
-
 /** Text of `bytes` bytes in 76-character lines, so it travels as 7bit. */
 const filler = (bytes: number) => `${'x'.repeat(75)}\n`.repeat(Math.ceil(bytes / 76)).slice(0, bytes);
 
-for (const { release, debian } of RELEASES) {
+for (const release of releasesUnderTest()) {
+  const debian = CONFIG_RELEASE[release];
   describe(`mailboxes on a provisioned ${debian} host: quota, warnings, vacation`, { timeout: 30 * 60_000 }, () => {
     let host: TestHost;
     let ws: Workspace;
@@ -69,32 +67,25 @@ for (const { release, debian } of RELEASES) {
 
     before(async () => {
       await cleanupStaleTestHosts();
-      host = await startTestHost({ release, name: `mailbox-${release}` });
-      ws = workspace(host);
-      const init = await ws.mailrig(
-        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
-          '--release', debian, '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
-        { input: `${ALICE_PASSWORD}\n` },
-      );
-      assert.equal(init.code, 0, show(init));
+      ({ host, ws, ca } = await startProvisionedHost({ release, name: `mailbox-${release}` }));
       const path = join(ws.dir, 'mailrig.yaml');
+      const bob = `      bob:\n        password_hash: "${TEST_HASH}"\n`;
+      const yaml = readFileSync(path, 'utf8');
+      assert.ok(yaml.includes(bob), yaml);
       writeFileSync(
         path,
-        readFileSync(path, 'utf8').replace(
+        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n      carol:\n        password_hash: "${TEST_HASH}"\n`).replace(
           /^ {4}aliases:.*\n/m,
-          `      bob:\n        password_hash: "${TEST_HASH}"\n        quota: ${QUOTA}\n` +
-            `      carol:\n        password_hash: "${TEST_HASH}"\n` +
-            // Other senders for alice: Sieve's vacation answers each sender once, so the bulk and
-            // auto-submitted messages must come from senders that have not had a reply yet.
-            '    aliases:\n      list-robot: alice\n      robot: alice\n',
+          // Other senders for alice: Sieve's vacation answers each sender once, so the bulk and
+          // auto-submitted messages must come from senders that have not had a reply yet.
+          '    aliases:\n      list-robot: alice\n      robot: alice\n',
         ),
       );
       writeFileSync(join(ws.dir, 'away.txt'), 'I am away until Monday.\n');
       const vacation = await ws.mailrig(['user', 'vacation', 'carol@example.com', 'on', '--subject', 'Away from my desk', '--body-file', 'away.txt']);
       assert.equal(vacation.code, 0, show(vacation));
-      const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
-      assert.equal(setup.code, 0, show(setup));
-      ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
     });
     after(async () => {
       await host?.stop();

@@ -5,20 +5,17 @@
 // both sides, as an upgrade that ships new versions of them finds them. Nothing asks a question, the
 // services come back with mailrig's configuration, mail is delivered and DKIM-signed, and
 // `mailrig apply` afterwards leaves a host on which `mailrig plan` has nothing to do. Debian 12 and
-// Debian 13, booted with systemd.
+// Debian 13, booted with systemd, from the cached provisioned image (provisioning is
+// provision.test.ts's proof).
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { dkimResults, fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
-import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { dkimResults, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = { bookworm: ['bookworm', 'debian-12'], trixie: ['trixie', 'debian-13'] };
-// Both by default; MAILRIG_PACKAGES_RELEASES=trixie picks one.
-const chosen = (process.env.MAILRIG_PACKAGES_RELEASES ?? 'bookworm,trixie').split(',').map((r) => r.trim()).filter(Boolean);
-const ALICE_PASSWORD = 'Alice-packages-password-2026';
+const ALICE_PASSWORD = PROVISIONED.alicePassword;
 const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
 /** Conffiles of their packages that mailrig renders: an upgrade shipping new versions would ask about them. */
 const CONFFILES = [
@@ -26,7 +23,8 @@ const CONFFILES = [
   ['redis-server', '/etc/redis/redis.conf'],
 ] as const;
 
-for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.fail(`MAILRIG_PACKAGES_RELEASES: unknown release ${r}`))) {
+for (const release of releasesUnderTest()) {
+  const configRelease = CONFIG_RELEASE[release];
   describe(`package upgrades on a provisioned ${configRelease} host`, { timeout: 30 * 60_000 }, () => {
     let host: TestHost;
     let ws: Workspace;
@@ -35,19 +33,7 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
 
     before(async () => {
       await cleanupStaleTestHosts();
-      host = await startTestHost({ release, name: `pkg-${release}` });
-      ws = workspace(host);
-      const init = await ws.mailrig(
-        ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', host.address, '--ssh', `root@${host.address}`,
-          '--release', configRelease, '--mailbox', 'alice@example.com', '--password-stdin', '--acme', 'self-signed'],
-        { input: `${ALICE_PASSWORD}\n` },
-      );
-      assert.equal(init.code, 0, show(init));
-      const path = join(ws.dir, 'mailrig.yaml');
-      writeFileSync(path, readFileSync(path, 'utf8').replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
-      const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
-      assert.equal(setup.code, 0, show(setup));
-      ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
+      ({ host, ws, ca } = await startProvisionedHost({ release, name: `pkg-${release}` }));
     });
     after(async () => {
       await knot?.stop();
