@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { dkimResults, fetchInbox, show, submit, workspace, type Workspace } from '../support/e2e.js';
+import { dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
 
@@ -70,9 +70,11 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       writeFileSync(path, good.replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
     });
 
-    it('setup provisions the host: packages, files, services, then prints the DNS records', async () => {
+    it('setup provisions the host: packages, files, services, then prints the DNS records; SSH access is left alone', async () => {
+      const sshBefore = await sshAccess(host);
       const r = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
       assert.equal(r.code, 0, show(r));
+      assert.equal(await sshAccess(host), sshBefore, 'sshd_config and authorized_keys are as they were before setup');
       assert.match(r.out, /applied \(/);
       assert.match(r.out, /DNS records to publish/);
       assert.match(r.out, /_domainkey/);

@@ -127,3 +127,9 @@ export async function fetchInbox(
 export function readText(path: string): string {
   return readFileSync(path, 'utf8');
 }
+
+/** Hashes of everything that decides who may log in to the host over SSH. */
+export async function sshAccess(host: TestHost): Promise<string> {
+  const r = await host.exec('cd / && find etc/ssh/sshd_config etc/ssh/sshd_config.d root/.ssh home/*/.ssh -type f 2>/dev/null | sort | xargs sha256sum');
+  return r.stdout;
+}
