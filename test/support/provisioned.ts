@@ -93,11 +93,19 @@ export async function ensureProvisionedImage(release: TestHostRelease): Promise<
   mkdirSync(dir, { recursive: true });
   const key = imageKey(release, basename(base));
   const target = join(dir, key);
+  const meta = join(target, 'meta.json');
+  // An image, once renamed into place, is complete and never changes: no lock to use it (builds of
+  // other keys may hold the lock for minutes). Marked as asked for, so pruning spares it.
+  if (existsSync(meta)) {
+    const now = new Date();
+    utimesSync(meta, now, now);
+    return target;
+  }
   const unlock = await lock(join(dir, '.build.lock'));
   try {
-    if (!existsSync(join(target, 'meta.json'))) await buildImage(release, dir, target);
+    if (!existsSync(meta)) await buildImage(release, dir, target);
     const now = new Date();
-    utimesSync(join(target, 'meta.json'), now, now); // asked for: not pruned within the hour
+    utimesSync(meta, now, now); // asked for: not pruned within the hour
     pruneImages(dir, target);
   } finally {
     unlock();
