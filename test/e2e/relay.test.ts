@@ -71,17 +71,19 @@ for (const release of releasesUnderTest()) {
       }
       assert.fail(`${target.name}: no line matching ${done} for ${id} within 2 minutes:\n${(await target.exec('tail -n 40 /var/log/postfix.log')).stdout}`);
     };
-    const configure = async (relaySection: string) => {
+    /** Writes the relay section, stores the relay password when given (it names a relay of the file), applies. */
+    const configure = async (relaySection: string, password?: string) => {
       writeFileSync(yamlPath(), `${baseYaml.text}${relaySection}`);
+      if (password !== undefined) await setPassword(password);
       const r = await ws.mailrig(['apply', '--yes']);
       assert.equal(r.code, 0, show(r));
       return r;
     };
-    const setPassword = async (password: string) => {
+    async function setPassword(password: string) {
       const r = await ws.mailrig(['relay', 'password', RELAY_NAME, '--password-stdin'], { input: `${password}\n` });
       assert.equal(r.code, 0, show(r));
       assert.doesNotMatch(r.out + r.err, new RegExp(password));
-    };
+    }
     const check = async () => {
       // No resolver answers here (DNS is check.test.ts's subject): the DNS checks fail fast.
       const r = await ws.mailrig(['check', '--json', '--resolver', '127.0.0.1:9', '--outbound-target', `${relay.address}:25`], { hostFlags: true });
@@ -137,9 +139,9 @@ for (const release of releasesUnderTest()) {
     });
 
     it('a default relay: mail to an outside domain goes through it, logged in, and no other way', async () => {
-      await setPassword(PROVISIONED.bobPassword);
       const r = await configure(
         `relay:\n  ca_file: relay-ca.pem\n  default:\n    host: ${RELAY_NAME}\n    port: 587\n    username: ${RELAY_LOGIN}\n`,
+        PROVISIONED.bobPassword,
       );
       assert.match(r.out, /libsasl2-modules/, 'the SASL mechanisms get installed');
       const mode = await host.exec('stat -c "%a %U:%G" /etc/postfix/relay_passwords /etc/postfix/relay_passwords.lmdb');
@@ -175,9 +177,9 @@ for (const release of releasesUnderTest()) {
     });
 
     it('a wrong relay password: deferred with the cause logged, and check names it', async () => {
-      await setPassword('not-the-password');
       await configure(
         `relay:\n  ca_file: relay-ca.pem\n  default:\n    host: ${RELAY_NAME}\n    port: 587\n    username: ${RELAY_LOGIN}\n`,
+        'not-the-password',
       );
       const id = await send('third@elsewhere.test', 'with a wrong relay password');
       const lines = await logOf(host, id, /status=deferred/);
