@@ -106,7 +106,11 @@ export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): st
 }
 
 export function mapCommand(file: FileSpec): string {
-  return file.onChange === 'postalias' ? `postalias ${quote(file.path)}` : `postmap lmdb:${quote(file.path)}`;
+  if (file.onChange === 'postalias') return `postalias ${quote(file.path)}`;
+  const build = `postmap lmdb:${quote(file.path)}`;
+  // A secret source's table is made under umask 077 (postmap would make it world-readable), then
+  // given the source's owner and mode.
+  return file.secret ? `( umask 077 && ${build} ) && chown ${file.owner}:${file.group} ${quote(`${file.path}.lmdb`)} && chmod ${file.mode} ${quote(`${file.path}.lmdb`)}` : build;
 }
 
 /**

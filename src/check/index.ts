@@ -2,6 +2,7 @@
 import { blocklists } from './deliverability/blocklists.js';
 import { outbound } from './deliverability/outbound.js';
 import { relay } from './deliverability/relay.js';
+import { routes } from './deliverability/routes.js';
 import { dmarc } from './dns/dmarc.js';
 import { dnssec } from './dns/dnssec.js';
 import { ptr } from './dns/ptr.js';
@@ -42,5 +43,6 @@ export const CHECKS: Array<Check<CheckEnv>> = [
   mtaSts,
   blocklists,
   outbound,
+  routes,
   relay,
 ];

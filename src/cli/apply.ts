@@ -3,6 +3,7 @@
 import { UsageError } from '../errors.js';
 import type { Transport } from '../host/transport.js';
 import { describeTask, formatPlan, summarize } from '../plan/format.js';
+import { routingLines } from '../render/relay.js';
 import { isEmpty } from '../plan/plan.js';
 import { checkKeyConflicts, executeRun } from '../pipeline/apply.js';
 import { acmeEnabled } from '../tls/directory.js';
@@ -42,6 +43,8 @@ export async function openTarget(target: string, opts: Omit<HostOptions, 'config
 
 function showPlan(run: PreparedRun, brief: boolean): void {
   out(`${run.host.target}: ${run.facts.os.prettyName}`);
+  // With relays, how mail leaves is a decision worth seeing before any diff.
+  if (run.ctx.config.relay) out(`Outbound mail:\n${routingLines(run.ctx.config).map((l) => `  ${l}`).join('\n')}\n`);
   out(formatPlan(run.plan, { before: run.before, brief }));
 }
 
@@ -57,6 +60,7 @@ export function planJson(run: PreparedRun) {
     remove: run.plan.removals.map((r) => r.path),
     services: run.plan.actions.map((a) => ({ service: a.daemon, action: a.action, because: a.because })),
     operations: run.plan.tasks.map((t) => ({ ...t, description: describeTask(t) })),
+    routes: routingLines(run.ctx.config),
   };
 }
 

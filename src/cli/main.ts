@@ -38,7 +38,7 @@ function interviewOptions(cmd: Command): Command {
 const WRITERS = new Set([
   // user add and passwd lock themselves, once the password is hashed
   'init', 'setup', 'apply', 'user rm', 'user quota', 'alias add', 'alias rm', 'domain add', 'domain rm',
-  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init',
+  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init', 'relay password',
 ]);
 
 function commandPath(cmd: Command): string {
@@ -179,6 +179,20 @@ export function buildProgram(): Command {
     .option('--json', 'as JSON, for scripts')
     .addOption(configOption())
     .action(async (opts) => exit(await (await import('./alias.js')).runAliasList(opts)));
+
+  const relay = program.command('relay').description('relays (smarthosts) for outbound mail: password, list');
+  relay
+    .command('password <host>')
+    .description("store a relay's password in .mailrig/ (typed hidden, or piped in); mailrig apply puts it on the server")
+    .option('--password-stdin', 'read the password from standard input')
+    .addOption(configOption())
+    .action(async (host: string, opts) => exit(await (await import('./relay.js')).runRelayPassword(host, opts)));
+  relay
+    .command('list')
+    .description('the relays and the route each domain\'s outbound mail takes')
+    .option('--json', 'as JSON, for scripts')
+    .addOption(configOption())
+    .action(async (opts) => exit(await (await import('./relay.js')).runRelayList(opts)));
 
   const domain = program.command('domain').description('mail domains in mailrig.yaml: add, rm, list');
   accounts(domain.command('add <domain>').description('add a mail domain, make its DKIM keys, print the DNS records to add'))

@@ -49,6 +49,26 @@ export interface Domain {
   dmarc: { policy: 'none' | 'quarantine' | 'reject'; rua: string };
 }
 
+/** A relay (smarthost) outbound mail goes through. */
+export interface Relay {
+  /** Host name (lower-case ASCII); TLS is verified against it. */
+  host: string;
+  port: 25 | 465 | 587;
+  /** Login at the relay; its password is in the key store. Undefined: no AUTH (port 25 only). */
+  username: string | undefined;
+}
+
+export interface RelayRouting {
+  /** All mail to other domains, unless a more specific relay applies. */
+  default: Relay | undefined;
+  /** By sender domain (ASCII): mail from that domain. */
+  senders: Array<{ domain: string; relay: Relay }>;
+  /** By recipient domain (ASCII): mail to that domain, whoever sends it; wins over the others. */
+  recipients: Array<{ domain: string; relay: Relay }>;
+  /** Project-relative PEM file of CAs trusted for relays instead of the system bundle. */
+  caFile: string | undefined;
+}
+
 export interface Config {
   server: {
     hostname: string;
@@ -63,6 +83,8 @@ export interface Config {
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
   security: { maxAuthFailures: number; banMinutes: number };
   tls: { acme: string; caBundle: string | undefined };
+  /** Relays for outbound mail; undefined when mail goes straight to the recipients' MX hosts. */
+  relay?: RelayRouting | undefined;
   /** Daily restic backups; undefined when mailrig.yaml has no backup section. */
   backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
   dns: {
@@ -144,6 +166,7 @@ export function normalize(raw: RawConfig): Config {
     },
     security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
     tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
+    relay: raw.relay && normalizeRelay(raw.relay),
     backup: raw.backup && {
       repository: raw.backup.repository,
       schedule: { hour: Number(raw.backup.schedule.slice(0, 2)), minute: Number(raw.backup.schedule.slice(3, 5)) },
@@ -159,6 +182,39 @@ export function normalize(raw: RawConfig): Config {
       keyFile: raw.dns.key_file,
     },
   };
+}
+
+function normalizeRelay(raw: NonNullable<RawConfig['relay']>): RelayRouting {
+  const relay = (r: NonNullable<RawConfig['relay']>['default'] & object): Relay => ({
+    host: (toAsciiDomain(r.host) ?? r.host).toLowerCase(),
+    port: r.port as Relay['port'],
+    username: r.username,
+  });
+  const byDomain = (m: Record<string, NonNullable<RawConfig['relay']>['default'] & object>) =>
+    Object.entries(m)
+      .map(([d, r]) => ({ domain: toAsciiDomain(d) ?? d.toLowerCase(), relay: relay(r) }))
+      .sort((a, b) => (a.domain < b.domain ? -1 : a.domain > b.domain ? 1 : 0));
+  return {
+    default: raw.default && relay(raw.default),
+    senders: byDomain(raw.sender_domains),
+    recipients: byDomain(raw.recipient_domains),
+    caFile: raw.ca_file,
+  };
+}
+
+/** Every relay the config names, each host:port once. */
+export function relays(config: Config): Relay[] {
+  const r = config.relay;
+  if (!r) return [];
+  const all = [...(r.default ? [r.default] : []), ...r.senders.map((s) => s.relay), ...r.recipients.map((s) => s.relay)];
+  const seen = new Map<string, Relay>();
+  for (const x of all) if (!seen.has(relayKey(x))) seen.set(relayKey(x), x);
+  return [...seen.values()];
+}
+
+/** Postfix's next-hop for a relay, as the transport and the password table write it: [host]:port. */
+export function relayKey(r: Pick<Relay, 'host' | 'port'>): string {
+  return `[${r.host}]:${r.port}`;
 }
 
 /** Every mailbox of every domain. */

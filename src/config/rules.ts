@@ -129,6 +129,8 @@ export function checkRules(input: RawConfig): RuleProblem[] {
       if (!raw.dns[field]) add(['dns', field], 'is required when dns.provider is rfc2136');
     }
   }
+  checkRelays(raw.relay, asciiOf, add);
+
   const { greylist, add_header: addHeader, reject } = raw.spam;
   if (typeof greylist === 'number' && typeof addHeader === 'number' && typeof reject === 'number' && (greylist > addHeader || addHeader > reject)) {
     add(['spam'], 'thresholds must rise: greylist ≤ add_header ≤ reject');
@@ -136,7 +138,52 @@ export function checkRules(input: RawConfig): RuleProblem[] {
   return problems;
 }
 
+type RawRelay = { host?: unknown; port?: unknown; username?: unknown };
+
+/**
+ * Relays: a submission port needs a login; a sender-domain relay only for a mail domain of this
+ * server, a recipient-domain relay only for an outside domain; one host:port, one login (the
+ * password table is keyed by host and port).
+ */
+function checkRelays(
+  relay: Record<string, unknown> | undefined,
+  domains: Map<string, string>,
+  add: (path: Array<string | number>, message: string) => void,
+): void {
+  if (!relay) return;
+  const obj = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+  const logins = new Map<string, { login: unknown; where: string }>();
+  const one = (r: unknown, path: Array<string | number>) => {
+    const x = obj(r) as RawRelay;
+    const port = x.port ?? 587;
+    if ((port === 587 || port === 465) && (typeof x.username !== 'string' || x.username === '')) {
+      add([...path, 'username'], `is required for port ${String(port)}: a submission port takes mail only after a login (its password goes in with mailrig relay password ${typeof x.host === 'string' ? x.host : 'HOST'})`);
+    }
+    if (typeof x.host !== 'string') return;
+    const key = `${x.host.toLowerCase()}:${String(port)}`;
+    const prior = logins.get(key);
+    if (prior && prior.login !== x.username) {
+      add([...path, 'username'], `${x.host} port ${String(port)} is already used with another login at ${prior.where}; one relay host and port has one login`);
+    } else if (!prior) logins.set(key, { login: x.username, where: path.join('.') });
+  };
+  if (relay.default !== undefined) one(relay.default, ['relay', 'default']);
+  for (const [d, r] of Object.entries(obj(relay.sender_domains))) {
+    const path = ['relay', 'sender_domains', d];
+    const ascii = toAsciiDomain(d);
+    if (ascii === undefined || !domains.has(ascii)) add(path, `"${d}" is not a mail domain of this server (domains: ${[...domains.values()].join(', ')})`);
+    one(r, path);
+  }
+  for (const [d, r] of Object.entries(obj(relay.recipient_domains))) {
+    const path = ['relay', 'recipient_domains', d];
+    const ascii = toAsciiDomain(d);
+    if (ascii === undefined || !isDomainName(d)) add(path, `"${d}" is not a valid domain name`);
+    else if (domains.has(ascii)) add(path, `"${d}" is a mail domain of this server: its mail is delivered here, never relayed`);
+    one(r, path);
+  }
+}
+
 type Lenient = Pick<RawConfig, 'domains'> & {
+  relay?: Record<string, unknown> | undefined;
   dns: Partial<RawConfig['dns']>;
   spam: Partial<RawConfig['spam']>;
   server: Partial<RawConfig['server']>;
@@ -169,6 +216,7 @@ function lenient(input: RawConfig): Lenient {
     dns: obj(input.dns) as Lenient['dns'],
     spam: obj(input.spam) as Lenient['spam'],
     server: obj(input.server) as Lenient['server'],
+    relay: input.relay === undefined ? undefined : obj(input.relay),
   };
 }
 

@@ -114,6 +114,32 @@ const domain = z
   })
   .describe('One mail domain, keyed by its name (Unicode names are accepted)');
 
+/** The ports a relay (smarthost) takes mail on, and how TLS starts on each. */
+export const RELAY_PORTS = [25, 465, 587] as const;
+
+const relayTarget = z
+  .strictObject({
+    host: z
+      .string()
+      .refine(isFqdn, { message: 'is not a host name (try smtp.relay.example.net); TLS to the relay is verified against this name' })
+      .describe("The relay's host name; its certificate must be valid for it")
+      .meta({ examples: ['smtp.relay.example.net'] }),
+    port: z
+      .number()
+      .int()
+      .refine((p) => (RELAY_PORTS as readonly number[]).includes(p), {
+        message: 'must be 587 (submission, STARTTLS), 465 (implicit TLS) or 25 (SMTP, STARTTLS)',
+      })
+      .default(587)
+      .describe('587: submission with STARTTLS; 465: implicit TLS; 25: SMTP with STARTTLS'),
+    username: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Login at the relay (required on 587 and 465); its password is kept in .mailrig/, set by mailrig relay password HOST'),
+  })
+  .describe('A relay (smarthost): TLS to it is required and its certificate verified');
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -192,6 +218,24 @@ export const configSchema = z
       })
       .default({ max_auth_failures: 5, ban_minutes: 60 })
       .describe('Brute-force protection (fail2ban jails for Postfix SASL and Dovecot)'),
+    relay: z
+      .strictObject({
+        default: relayTarget.optional().describe('Where all mail to other domains goes (unset: straight to the recipients\' MX hosts)'),
+        sender_domains: z
+          .record(z.string(), relayTarget)
+          .default({})
+          .describe('Mail from these mail domains goes through their own relay (overrides default)'),
+        recipient_domains: z
+          .record(z.string(), relayTarget)
+          .default({})
+          .describe('Mail to these outside domains goes through this relay (overrides the others), e.g. outlook.com'),
+        ca_file: z
+          .string()
+          .optional()
+          .describe('PEM file (beside mailrig.yaml) of the CAs trusted for relays instead of the system bundle: a private relay'),
+      })
+      .optional()
+      .describe('Relays (smarthosts) for outbound mail: for a VPS whose provider blocks port 25, or receivers that block its range'),
     // Backups: absent means none; `mailrig backup init` writes it.
     backup: z
       .strictObject({

@@ -4,6 +4,8 @@
 // host, not even the apt lists (security updates are reported as of the last `apt-get update`).
 import { readSections, sectionHeader } from './sections.js';
 import { quote } from './shell.js';
+import { POSTFIX_LOG } from '../render/postfix.js';
+import { RELAY_LOG_NAME } from '../render/relay.js';
 
 /** Closes the last section, so whatever the round trip prints after this script is not read as part of it. */
 const END = sectionHeader('check', 'end');
@@ -40,10 +42,18 @@ export interface AptFacts {
   listsUpdated: number | undefined;
 }
 
+/**
+ * How an outbound connection attempt ended: an SMTP greeting; no answer within the timeout or no
+ * route (what a provider's port-25 block looks like); the name did not resolve; a refusal (a reset
+ * or ICMP reject: a firewall on the way, or nobody listening); anything else.
+ */
+export type OutboundOutcome = 'ok' | 'blocked' | 'no-dns' | 'refused' | 'error';
+
 export interface OutboundProbe {
   /** host:port as given. */
   target: string;
   connected: boolean;
+  outcome: OutboundOutcome;
   /** The greeting line (on success) or the error (on failure). */
   detail: string;
 }
@@ -62,6 +72,8 @@ export interface CheckFacts {
   /** PEM of the installed certificate chain, empty when absent. */
   installedCertificate: string;
   outbound: OutboundProbe[];
+  /** The relay transports' delivery lines from Postfix's log (the newest last), for the relay checks. */
+  relayLog: string[];
 }
 
 export interface CheckFactsQuery {
@@ -101,6 +113,7 @@ export function checkFactsScript(q: CheckFactsQuery): string {
     `${s('reboot')}; if [ -f /var/run/reboot-required ]; then echo required; cat /var/run/reboot-required.pkgs 2>/dev/null; fi; true`,
     `${s('sshd')}; sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin|permitemptypasswords|usepam) ' || true`,
     `${s('certificate')}; cat ${quote(q.certificatePath)} 2>/dev/null; true`,
+    `${s('relay-log')}; grep -F '${RELAY_LOG_NAME}/' ${POSTFIX_LOG} 2>/dev/null | grep -E 'status=|SASL authentication failed' | tail -n 200; true`,
     `wait "$out_pid"; ${s('outbound-results')}; cat "$tmp_out"; rm -f "$tmp_out"`,
     `echo '${END}'`,
     '',
@@ -203,6 +216,14 @@ export function parseSshd(lines: string[]): Record<string, string> {
   return out;
 }
 
+function outcomeOf(connected: boolean, code: string | undefined, detail: string): OutboundOutcome {
+  if (connected) return 'ok';
+  if (code === '124' || /network is unreachable|no route to host|timed out/i.test(detail)) return 'blocked';
+  if (/name or service not known|temporary failure in name resolution|no address associated|name resolution/i.test(detail)) return 'no-dns';
+  if (/connection refused|connection reset/i.test(detail)) return 'refused';
+  return 'error';
+}
+
 /** "target\texit\tgreeting-or-error" per probe. */
 export function parseOutbound(lines: string[]): OutboundProbe[] {
   return lines.flatMap((line) => {
@@ -210,7 +231,7 @@ export function parseOutbound(lines: string[]): OutboundProbe[] {
     if (!target) return [];
     const detail = rest.join('\t').trim();
     const connected = code === '0' && /^\d{3}[ -]/.test(detail);
-    return [{ target, connected, detail: detail || (code === '124' ? 'timed out' : `exit ${code ?? '?'}`) }];
+    return [{ target, connected, outcome: outcomeOf(connected, code, detail), detail: detail || (code === '124' ? 'timed out' : `exit ${code ?? '?'}`) }];
   });
 }
 
@@ -228,5 +249,6 @@ export function parseCheckFacts(output: string): CheckFacts {
     sshd: parseSshd(get('sshd')),
     installedCertificate: get('certificate').join('\n'),
     outbound: parseOutbound(get('outbound-results')),
+    relayLog: get('relay-log'),
   };
 }

@@ -13,6 +13,7 @@
 //   .mailrig/acme/account.key        the ACME account key (ECDSA P-256)
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
 //   .mailrig/secrets/rspamd-controller.hash   that hash, made once (Catena takes about a second)
+//   .mailrig/secrets/relay/<host>    relay passwords, set by `mailrig relay password` (see relay.ts)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
 //   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
 import {
@@ -31,6 +32,7 @@ import { createAtomic, writeAtomic } from '../fs/atomic.js';
 import { certificateNames } from './names.js';
 import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 import { rspamdPasswordHash } from './rspamd-password.js';
+import { loadRelayPasswords } from './relay.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
 // next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
@@ -90,6 +92,10 @@ export interface KeyMaterial {
   rspamdControllerPassword: string;
   /** Its hash in `rspamadm pw` form: what the host gets. */
   rspamdControllerHash: string;
+  /** Relay passwords by host name (keys/relay.ts), set by `mailrig relay password`. */
+  relayPasswords: Record<string, string>;
+  /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */
+  relayCaPem?: string | undefined;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
   backup?: BackupSecrets | undefined;
 }
@@ -343,7 +349,7 @@ function listPrivateFiles(dir: string): string[] {
     for (const entry of readdirSync(d, { withFileTypes: true })) {
       const p = join(d, entry.name);
       if (entry.isDirectory()) walk(p);
-      else if (/\.(pem|key)$/.test(entry.name) || d.endsWith('secrets')) out.push(p);
+      else if (/\.(pem|key)$/.test(entry.name) || d.endsWith('secrets') || d.includes('/secrets/')) out.push(p);
     }
   };
   walk(dir);
@@ -469,6 +475,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
     acmeAccountPem,
     rspamdControllerPassword,
     rspamdControllerHash: controllerHash(dir, rspamdControllerPassword),
+    relayPasswords: loadRelayPasswords(dir),
     backup: loadBackupSecrets(dir),
   };
 }

@@ -1,5 +1,7 @@
 // A project is mailrig.yaml plus its key store, loaded together by every command that needs both.
-import { join, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { UsageError } from '../errors.js';
 import { loadConfigCached } from '../config/read.js';
 import type { Config } from '../config/model.js';
 import { keyDirFor, loadKeys, type KeyMaterial } from '../keys/store.js';
@@ -17,5 +19,18 @@ export async function loadProject(configPath: string = DEFAULT_CONFIG): Promise<
   const keyDir = keyDirFor(path);
   const config = await loadConfigCached(path, join(keyDir, 'config-cache.json'));
   const keys = loadKeys(keyDir, config.domains.map((d) => d.name));
+  const caFile = config.relay?.caFile;
+  if (caFile !== undefined) keys.relayCaPem = readRelayCa(resolve(dirname(path), caFile));
   return { configPath: path, config, keys };
+}
+
+function readRelayCa(path: string): string {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new UsageError(`relay.ca_file: cannot read ${path} (${(e as Error).message})`);
+  }
+  if (!text.includes('-----BEGIN CERTIFICATE-----')) throw new UsageError(`relay.ca_file: ${path} holds no PEM certificate`);
+  return text;
 }

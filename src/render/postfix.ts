@@ -12,6 +12,18 @@ import {
   virtualMailboxRows,
   type MapRow,
 } from './maps.js';
+import {
+  RELAY_CA,
+  RELAY_LOG_NAME,
+  RELAY_PASSWORDS,
+  RELAY_RECIPIENTS,
+  RELAY_SENDERS,
+  SYSTEM_CA_BUNDLE,
+  relayPasswordRows,
+  relayRecipientRows,
+  relaySenderRows,
+  relayTransport,
+} from './relay.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
 import type { FileSpec, OnChange } from './types.js';
@@ -57,6 +69,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     tlsKey: TLS_KEY,
     ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
     curves: MOZILLA_INTERMEDIATE.curves.join(' '),
+    relay: relayData(ctx),
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.
@@ -89,11 +102,50 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
       ['Send-only mailboxes: refused as recipients (check_recipient_access).'],
       sendOnlyRecipientRows(config),
     ),
+    ...relayFiles(ctx),
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
     conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     // Debian's convention for "the name of this mail system", read by other mail tools.
     conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
   ];
+}
+
+/** The relay settings main.cf and master.cf need, or false when mail goes out directly. */
+function relayData(ctx: RenderContext) {
+  const relay = ctx.config.relay;
+  if (!relay) return false;
+  const senders = relaySenderRows(ctx.config).length > 0;
+  const recipients = relayRecipientRows(ctx.config).length > 0;
+  const passwords = relayPasswordRows(ctx.config, ctx.keys.relayPasswords, ctx.keys.dir).length > 0;
+  if (!relay.default && !senders && !recipients) return false;
+  return {
+    defaultTransport: relay.default ? relayTransport(relay.default) : false,
+    senders: senders ? `lmdb:${RELAY_SENDERS}` : false,
+    recipients: recipients ? `lmdb:${RELAY_RECIPIENTS}` : false,
+    passwords: passwords ? `lmdb:${RELAY_PASSWORDS}` : false,
+    caFile: ctx.keys.relayCaPem !== undefined ? RELAY_CA : SYSTEM_CA_BUNDLE,
+    ownCa: ctx.keys.relayCaPem !== undefined,
+    logName: RELAY_LOG_NAME,
+  };
+}
+
+function relayFiles(ctx: RenderContext): FileSpec[] {
+  if (relayData(ctx) === false) return [];
+  const files: FileSpec[] = [];
+  const senders = relaySenderRows(ctx.config);
+  if (senders.length) files.push(map('relay_senders', ['Sender domain -> the relay its mail goes through (sender_dependent_default_transport_maps).'], senders));
+  const recipients = relayRecipientRows(ctx.config);
+  if (recipients.length) files.push(map('relay_recipients', ['Recipient domain -> the relay mail to it goes through (transport_maps).'], recipients));
+  const passwords = relayPasswordRows(ctx.config, ctx.keys.relayPasswords, ctx.keys.dir);
+  if (passwords.length) {
+    files.push({
+      ...map('relay_passwords', ['Relay next-hop -> login:password (smtp_sasl_password_maps). Readable by root only, its lmdb too.'], passwords),
+      mode: '0600',
+      secret: true,
+    });
+  }
+  if (ctx.keys.relayCaPem !== undefined) files.push(conf(RELAY_CA, ctx.keys.relayCaPem, 'reload'));
+  return files;
 }
 
 function conf(path: string, content: string, onChange: OnChange): FileSpec {

@@ -1,10 +1,12 @@
 // Postfix: the MTA on 25 (postscreen), 465 and 587, with LMDB lookup tables.
 import { renderPostfix } from '../render/postfix.js';
+import { relays } from '../config/model.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const postfix: ServiceDescriptor = {
   name: 'postfix',
-  packages: () => ['postfix', 'postfix-lmdb'],
+  // Postfix logs in to a relay through Cyrus SASL, whose PLAIN and LOGIN mechanisms are a package of their own.
+  packages: (config) => ['postfix', 'postfix-lmdb', ...(relays(config).some((r) => r.username !== undefined) ? ['libsasl2-modules'] : [])],
   render: renderPostfix,
   daemon: {
     unit: 'postfix',

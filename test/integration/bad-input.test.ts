@@ -92,7 +92,7 @@ interface Row {
 const FIRST_DOMAIN = 'example.com';
 const IDN = 'bücher.test';
 /** A concrete key for each `*` of a schema path, in the project init makes. */
-const STAR_KEYS: Record<string, string> = { domains: FIRST_DOMAIN, mailboxes: 'alice', aliases: 'postmaster' };
+const STAR_KEYS: Record<string, string> = { domains: FIRST_DOMAIN, mailboxes: 'alice', aliases: 'postmaster', sender_domains: FIRST_DOMAIN, recipient_domains: 'outlook.com' };
 
 function concrete(field: string): string[] {
   const parts = field.split('.');
@@ -198,6 +198,32 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'backup.keep_monthly': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_monthly', 1.5)), phrase: 'expected a whole number' }],
   'tls.acme': [{ mutate: set('tls.acme', 'http://acme.example.net/dir'), phrase: 'https:// ACME directory URL' }],
   'tls.ca_bundle': [{ mutate: set('tls.ca_bundle', 7), phrase: 'expected a string, found the number 7' }],
+  'relay.default.host': [
+    { mutate: set('relay.default', { host: '192.0.2.25', port: 587, username: 'u' }), phrase: 'relay.default.host: is not a host name' },
+    { mutate: set('relay.default', { host: 'smtp relay', port: 587, username: 'u' }), phrase: 'is not a host name' },
+  ],
+  'relay.default.port': [{ mutate: set('relay.default', { host: 'smtp.relay.example.net', port: 2525, username: 'u' }), phrase: 'relay.default.port: must be 587 (submission, STARTTLS), 465' }],
+  'relay.default.username': [
+    { mutate: set('relay.default', { host: 'smtp.relay.example.net', port: 587 }), phrase: 'relay.default.username: is required for port 587' },
+    { mutate: set('relay.default', { host: 'smtp.relay.example.net' }), phrase: 'relay.default.username: is required for port 587' },
+  ],
+  'relay.sender_domains.*': [{ mutate: set('relay.sender_domains', { 'example.org': { host: 'smtp.relay.example.net', port: 25 } }), phrase: 'relay.sender_domains.example.org: "example.org" is not a mail domain of this server' }],
+  'relay.sender_domains.*.host': [{ mutate: set('relay.sender_domains.*', { host: 'relay', port: 25 }), phrase: 'relay.sender_domains.example.com.host: is not a host name' }],
+  'relay.sender_domains.*.port': [{ mutate: set('relay.sender_domains.*', { host: 'smtp.relay.example.net', port: 0 }), phrase: 'relay.sender_domains.example.com.port' }],
+  'relay.sender_domains.*.username': [{ mutate: set('relay.sender_domains.*', { host: 'smtp.relay.example.net', port: 465 }), phrase: 'relay.sender_domains.example.com.username: is required for port 465' }],
+  'relay.recipient_domains.*': [
+    { mutate: set('relay.recipient_domains', { [FIRST_DOMAIN]: { host: 'smtp.relay.example.net', port: 25 } }), phrase: 'is a mail domain of this server' },
+    { mutate: set('relay.recipient_domains', { 'not a domain': { host: 'smtp.relay.example.net', port: 25 } }), phrase: '"not a domain" is not a valid domain name' },
+  ],
+  'relay.recipient_domains.*.host': [{ mutate: set('relay.recipient_domains.*', { host: 'smtp_relay.example.net', port: 25 }), phrase: 'relay.recipient_domains.outlook.com.host: is not a host name' }],
+  'relay.recipient_domains.*.port': [{ mutate: set('relay.recipient_domains.*', { host: 'smtp.relay.example.net', port: '587' }), phrase: 'expected a number, found the string "587"' }],
+  'relay.recipient_domains.*.username': [
+    {
+      mutate: all(set('relay.default', { host: 'smtp.relay.example.net', port: 587, username: 'one' }), set('relay.recipient_domains.*', { host: 'smtp.relay.example.net', port: 587, username: 'two' })),
+      phrase: 'is already used with another login at relay.default',
+    },
+  ],
+  'relay.ca_file': [{ mutate: set('relay.ca_file', 'no-such-ca.pem'), phrase: 'relay.ca_file: cannot read' }],
   'dns.provider': [
     { mutate: set('dns.provider', 'route53'), phrase: 'must be one of "manual", "rfc2136"' },
     { mutate: set('dns.provider', 'rfc2136'), phrase: 'dns.server: is required when dns.provider is rfc2136' },
@@ -324,6 +350,23 @@ const COMMAND_ROWS: Row[] = [
   { name: 'backup init: not a restic repository', args: ['backup', 'init', '--repo', 'ftp://backup.example.net/x', '--no-apply'], code: 2, phrase: 'not a repository mailrig sets up' },
   { name: 'backup status without backups', args: ['backup', 'status'], code: 2, phrase: 'no backup section; run mailrig backup init' },
   { name: 'backup now without backups', args: ['backup', 'now'], code: 2, phrase: 'no backup section; run mailrig backup init' },
+  { name: 'relay password: not a relay', args: ['relay', 'password', 'smtp.relay.example.net', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'HOST smtp.relay.example.net: not a relay in' },
+  {
+    name: 'relay password: a relay without a login',
+    args: ['relay', 'password', 'smtp.relay.example.net', '--password-stdin'],
+    stdin: PASSWORD,
+    mutate: set('relay.default', { host: 'smtp.relay.example.net', port: 25 }),
+    code: 2,
+    phrase: 'have no username',
+  },
+  {
+    name: 'relay password: empty standard input',
+    args: ['relay', 'password', 'smtp.relay.example.net', '--password-stdin'],
+    mutate: set('relay.default', { host: 'smtp.relay.example.net', port: 587, username: 'u' }),
+    code: 2,
+    phrase: 'standard input was empty',
+  },
+  { name: 'relay list on a broken file', args: ['relay', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'restore without --mailbox', args: ['restore'], code: 2, phrase: "required option '--mailbox <address>'" },
 ];
 

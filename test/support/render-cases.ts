@@ -10,6 +10,8 @@ export interface RenderCase {
   releases: Release[];
   /** The config for one release (only server.release differs between releases). */
   config: (release: Release) => Config;
+  /** Relay passwords in the key store, by host. */
+  relayPasswords?: Record<string, string>;
 }
 
 const BOTH: Release[] = ['debian-12', 'debian-13'];
@@ -80,9 +82,12 @@ export const RENDER_CASES: RenderCase[] = [
       }),
   },
   {
-    // IPv4 only, POP3 off, two domains with a catch-all next to a send-only mailbox, smaller messages.
+    // IPv4 only, POP3 off, two domains with a catch-all next to a send-only mailbox, smaller messages;
+    // relays: a default one on 587, one on 465 for mail from example.org, one without a login on 25
+    // for mail to outlook.com.
     name: 'ipv4-only-pop3-off',
     releases: BOTH,
+    relayPasswords: { 'smtp.relay.example.net': 'relay-password-1', 'smtps.relay.example.net': 'relay-password-2' },
     config: (release) =>
       configFrom({
         server: server(release),
@@ -101,6 +106,11 @@ export const RENDER_CASES: RenderCase[] = [
           },
         },
         mail: { pop3: false, message_size_limit: '25M' },
+        relay: {
+          default: { host: 'smtp.relay.example.net', port: 587, username: 'mailrig@example.com' },
+          sender_domains: { 'example.org': { host: 'smtps.relay.example.net', port: 465, username: 'org' } },
+          recipient_domains: { 'outlook.com': { host: 'mx.smarthost.example.net', port: 25 } },
+        },
       }),
   },
 ];
@@ -110,7 +120,7 @@ export function renderMatrix(): Array<{ id: string; ctx: RenderContext }> {
   return RENDER_CASES.flatMap((c) =>
     c.releases.map((release) => {
       const config = c.config(release);
-      const keys = fixtureKeys(config.domains.map((d) => d.name));
+      const keys = { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: c.relayPasswords ?? {} };
       return { id: `${c.name}-${release}`, ctx: { config, keys, release } };
     }),
   );

@@ -12,6 +12,7 @@ import { judgeDisks, judgeMemory } from '../../src/check/host/resources.js';
 import { judgeSsh } from '../../src/check/host/ssh.js';
 import { judgeUpdates } from '../../src/check/host/updates.js';
 import { judgeOutbound } from '../../src/check/deliverability/outbound.js';
+import { judgeRelayLog } from '../../src/check/deliverability/routes.js';
 import { checkFactsScript, parseApt, parseCheckFacts, parseListening, parseOutbound, parseQueue, splitAddressPort, type CheckFacts } from '../../src/host/facts-check.js';
 import { factsScript, parseFacts } from '../../src/host/facts.js';
 import { desiredState } from '../../src/plan/desired.js';
@@ -87,11 +88,23 @@ describe('check facts: parsers on recorded output', () => {
     assert.deepEqual(a, { security: ['libssl3 3.0.17-1~deb12u3', 'libcups2 2.4.2'], other: 1, listsUpdated: 1700000000 });
   });
 
-  it('outbound probes: a greeting is a connection, an error is not', () => {
-    assert.deepEqual(parseOutbound(['mx.example:25\t0\t220 mx.example ESMTP', 'mx2.example:25\t124\t']), [
-      { target: 'mx.example:25', connected: true, detail: '220 mx.example ESMTP' },
-      { target: 'mx2.example:25', connected: false, detail: 'timed out' },
-    ]);
+  it('outbound probes: a greeting is a connection; silence, no DNS and a refusal are told apart', () => {
+    assert.deepEqual(
+      parseOutbound([
+        'mx.example:25\t0\t220 mx.example ESMTP',
+        'mx2.example:25\t124\t',
+        'mx3.example:25\t1\tbash: line 1: mx3.example: Name or service not known bash: line 1: /dev/tcp/mx3.example/25: Invalid argument',
+        'mx4.example:25\t1\tbash: line 1: connect: Connection refused bash: line 1: /dev/tcp/mx4.example/25: Connection refused',
+        'mx5.example:25\t1\tbash: line 1: connect: Network is unreachable',
+      ]).map((p) => [p.target, p.connected, p.outcome]),
+      [
+        ['mx.example:25', true, 'ok'],
+        ['mx2.example:25', false, 'blocked'],
+        ['mx3.example:25', false, 'no-dns'],
+        ['mx4.example:25', false, 'refused'],
+        ['mx5.example:25', false, 'blocked'],
+      ],
+    );
   });
 });
 
@@ -186,5 +199,36 @@ describe('check: host judgements', () => {
     const blocked = judgeOutbound(broken.outbound);
     assert.equal(blocked.status, 'fail');
     assert.match(blocked.fix ?? '', /unblock outbound port 25/);
+  });
+
+  it('outbound port 25: blocked says so and shows the relay section to add; a default relay makes it a warning', () => {
+    const silent = [{ target: 'mx.example:25', connected: false, outcome: 'blocked' as const, detail: 'timed out' }];
+    const blocked = judgeOutbound(silent, config);
+    assert.equal(blocked.status, 'fail');
+    assert.match(blocked.message, /^blocked: outbound port 25 is closed/);
+    assert.match(blocked.fix ?? '', /relay: \{ default: \{ host: smtp\.your-relay\.example, port: 587, username: your-login \} \}/);
+    const refused = judgeOutbound([{ ...silent[0]!, outcome: 'refused', detail: 'Connection refused' }], config);
+    assert.match(refused.message, /^refused: /);
+    const noDns = judgeOutbound([{ ...silent[0]!, outcome: 'no-dns', detail: 'Name or service not known' }], config);
+    assert.equal(noDns.status, 'warn');
+    assert.match(noDns.message, /could not resolve/);
+    const relayed = oneDomainConfig({ relay: { default: { host: 'smtp.relay.example.net', port: 587, username: 'u' } } });
+    const viaRelay = judgeOutbound(silent, relayed);
+    assert.equal(viaRelay.status, 'warn');
+    assert.match(viaRelay.message, /goes through the default relay smtp\.relay\.example\.net:587/);
+  });
+
+  it('relay login: the newest log line about the relay decides, and names the cause', () => {
+    const r = { host: 'relay.example.net', port: 587 as const, username: 'u' };
+    const failed =
+      'Dec  2 03:10:00 mail postfix/smarthost/smtp[123]: 4AbC: to=<x@elsewhere.test>, relay=relay.example.net[10.0.0.2]:587, delay=1, status=deferred (SASL authentication failed; server relay.example.net[10.0.0.2] said: 535 5.7.8 Error: authentication failed: authentication failure)';
+    const sent = 'Dec  2 03:11:00 mail postfix/smarthost/smtp[124]: 5AbC: to=<x@elsewhere.test>, relay=relay.example.net[10.0.0.2]:587, delay=1, status=sent (250 2.0.0 Ok: queued as X)';
+    const bad = judgeRelayLog(r, [failed]);
+    assert.equal(bad.status, 'fail');
+    assert.match(bad.message, /rejects the login u: SASL authentication failed; server relay\.example\.net\[10\.0\.0\.2\] said: 535/);
+    assert.match(bad.fix ?? '', /mailrig relay password relay\.example\.net/);
+    assert.equal(judgeRelayLog(r, [failed, sent]).status, 'ok');
+    assert.equal(judgeRelayLog(r, []).status, 'ok');
+    assert.equal(judgeRelayLog({ ...r, port: 465 }, [failed]).status, 'ok');
   });
 });

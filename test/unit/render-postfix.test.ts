@@ -8,9 +8,10 @@ import { fixtureKeys, oneDomainConfig } from '../support/fixtures.js';
 import { RENDER_CASES } from '../support/render-cases.js';
 
 function files(release: Release, caseName = 'one-domain'): FileSpec[] {
-  const config = RENDER_CASES.find((c) => c.name === caseName)?.config(release);
-  if (!config) throw new Error(caseName);
-  return renderPostfix({ config, keys: fixtureKeys(config.domains.map((d) => d.name)), release });
+  const c = RENDER_CASES.find((x) => x.name === caseName);
+  const config = c?.config(release);
+  if (!c || !config) throw new Error(caseName);
+  return renderPostfix({ config, keys: { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: c.relayPasswords ?? {} }, release });
 }
 
 function content(list: FileSpec[], path: string): string {
@@ -150,5 +151,67 @@ describe('postfix files', () => {
     assert.equal(byPath.get('/etc/aliases'), 'postalias');
     assert.equal(byPath.get('/etc/mailname'), 'none');
     assert.equal(content(files('debian-13'), '/etc/mailname'), 'mail.example.com\n');
+  });
+});
+
+describe('relays', () => {
+  const relayed = files('debian-12', 'ipv4-only-pop3-off');
+  const masterCf = (list: FileSpec[]) => content(list, '/etc/postfix/master.cf');
+
+  it('routes by recipient domain, then sender domain, then the default relay', () => {
+    const cf = mainCf(relayed);
+    assert.equal(cf.get('transport_maps'), 'lmdb:/etc/postfix/relay_recipients');
+    assert.equal(cf.get('sender_dependent_default_transport_maps'), 'lmdb:/etc/postfix/relay_senders');
+    assert.equal(cf.get('default_transport'), 'smarthost:[smtp.relay.example.net]:587');
+    assert.equal(content(relayed, '/etc/postfix/relay_recipients').split('\n').filter((l) => !l.startsWith('#') && l).join('\n'), 'outlook.com smarthost:[mx.smarthost.example.net]:25');
+    assert.match(content(relayed, '/etc/postfix/relay_senders'), /^@example\.org smarthost-tls:\[smtps\.relay\.example\.net\]:465$/m);
+  });
+
+  it('requires verified TLS to every relay; 465 is implicit TLS', () => {
+    const m = masterCf(relayed);
+    const block = (name: string) => m.slice(m.indexOf(`\n${name} `) + 1).split(/\n(?=\S)/)[0] ?? '';
+    for (const name of ['smarthost', 'smarthost-tls']) {
+      assert.match(block(name), /-o smtp_tls_security_level=secure/);
+      assert.match(block(name), /-o smtp_tls_CAfile=\/etc\/ssl\/certs\/ca-certificates\.crt/);
+      assert.match(block(name), /-o smtp_sasl_password_maps=lmdb:\/etc\/postfix\/relay_passwords/);
+    }
+    assert.match(block('smarthost-tls'), /smtp_tls_wrappermode=yes/);
+    assert.doesNotMatch(block('smarthost'), /wrappermode/);
+  });
+
+  it('keeps the passwords root-only, one login per relay host and port', () => {
+    const f = relayed.find((x) => x.path === '/etc/postfix/relay_passwords');
+    assert.ok(f);
+    assert.deepEqual([f.mode, f.owner, f.group, f.secret, f.onChange], ['0600', 'root', 'root', true, 'postmap']);
+    assert.match(f.content, /^\[smtp\.relay\.example\.net\]:587 mailrig@example\.com:relay-password-1$/m);
+    assert.match(f.content, /^\[smtps\.relay\.example\.net\]:465 org:relay-password-2$/m);
+    assert.doesNotMatch(f.content, /mx\.smarthost/);
+  });
+
+  it('refuses to render a relay login whose password was never set', () => {
+    const c = RENDER_CASES.find((x) => x.name === 'ipv4-only-pop3-off');
+    const config = c?.config('debian-12');
+    assert.ok(config);
+    assert.throws(
+      () => renderPostfix({ config, keys: { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: {} }, release: 'debian-12' }),
+      /no password for relay smtp\.relay\.example\.net yet; run mailrig relay password smtp\.relay\.example\.net/,
+    );
+  });
+
+  it('trusts relay.ca_file instead of the system bundle when set', () => {
+    const c = RENDER_CASES.find((x) => x.name === 'ipv4-only-pop3-off');
+    const config = c?.config('debian-13');
+    assert.ok(config && c);
+    const pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+    const list = renderPostfix({ config, keys: { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: c.relayPasswords ?? {}, relayCaPem: pem }, release: 'debian-13' });
+    assert.equal(content(list, '/etc/postfix/relay_ca.pem'), pem);
+    assert.match(masterCf(list), /smtp_tls_CAfile=\/etc\/postfix\/relay_ca\.pem/);
+  });
+
+  it('leaves main.cf and master.cf alone without relays', () => {
+    const plain = files('debian-12');
+    assert.equal(mainCf(plain).get('default_transport'), undefined);
+    assert.doesNotMatch(masterCf(plain), /smarthost/);
+    assert.equal(plain.some((f) => f.path.includes('relay_')), false);
   });
 });
