@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { addMailbox, parseAddress, removeMailbox, saveEdit, saveWithHash, setPasswordHash, setQuota, validateEdit } from '../config/edit.js';
 import { loadConfig, parseConfig, readConfigFile } from '../config/load.js';
-import type { Config } from '../config/model.js';
+import type { Config, Mailbox } from '../config/model.js';
 import { writeAtomic } from '../fs/atomic.js';
 import { withProjectLock } from '../fs/lock.js';
 import { displayAddress, parseSize, toAsciiDomain } from '../config/syntax.js';
@@ -54,6 +54,36 @@ export async function applyIfAsked(opts: CommonOptions, io: AccountsIo): Promise
   const { runApply } = await import('./apply.js');
   await runApply({ config: opts.config, ...(opts.yes ? { yes: true } : {}) });
   return typeof process.exitCode === 'number' ? process.exitCode : 0;
+}
+
+/** The project file as read now, and the mailbox an ADDRESS argument names (undefined when absent). */
+export interface MailboxLookup {
+  path: string;
+  text: string;
+  config: Config;
+  doc: ReturnType<typeof parseConfig>['doc'];
+  /** The address in full, lower-case, ASCII domain. */
+  full: string;
+  /** The address as people write it. */
+  shown: string;
+  mailbox: Mailbox | undefined;
+}
+
+export function lookUpMailbox(configFile: string, address: string): MailboxLookup {
+  const path = resolve(configFile);
+  const text = readConfigFile(path);
+  const { config, doc } = parseConfig(text, path);
+  const a = parseAddress(address);
+  const full = `${a.local}@${a.domain}`;
+  const mailbox = config.domains.flatMap((d) => d.mailboxes).find((m) => m.address === full);
+  return { path, text, config, doc, full, shown: displayAddress(full), mailbox };
+}
+
+/** As lookUpMailbox, but a mailbox that is not in the project is a usage error. */
+export function requireMailbox(configFile: string, address: string): MailboxLookup & { mailbox: Mailbox } {
+  const found = lookUpMailbox(configFile, address);
+  if (!found.mailbox) throw new UsageError(`${found.shown}: no such mailbox`);
+  return { ...found, mailbox: found.mailbox };
 }
 
 // ---- passwords -----------------------------------------------------------------------------------
@@ -142,13 +172,8 @@ export interface UserRmOptions extends CommonOptions {
 }
 
 export async function runUserRm(address: string, opts: UserRmOptions, io: AccountsIo = defaultIo()): Promise<number> {
-  const path = resolve(opts.config);
-  const text = readConfigFile(path);
-  const { config, doc } = parseConfig(text, path);
-  const a = parseAddress(address);
-  const full = `${a.local}@${a.domain}`;
-  const shown = displayAddress(full);
-  const exists = config.domains.some((d) => d.mailboxes.some((m) => m.address === full));
+  const { path, text, doc, full, shown, mailbox } = lookUpMailbox(opts.config, address);
+  const exists = mailbox !== undefined;
   if (!exists && !opts.purge) throw new UsageError(`${shown}: no such mailbox`);
   // Removing first checks that nothing else still points at the mailbox (aliases, catch-all).
   const edited = exists ? removeMailbox(text, address, doc) : undefined;

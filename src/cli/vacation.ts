@@ -2,12 +2,10 @@
 // (comments kept) and validated as a whole before it is written. Apply renders it as the mailbox's
 // vacation Sieve script, which Dovecot reads at the next delivery: nothing restarts.
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseAddress, saveEdit, setVacation, type Plain } from '../config/edit.js';
-import { parseConfig, readConfigFile } from '../config/load.js';
-import { displayAddress, isEmailAddress } from '../config/syntax.js';
+import { saveEdit, setVacation, type Plain } from '../config/edit.js';
+import { isEmailAddress } from '../config/syntax.js';
 import { UsageError } from '../errors.js';
-import { applyIfAsked, defaultIo, type AccountsIo, type CommonOptions } from './user.js';
+import { applyIfAsked, defaultIo, requireMailbox, type AccountsIo, type CommonOptions } from './user.js';
 
 export const VACATION_DEFAULTS = {
   subject: 'Out of office',
@@ -32,14 +30,7 @@ export function checkDate(text: string, flag: string): string {
 
 export async function runUserVacation(address: string, state: string, opts: VacationOptions, io: AccountsIo = defaultIo()): Promise<number> {
   if (state !== 'on' && state !== 'off') throw new UsageError(`${state}: say on or off`);
-  const path = resolve(opts.config);
-  const text = readConfigFile(path);
-  const { config, doc } = parseConfig(text, path);
-  const a = parseAddress(address);
-  const full = `${a.local}@${a.domain}`;
-  const shown = displayAddress(full);
-  const mailbox = config.domains.flatMap((d) => d.mailboxes).find((m) => m.address === full);
-  if (!mailbox) throw new UsageError(`${shown}: no such mailbox`);
+  const { path, text, doc, shown, mailbox } = requireMailbox(opts.config, address);
   if (state === 'off') {
     const given = (['subject', 'bodyFile', 'from', 'until', 'days'] as const).filter((k) => opts[k] !== undefined);
     if (given.length) throw new UsageError(`off takes no reply settings (got --${given[0]?.replace('bodyFile', 'body-file')})`);
