@@ -158,6 +158,21 @@ export function buildProgram(): Command {
     .option('--days <n>', 'days before the same sender gets another reply (default 7)')
     .option('--yes', 'with --apply: apply without asking')
     .action(async (address: string, state: string, opts) => exit(await (await import('./vacation.js')).runUserVacation(address, state, opts)));
+  const appPassword = user.command('app-password').description('revocable passwords for one device or program each: add, list, rm');
+  accounts(appPassword.command('add <address>').description('make an app password; it is shown once, only its hash is kept'))
+    .option('--name <name>', 'what uses it, e.g. phone (a-z, 0-9, _ and -)')
+    .option('--only <services>', `services it logs in to, comma-separated: imap, pop3, smtp, sieve (default all)`)
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, opts) => exit(await (await import('./app-password.js')).runAppPasswordAdd(address, opts)));
+  appPassword
+    .command('list <address>')
+    .description("a mailbox's app passwords (name, day made, services) and what its main password is for")
+    .option('--json', 'as JSON, for scripts')
+    .addOption(configOption())
+    .action(async (address: string, opts) => exit(await (await import('./app-password.js')).runAppPasswordList(address, opts)));
+  accounts(appPassword.command('rm <address> <name>').description('revoke an app password (at the next apply)'))
+    .option('--yes', 'with --apply: apply without asking')
+    .action(async (address: string, name: string, opts) => exit(await (await import('./app-password.js')).runAppPasswordRm(address, name, opts)));
   hostOptions(user.command('list'))
     .description('the mailboxes with how full each is (asked from the host in one round trip), as a table or --json')
     .option('--json', 'as JSON, for scripts')

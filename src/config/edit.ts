@@ -404,6 +404,15 @@ export function setVacation(text: string, address: string, vacation: Record<stri
   return ed.text;
 }
 
+/** Sets a mailbox's app passwords (replacing them all); an empty map removes the key. */
+export function setAppPasswords(text: string, address: string, passwords: Record<string, Plain>, doc?: Document): string {
+  const ed = new Editor(text, doc);
+  const { path, keys } = requireMailbox(ed, parseAddress(address));
+  if (ed.find([...path, is('app_passwords')])) ed.remove([...path, is('app_passwords')]);
+  if (Object.keys(passwords).length) ed.addPair(path, keys, 'app_passwords', passwords);
+  return ed.text;
+}
+
 /** Adds an alias, or more targets to an existing one; `added` lists the targets that are new. */
 export function addAlias(text: string, address: string, targets: string[], doc?: Document): { text: string; added: string[] } {
   const ed = new Editor(text, doc);

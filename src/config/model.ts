@@ -1,9 +1,9 @@
 // The validated, normalized configuration every other module works from. Domain names are in their
 // ASCII (punycode) form, addresses are full and lower-case, sizes are bytes, defaults are filled in.
-import type { RawConfig, Release } from './schema.js';
+import { LOGIN_SERVICES, type LoginService, type RawConfig, type Release } from './schema.js';
 import { normalizeAddress, parseSize, toAsciiDomain, toUnicodeDomain } from './syntax.js';
 
-export type { Release } from './schema.js';
+export type { LoginService, Release } from './schema.js';
 
 export interface Mailbox {
   /** Full address, e.g. alice@example.com (ASCII domain). */
@@ -18,6 +18,19 @@ export interface Mailbox {
   sendOnly: boolean;
   /** Automatic reply; undefined when off. */
   vacation?: Vacation | undefined;
+  /** Services the main password logs in to (all unless restricted). */
+  mainPasswordServices: LoginService[];
+  /** Revocable passwords, in the file's order. */
+  appPasswords: AppPassword[];
+}
+
+export interface AppPassword {
+  name: string;
+  hash: string;
+  /** YYYY-MM-DD */
+  created: string;
+  /** Services it logs in to. */
+  services: LoginService[];
 }
 
 export interface Vacation {
@@ -126,6 +139,13 @@ export function normalize(raw: RawConfig): Config {
         until: m.vacation.until,
         days: m.vacation.days,
       },
+      mainPasswordServices: m.main_password_only ?? [...LOGIN_SERVICES],
+      appPasswords: Object.entries(m.app_passwords).map(([name, p]) => ({
+        name,
+        hash: p.hash,
+        created: p.created,
+        services: p.only ?? [...LOGIN_SERVICES],
+      })),
     }));
     const owned: Alias[] = mailboxes.flatMap((m) => m.aliases.map((a) => ({ address: a, targets: [m.address] })));
     const standalone: Alias[] = Object.entries(d.aliases).map(([local, targets]) => ({

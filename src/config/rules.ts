@@ -205,6 +205,7 @@ function lenient(input: RawConfig): Lenient {
         quota: undefined,
         aliases: [strings(mb.aliases) ?? []].flat(),
         send_only: mb.send_only === true,
+        app_passwords: {},
       };
     }
     const aliases: Record<string, string | string[]> = {};

@@ -75,6 +75,28 @@ const vacation = z
   })
   .describe('Automatic reply (Sieve vacation): at most one per sender per `days`, never to lists, bulk or automatic mail');
 
+/** The services a login is for, as Dovecot names them (smtp: submission through Postfix's SASL). */
+export const LOGIN_SERVICES = ['imap', 'pop3', 'smtp', 'sieve'] as const;
+export type LoginService = (typeof LOGIN_SERVICES)[number];
+
+/** At most this many app passwords per mailbox: each is one passdb lookup Dovecot may make. */
+export const MAX_APP_PASSWORDS = 8;
+
+/** An app password's name: what the person calls the device or program that uses it. */
+export const isAppPasswordName = (v: string): boolean => /^[a-z0-9][a-z0-9_-]{0,31}$/.test(v);
+
+const services = z
+  .array(z.enum(LOGIN_SERVICES))
+  .refine((v) => new Set(v).size === v.length, { message: 'names a service twice' });
+
+const appPassword = z
+  .strictObject({
+    hash: passwordHash,
+    created: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'is not a date (try 2026-08-31)' }).describe('Day it was made'),
+    only: services.min(1).optional().describe(`Services it logs in to (${LOGIN_SERVICES.join(', ')}); unset means all`),
+  })
+  .describe('A revocable password for one device or program, made by mailrig user app-password add');
+
 const mailbox = z
   .strictObject({
     password_hash: passwordHash,
@@ -88,6 +110,17 @@ const mailbox = z
       .default(false)
       .describe('May log in and send, receives no mail (mail to it is rejected)'),
     vacation: vacation.optional(),
+    main_password_only: services
+      .optional()
+      .describe(`Services the main password logs in to (${LOGIN_SERVICES.join(', ')}); [] leaves only app passwords; unset means all`),
+    app_passwords: z
+      .record(z.string(), appPassword)
+      .default({})
+      .refine((v) => Object.keys(v).length <= MAX_APP_PASSWORDS, { message: `at most ${MAX_APP_PASSWORDS} app passwords per mailbox` })
+      .refine((v) => Object.keys(v).every(isAppPasswordName), {
+        message: 'app password names are 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit',
+      })
+      .describe('App passwords, keyed by name'),
   })
   .describe('One mailbox, keyed by its local part');
 

@@ -1,7 +1,8 @@
 // /etc/dovecot/users: Dovecot's passwd-file, one line per mailbox, rendered from the config's hashes.
 //   user:password:uid:gid:(gecos):home:(shell):extra fields
 // Send-only mailboxes are listed too: they log in and submit; Postfix refuses mail addressed to them.
-import type { Config, Mailbox } from '../config/model.js';
+import { allMailboxes, type Config, type Mailbox } from '../config/model.js';
+import { LOGIN_SERVICES, MAX_APP_PASSWORDS } from '../config/schema.js';
 import { mailHome, VMAIL } from './vmail.js';
 
 
@@ -36,4 +37,39 @@ export function passwdFileLine(m: Mailbox, quotaField: QuotaField): string {
 export function passwdFile(config: Config, quotaField: QuotaField): string {
   const lines = config.domains.flatMap((d) => d.mailboxes).map((m) => passwdFileLine(m, quotaField));
   return `${lines.join('\n')}\n`;
+}
+
+/** 1 … MAX_APP_PASSWORDS: one passdb each, whether or not any mailbox has that many. */
+export const APP_PASSWORD_SLOTS = Array.from({ length: MAX_APP_PASSWORDS }, (_, i) => i + 1);
+
+function checkField(text: string, what: string): string {
+  if (/[:\n]/.test(text)) throw new Error(`${what}: a passwd-file field cannot contain ':' or a newline`);
+  return text;
+}
+
+/**
+ * The app-password passdb files, `<slot>/<service>` under `dir`, each a passwd-file of the mailboxes
+ * whose slot-th app password logs in to that service. Only files with a line are rendered: Dovecot
+ * takes a missing one as "no such user", and apply removes what is no longer rendered.
+ */
+export function appPasswordFiles(config: Config, dir: string): Array<{ path: string; content: string }> {
+  const files: Array<{ path: string; content: string }> = [];
+  for (const slot of APP_PASSWORD_SLOTS) {
+    for (const service of LOGIN_SERVICES) {
+      const lines = allMailboxes(config).flatMap((m) => {
+        const p = m.appPasswords[slot - 1];
+        return p && p.services.includes(service) ? [`${checkField(m.address, m.address)}:${checkField(p.hash, `${m.address} ${p.name}`)}`] : [];
+      });
+      if (lines.length) files.push({ path: `${dir}/${slot}/${service}`, content: `${lines.join('\n')}\n` });
+    }
+  }
+  return files;
+}
+
+/** Per service, the mailboxes whose main password may not log in to it (a deny passdb each). */
+export function mainPasswordDeniedFiles(config: Config, dir: string): Array<{ path: string; content: string }> {
+  return LOGIN_SERVICES.flatMap((service) => {
+    const users = allMailboxes(config).filter((m) => !m.mainPasswordServices.includes(service)).map((m) => checkField(m.address, m.address));
+    return users.length ? [{ path: `${dir}/${service}`, content: `${users.join('\n')}\n` }] : [];
+  });
 }

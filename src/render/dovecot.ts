@@ -5,7 +5,7 @@
 // and the way a per-user quota is spelled in the passwd-file. Everything else (the data, the users
 // file, sieve scripts, pipe scripts) is shared.
 import { allMailboxes, type Release } from '../config/model.js';
-import { passwdFile, dovecotSize, type QuotaField } from './dovecot-users.js';
+import { appPasswordFiles, APP_PASSWORD_SLOTS, mainPasswordDeniedFiles, passwdFile, dovecotSize, type QuotaField } from './dovecot-users.js';
 import { quotaWarningScript, vacationScript } from './dovecot-mailbox.js';
 import { VMAIL } from './vmail.js';
 import type { RenderContext } from './context.js';
@@ -34,6 +34,10 @@ const DIALECTS: Record<Release, Dialect> = {
 export const DOVECOT_PATHS = {
   conf: '/etc/dovecot/dovecot.conf',
   users: '/etc/dovecot/users',
+  /** <slot>/<service>: passwd-files of app passwords (see dovecot-users.ts). */
+  appPasswords: '/etc/dovecot/app-passwords',
+  /** <service>: mailboxes whose main password is not for that service. */
+  mainPasswordDenied: '/etc/dovecot/main-password-denied',
   log: '/var/log/dovecot.log',
   sieveDir: '/etc/dovecot/sieve',
   pipeDir: '/etc/dovecot/sieve-pipe',
@@ -65,6 +69,7 @@ function dovecotData(ctx: RenderContext) {
     pop3: config.mail.pop3,
     protocols: ['imap', 'lmtp', 'sieve', ...(config.mail.pop3 ? ['pop3'] : [])].join(' '),
     paths: DOVECOT_PATHS,
+    appPasswordSlots: APP_PASSWORD_SLOTS,
     vmail: { user: VMAIL.user, uid: VMAIL.uid, gid: VMAIL.gid, root: VMAIL.home },
     // Mozilla "intermediate", the same profile as Postfix and nginx; TLS 1.3 suites are OpenSSL's.
     tls: { ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'), curves: MOZILLA_INTERMEDIATE.curves.join(':') },
@@ -104,6 +109,10 @@ export function renderDovecot(ctx: RenderContext): FileSpec[] {
       DOVECOT_PATHS.users,
       `# Managed by mailrig from mailrig.yaml: edit that file, not this one.\n${passwdFile(ctx.config, dialect.quotaField)}`,
       { mode: '0640', group: 'dovecot', secret: true },
+    ),
+    // Re-read when they change, appear or go, as the users file is: app passwords need no reload.
+    ...[...appPasswordFiles(ctx.config, DOVECOT_PATHS.appPasswords), ...mainPasswordDeniedFiles(ctx.config, DOVECOT_PATHS.mainPasswordDenied)].map((f) =>
+      file(f.path, `${f.content}`, { mode: '0640', group: 'dovecot', secret: true }),
     ),
     // Pigeonhole compiles each script at first use into the user's home and recompiles when the
     // script is newer than that binary, so changed scripts need no sievec run on the host.

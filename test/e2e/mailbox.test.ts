@@ -2,13 +2,15 @@
 // message that would take a mailbox over its quota is refused during SMTP (552 at RCPT when the
 // client declares its SIZE; at end-of-data when it does not, on Dovecot 2.4) and nothing is stored; passing 80% of
 // the quota brings one warning; `mailrig user list` shows the usage; a vacation reply goes once to
-// a sender, and never to bulk or auto-submitted mail. Hosts start from the cached provisioned image
+// a sender, and never to bulk or auto-submitted mail; app passwords log in where they are meant to and
+// stop when removed, and a restricted main password is refused. Hosts start from the cached provisioned image
 // (provisioning is provision.test.ts's proof); the mailbox settings are applied to them.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
+import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { Conversation } from '../../src/net/smtp.js';
 import { fetchInbox, show, type Workspace } from '../support/e2e.js';
@@ -74,12 +76,14 @@ for (const release of releasesUnderTest()) {
       assert.ok(yaml.includes(bob), yaml);
       writeFileSync(
         path,
-        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n      carol:\n        password_hash: "${TEST_HASH}"\n`).replace(
+        // dave's main password is for no service: only his app passwords log in. The failed logins
+        // below would otherwise have fail2ban block this machine.
+        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n      carol:\n        password_hash: "${TEST_HASH}"\n      dave:\n        password_hash: "${TEST_HASH}"\n        main_password_only: []\n`).replace(
           /^ {4}aliases:.*\n/m,
           // Other senders for alice: Sieve's vacation answers each sender once, so the bulk and
           // auto-submitted messages must come from senders that have not had a reply yet.
           '    aliases:\n      list-robot: alice\n      robot: alice\n',
-        ),
+        ) + 'security:\n  max_auth_failures: 50\n',
       );
       writeFileSync(join(ws.dir, 'away.txt'), 'I am away until Monday.\n');
       const vacation = await ws.mailrig(['user', 'vacation', 'carol@example.com', 'on', '--subject', 'Away from my desk', '--body-file', 'away.txt']);
@@ -89,6 +93,63 @@ for (const release of releasesUnderTest()) {
     });
     after(async () => {
       await host?.stop();
+    });
+
+    /** Whether `user` can log in over IMAP (993) and over submission (587) with `password`. */
+    const logins = async (user: string, password: string) => {
+      const client = new ImapFlow({ host: host.address, port: 993, secure: true, auth: { user, pass: password }, tls: { ca, servername: 'mail.example.com' }, logger: false });
+      const imapOk = await client.connect().then(
+        async () => {
+          await client.logout();
+          return true;
+        },
+        (e: Error & { authenticationFailed?: boolean }) => {
+          if (e.authenticationFailed) return false;
+          throw e;
+        },
+      );
+      const transport = nodemailer.createTransport({ host: host.address, port: 587, requireTLS: true, auth: { user, pass: password }, tls: { ca, servername: 'mail.example.com' } });
+      try {
+        const smtpOk = await transport.verify().then(
+          () => true,
+          (e: Error & { code?: string }) => {
+            if (e.code === 'EAUTH') return false;
+            throw e;
+          },
+        );
+        return { imap: imapOk, smtp: smtpOk };
+      } finally {
+        transport.close();
+      }
+    };
+
+    it('app passwords: IMAP and submission with one, --only imap keeps it off submission, rm revokes it; no restart', async () => {
+      const dovecotPid = async () => (await host.exec('systemctl show -p MainPID --value dovecot')).stdout.trim();
+      const pid = await dovecotPid();
+      const add = async (...args: string[]) => {
+        const r = await ws.mailrig(['user', 'app-password', 'add', 'dave@example.com', ...args]);
+        assert.equal(r.code, 0, show(r));
+        const password = /^ {4}(\S+)$/m.exec(r.out)?.[1];
+        assert.ok(password, r.out);
+        return password;
+      };
+      const phone = await add('--name', 'phone');
+      const tablet = await add('--name', 'tablet', '--only', 'imap');
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      assert.deepEqual(await logins('dave@example.com', phone), { imap: true, smtp: true });
+      assert.deepEqual(await logins('dave@example.com', tablet), { imap: true, smtp: false });
+      // The main password is for no service; carol's, unrestricted, still works.
+      assert.deepEqual(await logins('dave@example.com', TEST_PASSWORD), { imap: false, smtp: false });
+      assert.deepEqual(await logins('carol@example.com', TEST_PASSWORD), { imap: true, smtp: true });
+      const list = await ws.mailrig(['user', 'app-password', 'list', 'dave@example.com']);
+      assert.match(list.out, /^phone +\d{4}-\d{2}-\d{2} +imap, pop3, smtp, sieve$/m, show(list));
+      assert.match(list.out, /^tablet +\d{4}-\d{2}-\d{2} +imap$/m);
+      const rm = await ws.mailrig(['user', 'app-password', 'rm', 'dave@example.com', 'phone', '--apply', '--yes']);
+      assert.equal(rm.code, 0, show(rm));
+      assert.deepEqual(await logins('dave@example.com', phone), { imap: false, smtp: false });
+      assert.deepEqual(await logins('dave@example.com', tablet), { imap: true, smtp: false });
+      assert.equal(await dovecotPid(), pid, 'Dovecot was not restarted');
     });
 
     it('passing 80% of the quota brings one warning, and user list shows the usage', async () => {

@@ -163,6 +163,23 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'domains.*.mailboxes.*.vacation.from': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', from: 'nobody' }), phrase: 'is not an email address' }],
   'domains.*.mailboxes.*.vacation.until': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', until: 'next week' }), phrase: 'is not a date' }],
   'domains.*.mailboxes.*.vacation.days': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', days: 90 }), phrase: 'vacation.days' }],
+  'domains.*.mailboxes.*.main_password_only': [
+    { mutate: set('domains.*.mailboxes.*.main_password_only', ['imap', 'web']), phrase: 'main_password_only' },
+    { mutate: set('domains.*.mailboxes.*.main_password_only', ['imap', 'imap']), phrase: 'names a service twice' },
+  ],
+  'domains.*.mailboxes.*.app_passwords.*': [
+    { mutate: set('domains.*.mailboxes.*.app_passwords', { 'My Phone': { hash: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0$aGFzaA', created: '2026-07-01' } }), phrase: 'app password names are 1 to 32' },
+    {
+      mutate: set('domains.*.mailboxes.*.app_passwords', Object.fromEntries(Array.from({ length: 9 }, (_, i) => [`p${i}`, { hash: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0$aGFzaA', created: '2026-07-01' }]))),
+      phrase: 'at most 8 app passwords',
+    },
+  ],
+  'domains.*.mailboxes.*.app_passwords.*.hash': [{ mutate: set('domains.*.mailboxes.*.app_passwords', { phone: { hash: 'hunter2', created: '2026-07-01' } }), phrase: 'is not a password hash' }],
+  'domains.*.mailboxes.*.app_passwords.*.created': [{ mutate: set('domains.*.mailboxes.*.app_passwords', { phone: { ...{ hash: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0$aGFzaA', created: '2026-07-01' }, created: 'today' } }), phrase: 'is not a date' }],
+  'domains.*.mailboxes.*.app_passwords.*.only': [
+    { mutate: set('domains.*.mailboxes.*.app_passwords', { phone: { ...{ hash: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0$aGFzaA', created: '2026-07-01' }, only: [] } }), phrase: 'app_passwords.phone.only' },
+    { mutate: set('domains.*.mailboxes.*.app_passwords', { phone: { ...{ hash: '{ARGON2ID}$argon2id$v=19$m=65536,t=3,p=1$c2FsdHNhbHRzYWx0$aGFzaA', created: '2026-07-01' }, only: ['carrier-pigeon'] } }), phrase: 'app_passwords.phone.only' },
+  ],
   'domains.*.mailboxes.*.send_only': [{ mutate: set('domains.*.mailboxes.*.send_only', 'no'), phrase: 'expected true or false, found the string "no"' }],
   'domains.*.aliases.*': [
     { mutate: set('domains.*.aliases.*', 'postmaster'), phrase: 'postmaster@example.com is an alias of itself' },
@@ -329,6 +346,12 @@ const COMMAND_ROWS: Row[] = [
   { name: 'user passwd: no such mailbox', args: ['user', 'passwd', 'nobody@example.com', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'no such mailbox' },
   { name: 'user vacation: neither on nor off', args: ['user', 'vacation', 'alice@example.com', 'maybe'], code: 2, phrase: 'say on or off' },
   { name: 'user vacation: no such mailbox', args: ['user', 'vacation', 'nobody@example.com', 'off'], code: 2, phrase: 'no such mailbox' },
+  { name: 'user app-password add: no --name', args: ['user', 'app-password', 'add', 'alice@example.com'], code: 2, phrase: '--name' },
+  { name: 'user app-password add: a name with spaces', args: ['user', 'app-password', 'add', 'alice@example.com', '--name', 'my phone'], code: 2, phrase: '--name my phone' },
+  { name: 'user app-password add: an unknown service', args: ['user', 'app-password', 'add', 'alice@example.com', '--name', 'phone', '--only', 'imap,web'], code: 2, phrase: '"web" is not a service' },
+  { name: 'user app-password add: no such mailbox', args: ['user', 'app-password', 'add', 'nobody@example.com', '--name', 'phone'], code: 2, phrase: 'no such mailbox' },
+  { name: 'user app-password list: no such mailbox', args: ['user', 'app-password', 'list', 'nobody@example.com'], code: 2, phrase: 'no such mailbox' },
+  { name: 'user app-password rm: no such app password', args: ['user', 'app-password', 'rm', 'alice@example.com', 'phone'], code: 2, phrase: 'no app password named phone' },
   { name: 'user quota: not a size', args: ['user', 'quota', 'alice@example.com', 'lots'], code: 2, phrase: 'lots' },
   { name: 'user quota: absurd', args: ['user', 'quota', 'alice@example.com', '100'], code: 2, phrase: 'between 100K and' },
   { name: 'user list on a broken file', args: ['user', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
