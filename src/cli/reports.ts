@@ -17,7 +17,7 @@ export interface ReportsOptions extends HostOptions {
   domain?: string;
 }
 
-/** A whole message larger than this is not fetched: base64 of the largest attachment read, plus room. */
+/** A whole message larger than this is not fetched: the largest attachment read, base64 in lines, plus room. */
 export const MAX_MESSAGE_BYTES = Math.ceil(LIMITS.attachmentBytes * 1.4) + 1024 * 1024;
 const MAX_SINCE_DAYS = 3660;
 
@@ -87,10 +87,7 @@ export async function runReports(opts: ReportsOptions, io: ReportsIo = defaultIo
     );
   }
   const listing = parseHostListing(await read(project, opts, hostScript(mailboxes, since.getTime() / 1000, MAX_MESSAGE_BYTES)));
-  for (const big of listing.oversized) {
-    warnings.push(`message in ${big.mailbox} (${big.path.slice(big.path.lastIndexOf('/') + 1)}) is ${big.size} bytes, more than the ${MAX_MESSAGE_BYTES} mailrig reads; skipped`);
-  }
-  const read_ = readMessages(listing.messages);
+  const read_ = readMessages(listing.messages, LIMITS, listing.oversized, MAX_MESSAGE_BYTES);
   const summary = summarize({ ...read_, warnings: [...warnings, ...read_.warnings] }, { since, mailboxes, domain });
   for (const w of summary.warnings) io.warn(w);
   io.out(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));

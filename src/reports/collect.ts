@@ -8,7 +8,7 @@ import { mailHome } from '../render/vmail.js';
 import { parseAggregate, type AggregateReport } from './dmarc.js';
 import { decodeWords, parseMessage, type MimePart } from './mime.js';
 import { parseTlsReport, type TlsReport } from './tlsrpt.js';
-import { LIMITS, unpack } from './unpack.js';
+import { LIMITS, mib, unpack } from './unpack.js';
 
 export interface ReportAddress {
   address: string;
@@ -45,8 +45,9 @@ export function deliveredTo(config: Config, address: string, depth = 0): string[
 
 /**
  * Prints, for each mailbox, every message file (all folders) received since `since` that mentions
- * a report type: "M <mailbox> <size> <path> <base64>" — or "B <mailbox> <size> <path>" for one too
- * large to send, "X <mailbox>" when the mailbox has no mail yet. Only reads; runs as root.
+ * a report type: "M <mailbox> <size> <path> <base64>" — or "B <mailbox> <size> <path> <base64 of its
+ * first 16K>" for one too large to send (its headers name it in the warning), "X <mailbox>" when the
+ * mailbox has no mail yet. Only reads; runs as root.
  */
 export function hostScript(mailboxes: string[], since: number, maxMessageBytes: number): string {
   const lines = [
@@ -58,7 +59,7 @@ export function hostScript(mailboxes: string[], since: number, maxMessageBytes: 
     '  [ -d "$2" ] || { echo "X $1"; return; }',
     `  find "$2" -type f \\( -path '*/cur/*' -o -path '*/new/*' \\) -newermt "@$since" -printf '%s %p\\n' | while read -r size path; do`,
     `    grep -qiE 'report-domain|report domain|tlsrpt|application/(gzip|x-gzip|zip|x-zip|x-zip-compressed|xml|json|octet-stream)|text/xml' "$path" 2>/dev/null || continue`,
-    '    if [ "$size" -gt "$cap" ]; then echo "B $1 $size $path"; continue; fi',
+    '    if [ "$size" -gt "$cap" ]; then printf "B %s %s %s " "$1" "$size" "$path"; head -c 16384 "$path" | base64 -w0; echo; continue; fi',
     '    printf "M %s %s %s " "$1" "$size" "$path"; base64 -w0 < "$path"; echo',
     '  done',
     '}',
@@ -76,7 +77,8 @@ export interface FetchedMessage {
 
 export interface HostListing {
   messages: FetchedMessage[];
-  oversized: Array<{ mailbox: string; path: string; size: number }>;
+  /** Too large to fetch: only the start of each, for its headers. */
+  oversized: Array<{ mailbox: string; path: string; size: number; head: Buffer }>;
   /** Mailboxes with no Maildir yet (nothing delivered). */
   empty: string[];
 }
@@ -88,12 +90,11 @@ export function parseHostListing(stdout: string): HostListing {
     const m = /^([MB]) (\S+) (\d+) (.*)$/.exec(line);
     if (!m) continue;
     const [, kind, mailbox = '', size = '0', rest = ''] = m;
-    if (kind === 'B') {
-      listing.oversized.push({ mailbox, path: rest, size: Number(size) });
-      continue;
-    }
     const space = rest.lastIndexOf(' ');
-    listing.messages.push({ mailbox, path: rest.slice(0, space), data: Buffer.from(rest.slice(space + 1), 'base64') });
+    const path = rest.slice(0, space);
+    const data = Buffer.from(rest.slice(space + 1), 'base64');
+    if (kind === 'B') listing.oversized.push({ mailbox, path, size: Number(size), head: data });
+    else listing.messages.push({ mailbox, path, data });
   }
   return listing;
 }
@@ -120,8 +121,12 @@ function candidate(part: MimePart): boolean {
   return part.filename !== undefined && /\.(xml|json|gz|zip)$/i.test(part.filename);
 }
 
-export function readMessages(messages: FetchedMessage[], limits = LIMITS): ReadResult {
+export function readMessages(messages: FetchedMessage[], limits = LIMITS, oversized: HostListing['oversized'] = [], maxMessageBytes = 0): ReadResult {
   const result: ReadResult = { dmarc: [], tls: [], warnings: [] };
+  for (const big of oversized) {
+    const { headers } = parseMessage(big.head);
+    result.warnings.push(`${describeMessage(big.mailbox, big.path, headers)}: skipped, ${mib(big.size)} is more than the ${mib(maxMessageBytes)} mailrig fetches`);
+  }
   for (const msg of messages) {
     const parsed = parseMessage(msg.data);
     const who = describeMessage(msg.mailbox, msg.path, parsed.headers);

@@ -31,7 +31,8 @@ export function sniff(data: Buffer): Kind {
   return 'text';
 }
 
-const mib = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
+/** A size for messages: 6.5 MiB. */
+export const mib = (n: number) => `${Math.round((n / 1024 / 1024) * 10) / 10} MiB`;
 
 /** The documents inside one attachment: one for plain or gzip, one per file entry for zip. */
 export function unpack(data: Buffer, name: string, limits = LIMITS): Document[] {

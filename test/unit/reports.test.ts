@@ -224,9 +224,11 @@ describe('where reports arrive', () => {
     assert.ok(script.endsWith(`\nscan 'o'\\''brien@example.com' '/var/vmail/example.com/o'\\''brien/Maildir'\n`), script);
     assert.match(script, /-newermt "@\$since"/);
     assert.match(script, /^since=1764547200$/m);
-    const listing = parseHostListing(`X bob@example.com\nB alice@example.com 99999 /var/vmail/example.com/alice/Maildir/cur/big:2,S\nM alice@example.com 5 /var/vmail/example.com/alice/Maildir/.Junk Mail/cur/1:2, ${Buffer.from('hello').toString('base64')}\n`);
+    const head = Buffer.from('Subject: big\r\nMessage-ID: <big@x>\r\n\r\nstart');
+    const listing = parseHostListing(`X bob@example.com\nB alice@example.com 99999 /var/vmail/example.com/alice/Maildir/cur/big:2,S ${head.toString('base64')}\nM alice@example.com 5 /var/vmail/example.com/alice/Maildir/.Junk Mail/cur/1:2, ${Buffer.from('hello').toString('base64')}\n`);
     assert.deepEqual(listing.empty, ['bob@example.com']);
-    assert.deepEqual(listing.oversized, [{ mailbox: 'alice@example.com', path: '/var/vmail/example.com/alice/Maildir/cur/big:2,S', size: 99999 }]);
+    assert.deepEqual(listing.oversized, [{ mailbox: 'alice@example.com', path: '/var/vmail/example.com/alice/Maildir/cur/big:2,S', size: 99999, head }]);
+    assert.deepEqual(readMessages([], LIMITS, listing.oversized, 2 * MB).warnings, ['message "big" <big@x> in alice@example.com (big:2,S): skipped, 0.1 MiB is more than the 2 MiB mailrig fetches']);
     assert.deepEqual(listing.messages.map((m) => [m.path, m.data.toString()]), [['/var/vmail/example.com/alice/Maildir/.Junk Mail/cur/1:2,', 'hello']]);
   });
 });
@@ -253,7 +255,7 @@ describe('the host script, run by sh on a Maildir tree here', () => {
       assert.equal(r.status, 0, r.stderr);
       const listing = parseHostListing(r.stdout);
       assert.deepEqual(listing.empty, ['bob@example.com']);
-      assert.deepEqual(listing.oversized.map((o) => o.path.slice(maildir.length)), ['/cur/6.host:2,']);
+      assert.deepEqual(listing.oversized.map((o) => [o.path.slice(maildir.length), o.head.toString().slice(0, 80)]), [['/cur/6.host:2,', googleMail('big').slice(0, 80)]]);
       assert.deepEqual(listing.messages.map((m) => m.path.slice(maildir.length)).sort(), ['/.Junk/cur/2.host:2,S', '/new/1.host']);
       const read = readMessages(listing.messages);
       assert.deepEqual([read.dmarc.length, read.tls.length, read.warnings], [1, 1, []]);
@@ -293,7 +295,7 @@ describe('mailrig reports (the command, with a stand-in host)', () => {
     const { seen, io: stand } = io();
     const scripts: string[] = [];
     const listing = [googleMail(), tlsMail()].map((m, i) => `M alice@example.com ${m.length} /var/vmail/example.com/alice/Maildir/new/${i} ${Buffer.from(m).toString('base64')}`);
-    listing.push('B alice@example.com 99999999 /var/vmail/example.com/alice/Maildir/new/huge');
+    listing.push(`B alice@example.com 99999999 /var/vmail/example.com/alice/Maildir/new/huge ${Buffer.from('Subject: huge\n\n').toString('base64')}`);
     const code = await runReports({ config: p.config, json: true }, stand, async (_project, _opts, script) => {
       scripts.push(script);
       return `${listing.join('\n')}\n`;
@@ -308,7 +310,7 @@ describe('mailrig reports (the command, with a stand-in host)', () => {
     assert.deepEqual(json.dmarc.map((d) => [d.domain, d.messages]), [['example.com', 15]]);
     assert.equal(json.tls[0]?.failed, 2);
     assert.equal(json.warnings.length, 1);
-    assert.match(json.warnings[0] ?? '', /^message in alice@example\.com \(huge\) is 99999999 bytes, more than the \d+ mailrig reads; skipped$/);
+    assert.equal(json.warnings[0], 'message "huge" in alice@example.com (huge): skipped, 95.4 MiB is more than the 8 MiB mailrig fetches');
     assert.deepEqual(seen.warnings, json.warnings);
   });
 
