@@ -81,29 +81,40 @@ function collectParts(headers: Map<string, string>, body: Buffer, depth: number,
   });
 }
 
+/** The bodies between the boundary delimiter lines, found on the bytes (no copy of a large body). */
 function splitMultipart(body: Buffer, boundary: string): Buffer[] {
-  const text = body.toString('latin1');
-  const lines = text.split(/\r?\n/);
-  const open = `--${boundary}`;
-  const close = `--${boundary}--`;
+  const delimiter = Buffer.from(`--${boundary}`, 'latin1');
   const chunks: Buffer[] = [];
-  let current: string[] | undefined;
-  for (const line of lines) {
-    const bare = line.trimEnd();
-    if (bare === open || bare === close) {
-      if (current) chunks.push(Buffer.from(current.join('\r\n'), 'latin1'));
-      current = bare === close ? undefined : [];
-      if (bare === close) break;
+  let start = -1;
+  let pos = 0;
+  for (let at = body.indexOf(delimiter, pos); at >= 0; at = body.indexOf(delimiter, pos)) {
+    const after = at + delimiter.length;
+    const closing = body[after] === 0x2d && body[after + 1] === 0x2d;
+    let eol = body.indexOf(0x0a, after);
+    if (eol < 0) eol = body.length;
+    // A delimiter starts a line and has nothing but white space after it.
+    const rest = body.subarray(closing ? after + 2 : after, eol).toString('latin1');
+    if ((at !== 0 && body[at - 1] !== 0x0a) || rest.trim() !== '') {
+      pos = after;
       continue;
     }
-    current?.push(line);
+    if (start >= 0) {
+      // The line break before the delimiter belongs to it.
+      let end = at - 1;
+      if (end > start && body[end - 1] === 0x0d) end--;
+      chunks.push(body.subarray(start, Math.max(start, end)));
+    }
+    if (closing) return chunks;
+    start = eol + 1;
+    pos = start;
   }
-  if (current) chunks.push(Buffer.from(current.join('\r\n'), 'latin1'));
+  if (start >= 0 && start < body.length) chunks.push(body.subarray(start));
   return chunks;
 }
 
 function decodeBody(body: Buffer, encoding: string): Buffer {
-  if (encoding === 'base64') return Buffer.from(body.toString('latin1').replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
+  // Node's decoder skips the line breaks.
+  if (encoding === 'base64') return Buffer.from(body.toString('latin1'), 'base64');
   if (encoding === 'quoted-printable') {
     const text = body.toString('latin1').replace(/=\r?\n/g, '');
     return Buffer.from(text.replace(/=([0-9A-Fa-f]{2})/g, (_m, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
