@@ -87,7 +87,9 @@ export async function runReports(opts: ReportsOptions, io: ReportsIo = defaultIo
     );
   }
   const listing = parseHostListing(await read(project, opts, hostScript(mailboxes, since.getTime() / 1000, MAX_MESSAGE_BYTES)));
-  const read_ = readMessages(listing.messages, LIMITS, listing.oversized, MAX_MESSAGE_BYTES);
+  // In path order, so that warnings come in the same order on every run.
+  const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+  const read_ = readMessages(listing.messages.sort(byPath), LIMITS, listing.oversized.sort(byPath), MAX_MESSAGE_BYTES);
   const summary = summarize({ ...read_, warnings: [...warnings, ...read_.warnings] }, { since, mailboxes, domain });
   for (const w of summary.warnings) io.warn(w);
   io.out(opts.json ? `${JSON.stringify(summary, null, 2)}\n` : formatSummary(summary));

@@ -1,6 +1,7 @@
 // Reports → what the operator wants to know, per domain: who sent as it from which IPs and how
 // they fared (DMARC), and which senders could not reach it over TLS (TLS-RPT). The JSON shape is
-// stable: documented in the README, fields only ever added.
+// stable: documented in the README, fields only ever added; every list is sorted, so the output
+// does not depend on the order the messages were read in.
 import type { AggregateReport } from './dmarc.js';
 import type { TlsReport } from './tlsrpt.js';
 
@@ -64,7 +65,8 @@ function unique<T extends { orgName: string; reportId: string }>(reports: T[], k
   });
 }
 
-const byName = (a: { domain: string }, b: { domain: string }) => a.domain.localeCompare(b.domain);
+const alphabetical = (a: string, b: string) => a.localeCompare(b, 'en');
+const byName = (a: { domain: string }, b: { domain: string }) => alphabetical(a.domain, b.domain);
 
 export function summarize(
   input: { dmarc: AggregateReport[]; tls: TlsReport[]; warnings: string[] },
@@ -114,9 +116,11 @@ export function summarize(
     mailboxes: opts.mailboxes,
     dmarc: [...dmarc.values()].sort(byName).map(({ bySource, ...d }) => ({
       ...d,
-      sources: [...bySource.values()].sort((a, b) => b.count - a.count || a.ip.localeCompare(b.ip)),
+      sources: [...bySource.values()]
+        .sort((a, b) => b.count - a.count || a.ip.localeCompare(b.ip))
+        .map((s) => ({ ...s, spfAuth: s.spfAuth.sort(), dkimAuth: s.dkimAuth.sort(), reporters: s.reporters.sort(alphabetical) })),
     })),
-    tls: [...tls.values()].sort(byName).map((d) => ({ ...d, failures: d.failures.sort((a, b) => b.count - a.count || a.reporter.localeCompare(b.reporter)) })),
+    tls: [...tls.values()].sort(byName).map((d) => ({ ...d, failures: d.failures.sort((a, b) => b.count - a.count || alphabetical(a.reporter, b.reporter) || alphabetical(a.type, b.type)) })),
     warnings: input.warnings,
   };
 }

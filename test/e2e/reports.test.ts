@@ -103,7 +103,7 @@ for (const release of releasesUnderTest()) {
       assert.deepEqual(
         d?.sources.map((x) => [x.ip, x.count, x.spf, x.dkim, x.dmarc, x.disposition, x.reporters.join('+')]),
         [
-          ['203.0.113.10', 17, 'pass', 'pass', 'pass', 'none', 'google.com+Enterprise Outlook'],
+          ['203.0.113.10', 17, 'pass', 'pass', 'pass', 'none', 'Enterprise Outlook+google.com'],
           ['198.51.100.77', 3, 'fail', 'fail', 'fail', 'quarantine', 'google.com'],
           ['2001:db8:5::25', 1, 'fail', 'fail', 'fail', 'quarantine', 'Enterprise Outlook'],
         ],
@@ -124,7 +124,7 @@ for (const release of releasesUnderTest()) {
       const r = await ws.mailrig(['reports'], { hostFlags: true });
       assert.equal(r.code, 0, show(r));
       assert.match(r.out, /^DMARC example\.com: 2 reports, 21 messages \(17 passed, 4 failed\)$/m);
-      assert.match(r.out, /^ {2}203\.0\.113\.10 +17 +example\.com +pass +pass +pass +none +google\.com, Enterprise Outlook$/m);
+      assert.match(r.out, /^ {2}203\.0\.113\.10 +17 +example\.com +pass +pass +pass +none +Enterprise Outlook, google\.com$/m);
       assert.match(r.out, /^ {2}198\.51\.100\.77 +3 +example\.com +fail +fail +fail +quarantine +google\.com$/m);
       assert.match(r.out, /^TLS example\.com: 1 report, 40 sessions ok, 2 failed$/m);
       assert.match(r.out, /^ {2}Google Inc\. +certificate-expired +209\.85\.220\.41 +mail\.example\.com +2$/m);

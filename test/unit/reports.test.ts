@@ -98,7 +98,7 @@ describe('reports summed up per domain', () => {
     assert.deepEqual(
       d?.sources.map((s) => [s.ip, s.count, s.spf, s.dkim, s.dmarc, s.disposition, s.reporters.join('+')]),
       [
-        ['203.0.113.10', 17, 'pass', 'pass', 'pass', 'none', 'google.com+Enterprise Outlook'],
+        ['203.0.113.10', 17, 'pass', 'pass', 'pass', 'none', 'Enterprise Outlook+google.com'],
         ['198.51.100.77', 3, 'fail', 'fail', 'fail', 'quarantine', 'google.com'],
         ['2001:db8:5::25', 1, 'fail', 'fail', 'fail', 'quarantine', 'Enterprise Outlook'],
       ],
@@ -116,7 +116,7 @@ describe('reports summed up per domain', () => {
     const text = formatSummary(summary);
     assert.match(text, /^DMARC example\.com: 2 reports, 21 messages \(17 passed, 4 failed\)$/m);
     assert.match(text, /^ {2}SOURCE IP +MESSAGES +FROM +SPF +DKIM +DMARC +DISPOSITION +REPORTED BY$/m);
-    assert.match(text, /^ {2}203\.0\.113\.10 +17 +example\.com +pass +pass +pass +none +google\.com, Enterprise Outlook$/m);
+    assert.match(text, /^ {2}203\.0\.113\.10 +17 +example\.com +pass +pass +pass +none +Enterprise Outlook, google\.com$/m);
     assert.match(text, /^TLS example\.com: 1 report, 40 sessions ok, 2 failed$/m);
     assert.match(text, /^ {2}Google Inc\. +certificate-expired +209\.85\.220\.41 +mail\.example\.com +2$/m);
   });
