@@ -118,7 +118,7 @@ for (const release of releasesUnderTest()) {
       const warning = (id: string) => s.warnings.find((w) => w.includes(`<${id}@`)) ?? '';
       assert.match(warning('malformed'), new RegExp(`^message "Report Domain: example\\.com Submitter: broken\\.test Report-ID: malformed" <malformed@broken\\.test> in ${MAILBOX.replace('.', '\\.')} \\(.+\\): skipped .*\\.xml\\.gz: <report_metadata> is not closed$`));
       assert.match(warning('oversized'), /: skipped huge\.test!example\.com!1!2\.xml\.gz: huge\.test!example\.com!1!2\.xml\.gz is 5\.3 MiB, more than the 5 MiB mailrig reads$/);
-      assert.match(warning('zipbomb'), /: skipped bomb\.test!example\.com!1!2\.zip:bomb\.xml decompresses to more than 32 MiB \(a zip bomb\?\); not read$/);
+      assert.match(warning('zipbomb'), /: skipped bomb\.test!example\.com!1!2\.zip: bomb\.test!example\.com!1!2\.zip:bomb\.xml decompresses to more than 32 MiB \(a zip bomb\?\); not read$/);
       // The same warnings on standard error, for people.
       for (const w of s.warnings) assert.ok(r.err.includes(`mailrig: warning: ${w}`), r.err);
     });
