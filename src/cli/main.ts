@@ -276,6 +276,16 @@ export function buildProgram(): Command {
       process.exitCode = await (await import('./check.js')).runCheck(opts);
     });
 
+  // Reports that arrived at the published rua addresses, read from their mailboxes (reads only).
+  hostOptions(program.command('reports').description('DMARC aggregate and TLS-RPT reports received at the rua addresses, per domain'))
+    .option('--since <period>', 'reports received in this period (7d, 12h, 2w) or since a day YYYY-MM-DD', '7d')
+    .option('--json', 'as JSON, for scripts (stable)')
+    .option('--domain <domain>', 'only reports about this mail domain (Unicode accepted)')
+    .addOption(configOption())
+    .action(async (opts) => {
+      process.exitCode = await (await import('./reports.js')).runReports(opts);
+    });
+
   // Backups with restic on the host: init (mailrig.yaml + password in .mailrig + apply), status, now; restore a mailbox.
   const backupExit = (code: number) => {
     process.exitCode = code;

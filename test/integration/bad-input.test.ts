@@ -391,6 +391,19 @@ const COMMAND_ROWS: Row[] = [
   },
   { name: 'relay list on a broken file', args: ['relay', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'restore without --mailbox', args: ['restore'], code: 2, phrase: "required option '--mailbox <address>'" },
+  { name: 'reports --since without a unit', args: ['reports', '--since', '7'], code: 2, phrase: '--since 7: not a period like 7d, 12h or 2w' },
+  { name: 'reports --since zero', args: ['reports', '--since', '0d'], code: 2, phrase: '--since 0d: give a period of 1h to' },
+  { name: 'reports --since a day that does not exist', args: ['reports', '--since', '2025-02-30'], code: 2, phrase: '--since 2025-02-30: not a calendar date' },
+  { name: 'reports --since a day in the future', args: ['reports', '--since', '2999-01-01'], code: 2, phrase: 'a day in the future' },
+  { name: 'reports --domain of another server', args: ['reports', '--domain', 'elsewhere.org'], code: 2, phrase: '--domain elsewhere.org: not a mail domain of this server' },
+  {
+    name: 'reports when no report address reaches a mailbox here',
+    args: ['reports'],
+    mutate: set('admin_email', 'hostmaster@elsewhere.org'),
+    code: 2,
+    phrase: 'no report address is delivered to a mailbox on this server (hostmaster@elsewhere.org)',
+  },
+  { name: 'reports on a broken file', args: ['reports'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
 ];
 
 // ---- coverage ---------------------------------------------------------------------------------

@@ -11,6 +11,8 @@ import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
 import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
 import type { FileSpec } from '../../src/render/types.js';
 import { configFrom, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
+import { renderMatrix } from '../support/render-cases.js';
+import { render as renderAll } from '../../src/services/index.js';
 
 const DOMAINS = ['example.com', 'example.net', 'xn--bcher-kva.example'];
 
@@ -183,5 +185,26 @@ describe("rspamd's start: the pattern cache is compiled outside the main process
       }) as unknown as Plan;
     assert.equal(touchesSystemdUnits(planOf([RSPAMD_DROP_IN, '/etc/rspamd/local.d/actions.conf'])), true);
     assert.equal(touchesSystemdUnits(planOf(['/etc/rspamd/local.d/actions.conf'])), false);
+  });
+});
+
+describe('rspamd never mails DMARC aggregate reports', () => {
+  // A rua address is whatever the (possibly forged) sending domain publishes: reporting to it
+  // would send mail to third parties on a stranger's say-so.
+  for (const release of ['debian-12', 'debian-13'] as const) {
+    it(`${release}: the dmarc module's reporting is off`, () => {
+      const conf = content(render(release).files, '/etc/rspamd/local.d/dmarc.conf');
+      assert.match(conf, /^reporting \{\n\s+enabled = false;\n\}$/m);
+      assert.doesNotMatch(conf, /enabled = true|reporting = true/);
+    });
+  }
+
+  it('no rendered file of any case schedules or runs rspamadm dmarc_report', () => {
+    for (const { id, ctx } of renderMatrix()) {
+      for (const f of renderAll(ctx)) {
+        const code = f.content.split('\n').filter((l) => !/^\s*#/.test(l)).join('\n');
+        assert.doesNotMatch(code, /dmarc_report/, `${id}: ${f.path}`);
+      }
+    }
   });
 });
