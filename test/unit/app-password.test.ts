@@ -2,47 +2,19 @@
 // kept, comments kept), and what they render into: Dovecot's per-slot, per-service passdb files and
 // the deny files of a restricted main password, in both dialects.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { generateAppPassword, parseServices, runAppPasswordAdd, runAppPasswordList, runAppPasswordRm } from '../../src/cli/app-password.js';
-import type { AccountsIo } from '../../src/cli/user.js';
 import { loadConfig } from '../../src/config/load.js';
 import type { Release } from '../../src/config/model.js';
 import { UsageError } from '../../src/errors.js';
 import { verifyPassword } from '../../src/keys/password.js';
 import { renderDovecot } from '../../src/render/dovecot.js';
 import type { FileSpec } from '../../src/render/types.js';
-import { configFrom, FIXTURES, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
+import { recordingIo, scratchProjects } from '../support/accounts.js';
+import { configFrom, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 
-const BEFORE = readFileSync(join(FIXTURES, 'edit/user-add.before.yaml'), 'utf8');
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function project(): { path: string; read: () => string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mailrig-app-password-'));
-  dirs.push(dir);
-  const path = join(dir, 'mailrig.yaml');
-  writeFileSync(path, BEFORE);
-  return { path, read: () => readFileSync(path, 'utf8') };
-}
-
-function io(): AccountsIo & { text: () => string } {
-  let text = '';
-  return {
-    out: (t) => {
-      text += t;
-    },
-    input: new PassThrough(),
-    output: new PassThrough(),
-    interactive: false,
-    confirm: async () => false,
-    now: () => new Date('2026-07-01T12:00:00Z'),
-    text: () => text,
-  };
-}
+const project = scratchProjects('app-password');
+const io = recordingIo;
 
 describe('mailrig user app-password', () => {
   it('add: shows a strong password once and keeps only its hash, with the day and the services', async () => {

@@ -1,44 +1,19 @@
 // mailrig user vacation (comment-keeping edits of a mailbox's automatic reply) and the usage column of
 // mailrig user list (doveadm's table, read through an injected reader instead of SSH).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { after, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { parseQuotaGet } from '../../src/cli/usage.js';
-import { runUserList, usedText, type AccountsIo } from '../../src/cli/user.js';
+import { runUserList, usedText } from '../../src/cli/user.js';
 import { runUserVacation } from '../../src/cli/vacation.js';
 import { loadConfig } from '../../src/config/load.js';
 import { UsageError } from '../../src/errors.js';
-import { FIXTURES } from '../support/fixtures.js';
+import { BEFORE, recordingIo, scratchProjects } from '../support/accounts.js';
 
-const BEFORE = readFileSync(join(FIXTURES, 'edit/user-add.before.yaml'), 'utf8');
-const dirs: string[] = [];
-after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function project(): { path: string; read: () => string } {
-  const dir = mkdtempSync(join(tmpdir(), 'mailrig-mailbox-'));
-  dirs.push(dir);
-  const path = join(dir, 'mailrig.yaml');
-  writeFileSync(path, BEFORE);
-  return { path, read: () => readFileSync(path, 'utf8') };
-}
-
-function io(): AccountsIo & { text: () => string } {
-  let text = '';
-  return {
-    out: (t) => {
-      text += t;
-    },
-    input: new PassThrough(),
-    output: new PassThrough(),
-    interactive: false,
-    confirm: async () => false,
-    now: () => new Date('2026-07-01T12:00:00Z'),
-    text: () => text,
-  };
-}
+const project = scratchProjects('mailbox');
+const io = recordingIo;
 
 describe('mailrig user vacation', () => {
   it('on: adds the reply under the mailbox, keeping every other line and comment', async () => {
