@@ -181,6 +181,16 @@ export function buildProgram(): Command {
     .addOption(configOption())
     .action(async (opts) => exit(await (await import('./user.js')).runUserList(opts)));
 
+  hostOptions(program.command('migrate [address]'))
+    .description('copy a mailbox from another IMAP server into this one, on the host (resumable, never twice)')
+    .option('--from <url>', 'the old server: imaps://host[:port] (or imap://host[:port] for STARTTLS)')
+    .option('--user <login>', 'the login on the old server')
+    .option('--password-stdin', "read the old server's password from standard input (with --all: one line per row)")
+    .option('--all <file>', 'CSV of address,login rows: copy each in turn')
+    .option('--ca-file <file>', "also trust this CA (PEM) for the old server's certificate")
+    .addOption(configOption())
+    .action(async (address: string | undefined, opts) => exit(await (await import('./migrate.js')).runMigrate(address, opts)));
+
   const alias = program.command('alias').description('aliases in mailrig.yaml: add, rm, list');
   accounts(alias.command('add <address> <targets...>').description('make an address deliver to mailboxes or other addresses (adds to an existing alias)'))
     .option('--yes', 'with --apply: apply without asking')

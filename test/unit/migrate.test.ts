@@ -1,0 +1,82 @@
+// mailrig migrate's pieces that need no host: the --from URL, the CSV of --all, the per-release
+// imapc settings (the password quoted, never on a command line) and the script that carries them.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { checkLogin, migrationScript, migrationSettings, parseCsv, parseMessageCount, parseSource } from '../../src/cli/migrate.js';
+import { UsageError } from '../../src/errors.js';
+import { configFrom, TEST_HASH } from '../support/fixtures.js';
+
+const config = configFrom({
+  server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'local', release: 'debian-12' },
+  admin_email: 'admin@example.com',
+  domains: { 'example.com': { mailboxes: { alice: { password_hash: TEST_HASH }, bob: { password_hash: TEST_HASH } } } },
+});
+
+describe('migrate --from', () => {
+  it('reads imaps:// and imap:// (STARTTLS) with default and given ports', () => {
+    assert.deepEqual(parseSource('imaps://IMAP.old.example'), { host: 'imap.old.example', port: 993, tls: 'imaps' });
+    assert.deepEqual(parseSource('imaps://imap.old.example:1993'), { host: 'imap.old.example', port: 1993, tls: 'imaps' });
+    assert.deepEqual(parseSource('imap://10.0.0.5'), { host: '10.0.0.5', port: 143, tls: 'starttls' });
+    assert.deepEqual(parseSource('imaps://[2001:db8::1]:993'), { host: '2001:db8::1', port: 993, tls: 'imaps' });
+  });
+
+  it('refuses anything else, naming --from', () => {
+    for (const bad of ['https://old.example', 'imaps://', 'imaps://old.example:0', 'imaps://old.example:70000', 'imaps://a b', 'old.example', 'imaps://user@old.example']) {
+      assert.throws(() => parseSource(bad), (e: Error) => e instanceof UsageError && e.message.startsWith(`--from ${bad}:`), bad);
+    }
+  });
+});
+
+describe('migrate --all', () => {
+  it('reads address,login rows, with a header and comments', () => {
+    const rows = parseCsv('address,login\n# the boss\nAlice@example.com, alice.old\n\nbob@example.com,bob\n', 'users.csv', config);
+    assert.deepEqual(rows, [
+      { address: 'alice@example.com', login: 'alice.old' },
+      { address: 'bob@example.com', login: 'bob' },
+    ]);
+  });
+
+  it('names the file and line of a bad row', () => {
+    assert.throws(() => parseCsv('alice@example.com\n', 'u.csv', config), /u\.csv line 1: expected address,login/);
+    assert.throws(() => parseCsv('alice@example.com,a,secret\n', 'u.csv', config), /u\.csv line 1: expected address,login/);
+    assert.throws(() => parseCsv('alice@example.com,a\ncarol@example.com,c\n', 'u.csv', config), /u\.csv line 2: carol@example\.com: no such mailbox/);
+    assert.throws(() => parseCsv('# nothing\n', 'u.csv', config), /no address,login rows/);
+    assert.throws(() => checkLogin('a\tb', '--user'), /--user: one line/);
+  });
+});
+
+describe('migrate settings and script', () => {
+  const source = { host: 'imap.old.example', port: 993, tls: 'imaps' as const };
+
+  it('spells the imapc settings per release, verifying the certificate, the password quoted', () => {
+    const d12 = migrationSettings('debian-12', source, 'alice', 'pa"ss\\word');
+    assert.match(d12, /^!include \/etc\/dovecot\/dovecot\.conf$/m);
+    assert.match(d12, /^imapc_password = "pa\\"ss\\\\word"$/m);
+    assert.match(d12, /^imapc_ssl = imaps$/m);
+    assert.match(d12, /^imapc_ssl_verify = yes$/m);
+    const d13 = migrationSettings('debian-13', source, 'alice', 'secret');
+    assert.match(d13, /^ssl_client_require_valid_cert = yes$/m);
+    assert.doesNotMatch(d13, /imapc_ssl_verify|imapc_features/);
+  });
+
+  it('carries the settings on standard input into a private directory removed at the end; the password is not on a command line', () => {
+    const script = migrationScript('alice@example.com', migrationSettings('debian-12', source, 'alice', 'S3cret-$HOME'), '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    assert.match(script, /^umask 077$/m);
+    assert.match(script, /mktemp -d \/run\/mailrig-migrate\.XXXXXX/);
+    assert.match(script, /trap 'rm -rf "\$dir"' EXIT/);
+    assert.match(script, /<<'MAILRIG_END'\n(.*\n)*imapc_password = "S3cret-\$HOME"\n/);
+    assert.match(script, /ssl_client_ca_file = \$dir\/ca\.pem/);
+    const doveadm = script.split('\n').find((l) => l.startsWith('doveadm '));
+    assert.equal(doveadm, `doveadm -c "$dir/migrate.conf" sync -1 -R -u 'alice@example.com' imapc: &`);
+  });
+
+  it('a password holding the end marker does not end the settings early', () => {
+    const script = migrationScript('a@example.com', migrationSettings('debian-13', source, 'a', 'x\nMAILRIG_END'), undefined);
+    assert.match(script, /<<'MAILRIG_END_'/);
+  });
+
+  it('counts the messages doveadm mailbox status lists', () => {
+    assert.equal(parseMessageCount('INBOX messages=12\nArchive/2024 messages=3\nJunk messages=0\n'), 15);
+    assert.equal(parseMessageCount('error\n'), undefined);
+  });
+});
