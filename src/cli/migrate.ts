@@ -81,9 +81,11 @@ export function migrationScript(address: string, settings: string, ca: string | 
     'pid=',
     // The connection gone (or Ctrl-C): dsync is stopped cleanly and what it committed stays.
     "trap '[ -n \"$pid\" ] && kill -TERM \"$pid\" 2>/dev/null' INT TERM HUP",
-    `cat > "$dir/migrate.conf" <<'${s}'`,
+    // Dovecot 2.4 wants its config version before any other setting, the include too.
+    `{ grep -m1 '^dovecot_config_version' /etc/dovecot/dovecot.conf; cat <<'${s}'`,
     settings.trimEnd(),
     s,
+    '} > "$dir/migrate.conf"',
     ...(ca === undefined ? [] : [`cat > "$dir/ca.pem" <<'${c}'`, ca.trimEnd(), c, 'echo "ssl_client_ca_file = $dir/ca.pem" >> "$dir/migrate.conf"']),
     // dsync reads the settings as root, then works as the mail user.
     `doveadm -c "$dir/migrate.conf" sync -1 -R -u ${shQuote(address)} imapc: &`,
