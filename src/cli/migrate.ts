@@ -59,6 +59,8 @@ export function migrationSettings(release: Release, source: Source, login: strin
     `imapc_user = ${confValue(login)}`,
     `imapc_password = ${confValue(password)}`,
   ];
+  // The system's CAs; a CA given with --ca-file is added by the script.
+  lines.push('ssl_client_ca_dir = /etc/ssl/certs');
   if (release === 'debian-12') lines.push('imapc_ssl_verify = yes', 'imapc_features = rfc822.size fetch-headers', 'mail_prefetch_count = 20');
   else lines.push('ssl_client_require_valid_cert = yes');
   return `${lines.join('\n')}\n`;
@@ -86,7 +88,11 @@ export function migrationScript(address: string, settings: string, ca: string | 
     settings.trimEnd(),
     s,
     '} > "$dir/migrate.conf"',
-    ...(ca === undefined ? [] : [`cat > "$dir/ca.pem" <<'${c}'`, ca.trimEnd(), c, 'echo "ssl_client_ca_file = $dir/ca.pem" >> "$dir/migrate.conf"']),
+    // The CA is public, and Dovecot 2.3 opens it as the mail user: in a directory of its own that
+    // user may read, beside settings it may not.
+    ...(ca === undefined
+      ? []
+      : ['chmod 711 "$dir"', 'mkdir -m 755 "$dir/ca"', `cat > "$dir/ca/ca.pem" <<'${c}'`, ca.trimEnd(), c, 'chmod 644 "$dir/ca/ca.pem"', 'echo "ssl_client_ca_file = $dir/ca/ca.pem" >> "$dir/migrate.conf"']),
     // dsync reads the settings as root, then works as the mail user.
     `doveadm -c "$dir/migrate.conf" sync -1 -R -u ${shQuote(address)} imapc: &`,
     'pid=$!',

@@ -65,7 +65,7 @@ describe('migrate settings and script', () => {
     assert.match(script, /mktemp -d \/run\/mailrig-migrate\.XXXXXX/);
     assert.match(script, /trap 'rm -rf "\$dir"' EXIT/);
     assert.match(script, /<<'MAILRIG_END'\n(.*\n)*imapc_password = "S3cret-\$HOME"\n/);
-    assert.match(script, /ssl_client_ca_file = \$dir\/ca\.pem/);
+    assert.match(script, /ssl_client_ca_file = \$dir\/ca\/ca\.pem/);
     const doveadm = script.split('\n').find((l) => l.startsWith('doveadm '));
     assert.equal(doveadm, `doveadm -c "$dir/migrate.conf" sync -1 -R -u 'alice@example.com' imapc: &`);
   });
