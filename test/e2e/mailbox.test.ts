@@ -1,7 +1,7 @@
 // What mailbox users expect, proven with real clients on a provisioned host of each release: a
 // message that would take a mailbox over its quota is refused during SMTP (552 at RCPT when the
-// client declares its SIZE; at end-of-data when it does not, on Dovecot 2.4) and nothing is stored; passing 80% of
-// the quota brings one warning; `mailrig user list` shows the usage; a vacation reply goes once to
+// client declares its SIZE; at end-of-data when it does not, on Dovecot 2.4) and nothing is stored; passing 80%
+// and then 95% of the quota brings one warning each; `mailrig user list` shows the usage; a vacation reply goes once to
 // a sender, and never to bulk or auto-submitted mail; app passwords log in where they are meant to and
 // stop when removed, and a restricted main password is refused. Hosts start from the cached provisioned image
 // (provisioning is provision.test.ts's proof); the mailbox settings are applied to them.
@@ -22,6 +22,8 @@ const ALICE_PASSWORD = PROVISIONED.alicePassword;
 const QUOTA = 200 * 1024;
 /** Four of these take bob past 80% (not 95%) of QUOTA with their headers; a fifth would not fit. */
 const BIG = 41_000;
+/** Then one of these takes him past 95% (about 97%), still under QUOTA with the warnings' own bytes. */
+const NEARLY = 30_000;
 
 /** Text of `bytes` bytes in 76-character lines, so it travels as 7bit. */
 const filler = (bytes: number) => `${'x'.repeat(75)}\n`.repeat(Math.ceil(bytes / 76)).slice(0, bytes);
@@ -154,7 +156,7 @@ for (const release of releasesUnderTest()) {
       assert.equal(await dovecotPid(), pid, 'Dovecot was not restarted');
     });
 
-    it('passing 80% of the quota brings one warning, and user list shows the usage', async () => {
+    it('passing 80%, then 95% of the quota brings one warning each, and user list shows the usage', async () => {
       for (const n of [1, 2, 3, 4]) {
         await send({ from: 'alice@example.com', to: 'bob@example.com', subject: `big ${n}`, text: filler(BIG) });
       }
@@ -170,6 +172,13 @@ for (const release of releasesUnderTest()) {
       assert.equal(list.code, 0, show(list));
       assert.match(list.out, /^bob@example\.com +\d+K \(8\d%\) +200K /m, list.out);
       assert.match(list.out, /^ADDRESS +USED +QUOTA/);
+      // NEARLY more takes bob past 95% without filling the mailbox: the second warning, once.
+      await send({ from: 'alice@example.com', to: 'bob@example.com', subject: 'nearly', text: filler(NEARLY) });
+      await delivered('bob@example.com', 6);
+      const full = subjects(await fetchInbox(imap('bob@example.com'), 8));
+      assert.deepEqual(full.filter((s) => /full/.test(s)).sort(), ['Your mailbox is 80% full', 'Your mailbox is 95% full'], full.join('\n'));
+      const listed = await ws.mailrig(['user', 'list'], { hostFlags: true });
+      assert.match(listed.out, /^bob@example\.com +\d+K \(9[5-9]%\) +200K /m, listed.out);
     });
 
     it('a message that would exceed the quota is refused with 552 at RCPT (declared SIZE) and at end-of-data', async () => {
@@ -206,8 +215,8 @@ for (const release of releasesUnderTest()) {
         await send(tooBig);
       }
       await queueEmpty();
-      const inbox = subjects(await fetchInbox(imap('bob@example.com'), 6));
-      assert.equal(inbox.length, 6, inbox.join('\n'));
+      const inbox = subjects(await fetchInbox(imap('bob@example.com'), 8));
+      assert.equal(inbox.length, 8, inbox.join('\n'));
       assert.ok(!inbox.includes('too big'));
       const bounced = (await host.exec("grep -c 'status=bounced' /var/log/postfix.log || true")).stdout.trim();
       assert.equal(bounced, refusedAtEndOfData ? '0' : '1');
