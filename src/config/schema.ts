@@ -69,6 +69,9 @@ const vacation = z
     until: z
       .string()
       .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'is not a date (try 2026-08-31)' })
+      .refine((day) => !/^\d{4}-\d{2}-\d{2}$/.test(day) || new Date(`${day}T00:00:00Z`).toISOString().slice(0, 10) === day, {
+        message: 'is not a day of the calendar (try 2026-08-31)',
+      })
       .optional()
       .describe('Last day (inclusive, server time) replies are sent; unset means until switched off'),
     days: z.number().int().min(1).max(30).default(7).describe('Days before the same sender gets another reply'),

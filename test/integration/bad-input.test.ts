@@ -161,7 +161,9 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'domains.*.mailboxes.*.vacation.subject': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: '', body: 'Back on Monday.' }), phrase: 'vacation.subject' }],
   'domains.*.mailboxes.*.vacation.body': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 7 }), phrase: 'expected a string, found the number 7' }],
   'domains.*.mailboxes.*.vacation.from': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', from: 'nobody' }), phrase: 'is not an email address' }],
-  'domains.*.mailboxes.*.vacation.until': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', until: 'next week' }), phrase: 'is not a date' }],
+  'domains.*.mailboxes.*.vacation.until': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', until: 'next week' }), phrase: 'is not a date' },
+    { mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', until: '2026-02-30' }), phrase: 'is not a day of the calendar' },
+  ],
   'domains.*.mailboxes.*.vacation.days': [{ mutate: set('domains.*.mailboxes.*.vacation', { subject: 'Away', body: 'Back on Monday.', days: 90 }), phrase: 'vacation.days' }],
   'domains.*.mailboxes.*.main_password_only': [
     { mutate: set('domains.*.mailboxes.*.main_password_only', ['imap', 'web']), phrase: 'main_password_only' },
