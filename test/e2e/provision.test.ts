@@ -130,7 +130,19 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       assert.equal(await daemonPids(host), pids);
       const json = await ws.mailrig(['plan', '--json']);
       assert.equal(json.code, 0, show(json));
-      assert.deepEqual(JSON.parse(json.out), { host: `root@${host.address}`, system: JSON.parse(json.out).system, changes: false, install: [], files: [], maps: [], remove: [], services: [], operations: [] });
+      assert.deepEqual(JSON.parse(json.out), {
+        host: `root@${host.address}`,
+        system: JSON.parse(json.out).system,
+        changes: false,
+        install: [],
+        files: [],
+        maps: [],
+        remove: [],
+        services: [],
+        operations: [],
+        // No relay in this config: mail goes straight to each recipient's MX.
+        routes: ["mail from example.com: directly to the recipients' MX hosts (port 25)"],
+      });
     });
 
     it('plan after a config edit shows exactly that edit, and apply reloads only Postfix', async () => {
