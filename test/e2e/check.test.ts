@@ -21,17 +21,10 @@ import { MOUNTS } from '../../src/check/host/resources.js';
 import { TLS_CERT } from '../../src/render/tls.js';
 import { FIXTURES } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { show, type Workspace } from '../support/e2e.js';
+import { checkResults, resultById, show, type Workspace } from '../support/e2e.js';
 import { CONFIG_RELEASE, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-interface Result {
-  id: string;
-  status: 'ok' | 'warn' | 'fail';
-  message: string;
-  fix?: string;
-  unknown?: boolean;
-}
 
 const EXPECTED_WARNINGS = [/^tls\.certificate\./, /^tls\.mta-sts\./, /^dns\.dnssec\./, /^deliverability\.(zen|dbl)\./];
 
@@ -70,12 +63,6 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
     process.stderr.write(`# mailrig check ${args.join(' ')}: exit ${r.code} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return r;
   };
-  const results = (out: string) => (JSON.parse(out) as { results: Result[] }).results;
-  const byId = (rs: Result[], id: string) => {
-    const r = rs.find((x) => x.id === id);
-    assert.ok(r, `a result ${id} in ${rs.map((x) => x.id).join(', ')}`);
-    return r;
-  };
 
   before(async () => {
     await cleanupStaleTestHosts();
@@ -102,22 +89,22 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
   it('a good setup: no failure; only the warnings this test bed explains', async () => {
     await record(host, `${release}-provisioned.txt`, outboundTarget);
     const r = await check(['--json']);
-    const rs = results(r.out);
+    const rs = checkResults(r.out);
     const failing = rs.filter((x) => x.status === 'fail');
     assert.deepEqual(failing.filter((x) => x.id !== 'host.updates'), [], show(r));
     assert.equal(r.code, failing.length ? 1 : 0, show(r));
     const unexpected = rs.filter((x) => x.status === 'warn' && x.id !== 'host.updates' && !EXPECTED_WARNINGS.some((re) => re.test(x.id)));
     assert.deepEqual(unexpected, [], JSON.stringify(unexpected, null, 2));
     for (const x of rs.filter((y) => y.status !== 'ok')) assert.ok(x.fix, `${x.id} has a fix line`);
-    assert.match(byId(rs, 'tls.certificate.25').message, /self-signed bootstrap certificate: not yet from ACME/);
-    assert.match(byId(rs, 'dns.dnssec.example.com').message, /unsigned: senders ignore its TLSA record/);
-    assert.equal(byId(rs, `deliverability.zen.${host.address}`).unknown, true);
+    assert.match(resultById(rs, 'tls.certificate.25').message, /self-signed bootstrap certificate: not yet from ACME/);
+    assert.match(resultById(rs, 'dns.dnssec.example.com').message, /unsigned: senders ignore its TLSA record/);
+    assert.equal(resultById(rs, `deliverability.zen.${host.address}`).unknown, true);
     for (const id of ['host.daemon.dovecot', 'host.port.993', 'host.port.6379', 'host.drift', 'host.queue', 'dns.zone.example.com',
       `dns.ptr.${host.address}`, 'dns.spf.example.com', 'dns.dmarc.example.com', 'tls.tlsa.25', 'tls.protocols.25', 'tls.protocols.993',
       'deliverability.outbound-25', `deliverability.relay.${host.address}`]) {
-      assert.equal(byId(rs, id).status, 'ok', `${id}: ${byId(rs, id).message}`);
+      assert.equal(resultById(rs, id).status, 'ok', `${id}: ${resultById(rs, id).message}`);
     }
-    assert.match(byId(rs, `deliverability.relay.${host.address}`).message, /^refused: 554 .*Relay access denied/);
+    assert.match(resultById(rs, `deliverability.relay.${host.address}`).message, /^refused: 554 .*Relay access denied/);
   });
 
   it('after breakage: the right FAIL lines with the right fixes, and --changes says what moved', async () => {
@@ -150,12 +137,12 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
 
     const r = await check(['--json']);
     assert.equal(r.code, 1, show(r));
-    const rs = results(r.out);
-    const dovecot = byId(rs, 'host.daemon.dovecot');
+    const rs = checkResults(r.out);
+    const dovecot = resultById(rs, 'host.daemon.dovecot');
     assert.equal(dovecot.status, 'fail');
     assert.match(dovecot.fix ?? '', /mailrig apply starts it/);
-    assert.equal(byId(rs, 'host.port.993').status, 'fail');
-    assert.match(byId(rs, 'host.port.993').message, /nothing listens on it on the host/);
+    assert.equal(resultById(rs, 'host.port.993').status, 'fail');
+    assert.match(resultById(rs, 'host.port.993').message, /nothing listens on it on the host/);
 
     const dkim = rs.filter((x) => x.id.startsWith('dns.record.TXT.') && x.id.includes('._domainkey.'));
     assert.equal(dkim.length, 2, 'both DKIM records (RSA and Ed25519) missing');
@@ -166,19 +153,19 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
     }
 
     for (const port of [25, 465, 587, 443]) {
-      const cert = byId(rs, `tls.certificate.${port}`);
+      const cert = resultById(rs, `tls.certificate.${port}`);
       assert.equal(cert.status, 'fail', `${port}: ${cert.message}`);
       assert.match(cert.message, /expired on \d{4}-\d\d-\d\d/);
       assert.match(cert.fix ?? '', /mailrig cert renew/);
     }
-    assert.match(byId(rs, 'tls.certificate.993').message, /no TLS/);
+    assert.match(resultById(rs, 'tls.certificate.993').message, /no TLS/);
 
-    const redisPort = byId(rs, 'host.port.6379');
+    const redisPort = resultById(rs, 'host.port.6379');
     assert.equal(redisPort.status, 'fail');
     assert.match(redisPort.message, /0\.0\.0\.0:6379/);
     assert.match(redisPort.fix ?? '', /mailrig apply restores the redis config/);
 
-    const drift = byId(rs, 'host.drift');
+    const drift = resultById(rs, 'host.drift');
     assert.match(drift.message, /\/etc\/redis\/redis\.conf \(changed\)/);
     assert.match(drift.message, /\/etc\/mailrig\/tls\/fullchain\.pem \(changed\)/);
 

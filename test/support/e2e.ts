@@ -1,6 +1,7 @@
 // What the end-to-end tests share: running the mailrig command as an operator would (own HOME, the
 // test host's key and known_hosts), real mail clients (nodemailer, imapflow), and DKIM verification
 // (mailauth) against the records mailrig printed, served by a real knotd.
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -23,6 +24,27 @@ export interface Workspace {
   host: TestHost;
   /** Runs `mailrig ARGS` in the workspace; host-facing commands get the test host's key and known_hosts. */
   mailrig(args: string[], opts?: { input?: string; hostFlags?: boolean }): Promise<CliResult>;
+}
+
+/** One result of `mailrig check --json`. */
+export interface CheckResultJson {
+  id: string;
+  status: 'ok' | 'warn' | 'fail';
+  message: string;
+  fix?: string;
+  unknown?: boolean;
+}
+
+/** The results in the output of `mailrig check --json`. */
+export function checkResults(out: string): CheckResultJson[] {
+  return (JSON.parse(out) as { results: CheckResultJson[] }).results;
+}
+
+/** The result with this id; the test fails naming the ids there are when it is missing. */
+export function resultById(rs: CheckResultJson[], id: string): CheckResultJson {
+  const r = rs.find((x) => x.id === id);
+  assert.ok(r, `a result ${id} in ${rs.map((x) => x.id).join(', ')}`);
+  return r;
 }
 
 const HOST_COMMANDS = new Set(['setup', 'plan', 'apply']);
