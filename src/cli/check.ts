@@ -10,7 +10,7 @@ import { makeReport, formatJson, formatTable } from '../check/format.js';
 import { diffReports, formatChanges, loadLast, saveLast } from '../check/changes.js';
 import { serverDnssecProbe } from '../check/dns/dnssec-probe.js';
 import type { CheckEnv, HostAccess, Probes } from '../check/env.js';
-import { DEFAULT_OUTBOUND_TARGETS } from '../check/deliverability/outbound.js';
+import { outboundTargets } from '../check/deliverability/outbound.js';
 import { MOUNTS } from '../check/host/resources.js';
 import { CHECKS } from '../check/index.js';
 import { tryRelay } from '../check/net/relay.js';
@@ -128,7 +128,7 @@ export async function runCheck(opts: CheckOptions, out: (text: string) => void =
   const { project } = inputs;
   const list = servers(opts.resolver);
   const cas = trustedCas(project);
-  const outbound = opts.outboundTarget?.length ? opts.outboundTarget : DEFAULT_OUTBOUND_TARGETS;
+  const outbound = outboundTargets(opts.outboundTarget);
   const now = new Date();
   const env: CheckEnv = {
     config: project.config,

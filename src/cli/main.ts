@@ -74,7 +74,8 @@ export function buildProgram(): Command {
         .description('init if there is no mailrig.yaml, then provision the server and print the DNS records')
         .option('--dry-run', 'render the server and print the DNS records without touching a host')
         .option('--out <dir>', 'with --dry-run: where to write the rendered server', 'mailrig-render')
-        .option('--yes', 'apply without asking'),
+        .option('--yes', 'apply without asking')
+        .option('--outbound-target <host:port>', 'where the host tries outbound port 25 before setup ends (repeat; default: big providers\' MX hosts)', collect),
     ),
   ).action(async (opts) => (await import('./setup.js')).runSetup(opts));
 

@@ -11,6 +11,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/model.js';
 import { displayAddress, normalizeAddress, toAsciiDomain, toUnicodeDomain } from '../config/syntax.js';
+import { outboundTargets } from '../check/deliverability/outbound.js';
 import { UsageError } from '../errors.js';
 import { verifyPassword } from '../keys/password.js';
 import { QUESTIONS, validateAcme } from '../interview/questions.js';
@@ -20,10 +21,13 @@ import { readStdinPassword, runInit, type InterviewFlags } from './init.js';
 export interface SetupFlags extends InterviewFlags, Omit<ApplyOptions, 'config'> {
   dryRun?: boolean;
   out: string;
+  /** host:port targets for the outbound port 25 test (default: big providers' MX hosts). */
+  outboundTarget?: string[];
 }
 
 export async function runSetup(flags: SetupFlags): Promise<void> {
   const configPath = resolve(flags.config);
+  const targets = outboundTargets(flags.outboundTarget);
   // A dry run touches no host, not even to ask it about itself.
   if (!existsSync(configPath) || flags.force) {
     await runInit({ ...flags, probe: !flags.dryRun });
@@ -44,6 +48,7 @@ export async function runSetup(flags: SetupFlags): Promise<void> {
     await (await import('./render.js')).run({ out: flags.out, config: configPath });
   } else {
     await (await import('./apply.js')).runApply({ ...flags, config: configPath });
+    await reportOutbound(configPath, flags, targets);
   }
   process.stdout.write('\nDNS records to publish:\n');
   await (await import('./dns.js')).run({ config: configPath, format: 'table' });
@@ -57,6 +62,30 @@ export async function runSetup(flags: SetupFlags): Promise<void> {
       '',
     ].join('\n'),
   );
+}
+
+/**
+ * Whether mail can leave the new server directly: the port-25 test of `mailrig check`, run on the
+ * host before setup finishes. A blocked port does not fail setup (the server is provisioned); it is
+ * said plainly, with the relay section to add.
+ */
+async function reportOutbound(configPath: string, flags: SetupFlags, targets: string[]): Promise<void> {
+  const { loadProject } = await import('../pipeline/project.js');
+  const { openTransport } = await import('./apply.js');
+  const { outboundProbesScript, parseOutbound } = await import('../host/facts-check.js');
+  const { judgeOutbound } = await import('../check/deliverability/outbound.js');
+  const project = await loadProject(configPath);
+  const host = await openTransport(project, flags);
+  let result;
+  try {
+    const r = await host.exec(`${outboundProbesScript(targets)} 2>/dev/null`);
+    result = judgeOutbound(parseOutbound(r.stdout.split('\n')), project.config);
+  } finally {
+    await host.close();
+  }
+  const label = result.status === 'ok' ? 'ok' : result.status === 'fail' ? 'FAIL' : 'warn';
+  process.stdout.write(`\nOutbound port 25: ${label}: ${result.message}\n`);
+  if (result.fix) process.stdout.write(`  fix: ${result.fix}\n`);
 }
 
 const INTERVIEW_FLAGS = ['hostname', 'domain', 'ipv4', 'ipv6', 'ssh', 'release', 'adminEmail', 'mailbox', 'passwordStdin', 'acme', 'allowPrivateAddresses'] as const;

@@ -86,12 +86,17 @@ export interface CheckFactsQuery {
 
 function outboundProbe(target: string): string {
   const i = target.lastIndexOf(':');
-  const host = i > 0 ? target.slice(0, i) : target;
+  const host = (i > 0 ? target.slice(0, i) : target).replace(/^\[(.*)\]$/, '$1');
   const port = i > 0 ? target.slice(i + 1) : '25';
   // bash's /dev/tcp connects; reading one line proves an SMTP server answered, not just a middlebox.
   const probe = `exec 3<>/dev/tcp/${host}/${port} && IFS= read -r line <&3 && printf '%s' "$line"`;
   const clean = `r=$(printf '%s' "$r" | tr -s '\\r\\n\\t' '   ' | head -c 200)`;
   return `( r=$(timeout 8 bash -c ${quote(probe)} 2>&1); c=$?; ${clean}; printf '%s\\t%s\\t%s\\n' ${quote(target)} "$c" "$r" ) &`;
+}
+
+/** Shell that tries every target at once and prints one "target\texit\tgreeting-or-error" line each (parseOutbound). */
+export function outboundProbesScript(targets: string[]): string {
+  return `( ${targets.map(outboundProbe).join(' ')} wait )`;
 }
 
 /** The script (run as root, POSIX sh) that prints every section; end it before other scripts' sections. */
@@ -102,7 +107,7 @@ export function checkFactsScript(q: CheckFactsQuery): string {
     `${s('now')}; date +%s`,
     // Outbound probes run in the background while the rest is gathered.
     `${s('outbound')}`,
-    `tmp_out=$(mktemp); ( ${q.outbound.map(outboundProbe).join(' ')} wait ) >"$tmp_out" 2>/dev/null &`,
+    `tmp_out=$(mktemp); ${outboundProbesScript(q.outbound)} >"$tmp_out" 2>/dev/null &`,
     `out_pid=$!`,
     `${s('listening')}; ss -Hltnp 2>/dev/null || ss -ltnp 2>/dev/null | tail -n +2`,
     `${s('queue')}; postqueue -j 2>/dev/null || echo unavailable`,

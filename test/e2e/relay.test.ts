@@ -4,8 +4,8 @@
 // relay's name). The mailrig host reaches it by a name pinned in /etc/hosts and trusts its
 // certificate through relay.ca_file.
 //
-// - port 25 dropped by a firewall rule in the mailrig host's namespace: check says blocked and shows
-//   the relay section to add; without the rule: ok;
+// - port 25 dropped by a firewall rule in the mailrig host's namespace: check and setup say blocked
+//   and show the relay section to add; without the rule: ok;
 // - a default relay: mail to an outside domain goes through it (its log names the login) and no
 //   other way;
 // - a relay for one recipient domain: only that domain's mail takes it;
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
-import { show, type Workspace } from '../support/e2e.js';
+import { checkResults, resultById, show, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
@@ -26,12 +26,6 @@ const RELAY_NAME = 'relay.mailrig.test';
 /** The login at the relay: bob, the relay host's own mailbox, may send as bob@example.com there. */
 const RELAY_LOGIN = PROVISIONED.bob;
 
-interface Result {
-  id: string;
-  status: string;
-  message: string;
-  fix?: string;
-}
 
 for (const release of releasesUnderTest()) {
   const debian = CONFIG_RELEASE[release];
@@ -87,12 +81,7 @@ for (const release of releasesUnderTest()) {
     const check = async () => {
       // No resolver answers here (DNS is check.test.ts's subject): the DNS checks fail fast.
       const r = await ws.mailrig(['check', '--json', '--resolver', '127.0.0.1:9', '--outbound-target', `${relay.address}:25`], { hostFlags: true });
-      return (JSON.parse(r.out) as { results: Result[] }).results;
-    };
-    const byId = (rs: Result[], id: string) => {
-      const r = rs.find((x) => x.id === id);
-      assert.ok(r, `a result ${id} in ${rs.map((x) => x.id).join(', ')}`);
-      return r;
+      return checkResults(r.out);
     };
 
     before(async () => {
@@ -121,21 +110,28 @@ for (const release of releasesUnderTest()) {
       await Promise.all([host?.stop(), relay?.stop()]);
     });
 
-    it('port 25: dropped by a firewall, check says blocked and shows the relay to add; open, ok', async () => {
+    it('port 25: dropped by a firewall, check and setup say blocked and show the relay to add; open, ok', async () => {
       const rule = ['-p', 'tcp', '--dport', '25', '-d', relay.address, '-j', 'DROP'];
       await execa('ip', ['netns', 'exec', host.netns, 'iptables', '-I', 'OUTPUT', ...rule]);
       try {
         const t0 = Date.now();
-        const blocked = byId(await check(), 'deliverability.outbound-25');
+        const blocked = resultById(await check(), 'deliverability.outbound-25');
         process.stderr.write(`# ${debian}: check with port 25 blocked in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
         assert.equal(blocked.status, 'fail', JSON.stringify(blocked));
         assert.match(blocked.message, /^blocked: outbound port 25 is closed/);
         assert.match(blocked.fix ?? '', /relay: \{ default: \{ host: smtp\.your-relay\.example, port: 587, username: your-login \} \}/);
+        // setup runs the same test before it finishes: the server is provisioned, and the block is said.
+        const setup = await ws.mailrig(['setup', '--yes', '--outbound-target', `${relay.address}:25`]);
+        assert.equal(setup.code, 0, show(setup));
+        assert.match(setup.out, /\nOutbound port 25: FAIL: blocked: outbound port 25 is closed \(no answer from [^)]*\)[^\n]*\n {2}fix: [^\n]*relay: \{ default: \{ host: smtp\.your-relay\.example/);
       } finally {
         await execa('ip', ['netns', 'exec', host.netns, 'iptables', '-D', 'OUTPUT', ...rule]);
       }
-      const open = byId(await check(), 'deliverability.outbound-25');
+      const open = resultById(await check(), 'deliverability.outbound-25');
       assert.equal(open.status, 'ok', JSON.stringify(open));
+      const setup = await ws.mailrig(['setup', '--yes', '--outbound-target', `${relay.address}:25`]);
+      assert.equal(setup.code, 0, show(setup));
+      assert.match(setup.out, new RegExp(`\\nOutbound port 25: ok: the host reached ${relay.address.replaceAll('.', '\\.')}:25\\n`));
     });
 
     it('a default relay: mail to an outside domain goes through it, logged in, and no other way', async () => {
@@ -158,8 +154,8 @@ for (const release of releasesUnderTest()) {
       const there = await logOf(relay, queuedThere, /sasl_username=/);
       assert.match(there, new RegExp(`${queuedThere}: client=.*sasl_method=\\w+, sasl_username=${RELAY_LOGIN.replace(/\./g, '\\.')}`));
       const rs = await check();
-      assert.equal(byId(rs, 'deliverability.relay-login.[relay.mailrig.test]:587').status, 'ok');
-      assert.match(byId(rs, 'deliverability.route.from:example.com').message, /via relay\.mailrig\.test:587/);
+      assert.equal(resultById(rs, 'deliverability.relay-login.[relay.mailrig.test]:587').status, 'ok');
+      assert.match(resultById(rs, 'deliverability.route.from:example.com').message, /via relay\.mailrig\.test:587/);
     });
 
     it('a relay for one recipient domain: only that domain takes it', async () => {
@@ -184,7 +180,7 @@ for (const release of releasesUnderTest()) {
       const id = await send('third@elsewhere.test', 'with a wrong relay password');
       const lines = await logOf(host, id, /status=deferred/);
       assert.match(lines, /postfix\/smarthost\/smtp\[\d+\]: \w+: to=<third@elsewhere\.test>, relay=relay\.mailrig\.test\[.*status=deferred \(SASL authentication failed; server relay\.mailrig\.test\[/, lines);
-      const login = byId(await check(), 'deliverability.relay-login.[relay.mailrig.test]:587');
+      const login = resultById(await check(), 'deliverability.relay-login.[relay.mailrig.test]:587');
       assert.equal(login.status, 'fail', JSON.stringify(login));
       assert.match(login.message, /the relay rejects the login bob@example\.com: SASL authentication failed/);
       assert.match(login.fix ?? '', /mailrig relay password relay\.mailrig\.test/);

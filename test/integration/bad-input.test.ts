@@ -380,6 +380,10 @@ const COMMAND_ROWS: Row[] = [
   { name: 'cert renew on a broken file', args: ['cert', 'renew'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'tls roll-key on a broken file', args: ['tls', 'roll-key', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'check on a broken file', args: ['check'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  // The target goes into the probe run on the host: only a host name or an address passes.
+  { name: 'check --outbound-target with shell in it', args: ['check', '--outbound-target', 'x$(id):25'], code: 2, phrase: '--outbound-target "x$(id):25": expected host[:port]' },
+  { name: 'check --outbound-target with port 0', args: ['check', '--outbound-target', 'mx.example.net:0'], code: 2, phrase: 'port 1-65535' },
+  { name: 'setup --outbound-target that is not a host', args: ['setup', '--yes', '--outbound-target', 'mx example net'], code: 2, phrase: '--outbound-target "mx example net": expected host[:port]' },
   { name: 'backup init: not a restic repository', args: ['backup', 'init', '--repo', 'ftp://backup.example.net/x', '--no-apply'], code: 2, phrase: 'not a repository mailrig sets up' },
   { name: 'backup status without backups', args: ['backup', 'status'], code: 2, phrase: 'no backup section; run mailrig backup init' },
   { name: 'backup now without backups', args: ['backup', 'now'], code: 2, phrase: 'no backup section; run mailrig backup init' },

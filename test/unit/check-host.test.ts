@@ -11,9 +11,9 @@ import { judgeQueue } from '../../src/check/host/queue.js';
 import { judgeDisks, judgeMemory } from '../../src/check/host/resources.js';
 import { judgeSsh } from '../../src/check/host/ssh.js';
 import { judgeUpdates } from '../../src/check/host/updates.js';
-import { judgeOutbound } from '../../src/check/deliverability/outbound.js';
+import { DEFAULT_OUTBOUND_TARGETS, judgeOutbound, outboundTargets } from '../../src/check/deliverability/outbound.js';
 import { judgeRelayLog } from '../../src/check/deliverability/routes.js';
-import { checkFactsScript, parseApt, parseCheckFacts, parseListening, parseOutbound, parseQueue, splitAddressPort, type CheckFacts } from '../../src/host/facts-check.js';
+import { checkFactsScript, outboundProbesScript, parseApt, parseCheckFacts, parseListening, parseOutbound, parseQueue, splitAddressPort, type CheckFacts } from '../../src/host/facts-check.js';
 import { factsScript, parseFacts } from '../../src/host/facts.js';
 import { desiredState } from '../../src/plan/desired.js';
 import { makePlan } from '../../src/plan/plan.js';
@@ -216,6 +216,43 @@ describe('check: host judgements', () => {
     const viaRelay = judgeOutbound(silent, relayed);
     assert.equal(viaRelay.status, 'warn');
     assert.match(viaRelay.message, /goes through the default relay smtp\.relay\.example\.net:587/);
+  });
+
+  it('outbound targets: host[:port] only, port 25 by default; anything else is a usage error naming it', () => {
+    assert.deepEqual(outboundTargets(undefined), DEFAULT_OUTBOUND_TARGETS);
+    assert.deepEqual(outboundTargets(['mx.example.net', '192.0.2.7:2525', '[2001:db8::25]', 'bücher.example']), [
+      'mx.example.net:25',
+      '192.0.2.7:2525',
+      '[2001:db8::25]:25',
+      'xn--bcher-kva.example:25',
+    ]);
+    for (const bad of ['x$(id)', 'mx.example.net:0', 'mx.example.net:65536', 'a b', '[mx.example.net]:25', '2001:db8::25', "x';id;'", '-oProxy.example']) {
+      assert.throws(() => outboundTargets([bad]), (e: Error & { exitCode?: number }) => e.message.startsWith(`--outbound-target ${JSON.stringify(bad)}: expected host[:port]`), bad);
+    }
+  });
+
+  it('outbound probe: a greeting is ok, a closed port refused, an unknown name no DNS (run by sh here)', async () => {
+    const { createServer } = await import('node:net');
+    const { execFile } = await import('node:child_process');
+    const { promisify } = await import('node:util');
+    const smtp = createServer((s) => s.end('220 probe.test ESMTP\r\n'));
+    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', r));
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const closedPort = (closed.address() as { port: number }).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    try {
+      const open = `127.0.0.1:${(smtp.address() as { port: number }).port}`;
+      const targets = [open, `127.0.0.1:${closedPort}`, 'no-such-name.invalid:25'];
+      const { stdout: out } = await promisify(execFile)('sh', ['-c', outboundProbesScript(targets)]);
+      const byTarget = new Map(parseOutbound(out.split('\n')).map((p) => [p.target, p]));
+      assert.equal(byTarget.get(open)?.outcome, 'ok');
+      assert.match(byTarget.get(open)?.detail ?? '', /^220 probe\.test ESMTP/);
+      assert.equal(byTarget.get(`127.0.0.1:${closedPort}`)?.outcome, 'refused');
+      assert.equal(byTarget.get('no-such-name.invalid:25')?.outcome, 'no-dns');
+    } finally {
+      smtp.close();
+    }
   });
 
   it('relay login: the newest log line about the relay decides, and names the cause', () => {
