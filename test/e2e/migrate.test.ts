@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
 import { ImapFlow } from 'imapflow';
 import { show, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
@@ -26,6 +27,8 @@ const FOLDERS: Array<[string, number]> = [
   ['Projekte.Überblick', 100],
 ];
 const TOTAL = FOLDERS.reduce((n, [, c]) => n + c, 0);
+/** Lines of 74 characters in every generated body. */
+const PAD_LINES = 28;
 
 /** Modified UTF-7 (RFC 3501) of one mailbox name segment, as Dovecot names Maildir++ directories. */
 function mutf7(text: string): string {
@@ -44,6 +47,8 @@ function maildirScript(home: string, folder: string, first: number, count: numbe
   return [
     `d='${dir}'`,
     'mkdir -p "$d/cur" "$d/new" "$d/tmp"',
+    // Bodies of about 2 KB, so that the messages' bytes outweigh the protocol's (see the byte cap below).
+    `pad=$(for n in $(seq 1 ${PAD_LINES}); do printf '%s\\n' '${'0123456789abcdef'.repeat(4)}0123456789'; done)`,
     folder === 'INBOX' ? '' : 'touch "$d/maildirfolder"',
     `i=${first}`,
     `while [ $i -lt ${first + count} ]; do`,
@@ -51,7 +56,7 @@ function maildirScript(home: string, folder: string, first: number, count: numbe
     '  case $((i % 5)) in 0) f=F ;; *) f= ;; esac',
     '  case $((i % 7)) in 0) f="${f}R" ;; esac',
     '  case $((i % 3)) in 0) f="${f}S" ;; esac',
-    `  printf 'From: sender%s@old.example\\nTo: alice@example.com\\nSubject: message %s\\nMessage-ID: <m%s@old.example>\\nDate: %s\\n\\nBody of message %s in ${folder.replace(/'/g, '')}.\\n' "$i" "$i" "$i" "$(date -u -R -d @$t)" "$i" > "$d/cur/$t.m$i.old:2,$f"`,
+    `  printf 'From: sender%s@old.example\\nTo: alice@example.com\\nSubject: message %s\\nMessage-ID: <m%s@old.example>\\nDate: %s\\n\\nBody of message %s in ${folder.replace(/'/g, '')}.\\n%s\\n' "$i" "$i" "$i" "$(date -u -R -d @$t)" "$i" "$pad" > "$d/cur/$t.m$i.old:2,$f"`,
     '  touch -d @$t "$d/cur/$t.m$i.old:2,$f"',
     '  i=$((i + 1))',
     'done',
@@ -157,21 +162,32 @@ for (const release of releasesUnderTest()) {
       const source = await snapshot(oldImap());
       const all = total(source);
       assert.ok(FOLDERS.every(([f, c]) => source.messages.get(f)?.size === c + (f === 'INBOX' ? all - TOTAL : 0)), 'the old server holds the generated mail');
+      // Stop it half-way whatever the copying speed: the old server's IMAPS replies may carry only
+      // half the bytes of its messages, then the rest is dropped. No copy completes on half the bytes,
+      // and the largest folder (INBOX, under a third of them) is copied and committed within them.
+      const bytes = Number((await old.exec(`find ${home}/Maildir -type f -path '*/cur/*' -printf '%s\\n' | awk '{ s += $1 } END { print s }'`)).stdout.trim());
+      assert.ok(bytes > TOTAL * PAD_LINES * 75, `the messages hold ${bytes} bytes`);
+      const imaps = ['OUTPUT', '-p', 'tcp', '--sport', '993'];
+      const iptables = (...args: string[]) => execa('ip', ['netns', 'exec', old.netns, 'iptables', ...args]);
+      await iptables('-A', ...imaps, '-m', 'quota', '--quota', String(Math.floor(bytes / 2)), '-j', 'ACCEPT');
+      await iptables('-A', ...imaps, '-j', 'DROP');
       const first = migrate();
-      // Stop it once some mail is in: freeze the old server's IMAP processes so nothing moves, stop
-      // dsync as Ctrl-C or a dropped connection would, then let the old server go on.
-      let seen = 0;
-      for (let i = 0; i < 1200 && seen < 100; i++) {
-        seen = await count();
-        if (seen < 100) await new Promise((r) => setTimeout(r, 100));
+      let settled = false;
+      void first.then(() => (settled = true));
+      // The event: the drop rule has dropped a reply packet, so the copy can go no further.
+      const dropped = async () => Number(/^\s*(\d+)\s+\d+\s+DROP\b/m.exec((await iptables('-nvxL', 'OUTPUT')).stdout)?.[1] ?? 0);
+      for (let i = 0; !settled && (await dropped()) === 0; i++) {
+        assert.ok(i < 1200, 'the copy reached half the bytes within 2 minutes');
+        await new Promise((r) => setTimeout(r, 100));
       }
-      await old.exec('pkill -STOP -u vmail -x imap || true');
-      seen = await count();
-      assert.ok(seen >= 100 && seen < all, `stopped half-way (${seen} of ${all})`);
+      assert.ok(!settled, `migrate ended before it was cut off: ${show(await first)}`);
       const stop = await host.exec('kill -TERM $(cat /run/mailrig-migrate.*/pid)');
       assert.equal(stop.code, 0, stop.stderr);
-      await old.exec('pkill -CONT -u vmail -x imap || true');
       const stopped = await first;
+      await iptables('-D', ...imaps, '-j', 'DROP');
+      await iptables('-D', ...imaps, '-m', 'quota', '--quota', String(Math.floor(bytes / 2)), '-j', 'ACCEPT');
+      const seen = await count();
+      assert.ok(seen > 0 && seen < all, `stopped half-way (${seen} of ${all})`);
       assert.notEqual(stopped.code, 0, show(stopped));
       assert.match(stopped.out + stopped.err, /run the same command again/);
       assert.equal((await host.exec('ls -d /run/mailrig-migrate.* 2>/dev/null | wc -l')).stdout.trim(), '0', 'the settings with the password are gone');
