@@ -14,7 +14,8 @@
 //   MAIL FROM carol@sender.test gets R_SPF_FAIL;
 // - a forward the second host refuses (alias → nobody@remote.test): the mailrig host's bounce goes
 //   to the SRS address, which it reverses, and reaches carol's mailbox on the second host;
-// - carol → a local mailbox keeps carol as the envelope sender.
+// - carol → a local mailbox keeps carol as the envelope sender;
+// - with postsrsd stopped, mail to the alias gets a temporary error, not an unrewritten forward.
 // Every wait is for an event: a message in a mailbox, a line in a log.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,6 +24,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
+import { SRS_PORTS } from '../../src/render/postsrsd.js';
 import { show, type Workspace } from '../support/e2e.js';
 import { TEST_HASH } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -262,6 +264,22 @@ for (const release of releasesUnderTest()) {
       const id = await inject(PROVISIONED.bob, 'delivered here');
       const text = await arrived(host, PROVISIONED.bob, id);
       assert.match(text, /^Return-Path: <carol@sender\.test>$/m, text);
+    });
+
+    it('while postsrsd is down, mail gets a temporary error instead of leaving unrewritten', async () => {
+      const stopped = await host.exec('service postsrsd stop >/dev/null 2>&1');
+      assert.equal(stopped.code, 0, stopped.stderr);
+      try {
+        const refused = await inject(`fwd@${PROVISIONED.domain}`, 'while postsrsd is down').then(
+          () => undefined,
+          (e: { responseCode?: number; response?: string }) => e,
+        );
+        assert.ok(refused, 'the message was not accepted');
+        assert.ok(refused.responseCode !== undefined && refused.responseCode >= 400 && refused.responseCode < 500, String(refused.response));
+      } finally {
+        const started = await host.exec(`service postsrsd start >/dev/null 2>&1 && for i in $(seq 1 100); do ss -ltn | grep -q ':${SRS_PORTS.forward} ' && exit 0; sleep 0.1; done; exit 1`);
+        assert.equal(started.code, 0, 'postsrsd listens again');
+      }
       process.stderr.write(`# ${debian}: forward.test.ts in ${elapsed()}\n`);
     });
   });
