@@ -198,13 +198,16 @@ for (const release of releasesUnderTest()) {
       await Promise.all([host?.stop(), remote?.stop()]);
     });
 
-    it('the SRS secret stays in the key store and reaches the host root-only, never printed', async () => {
+    it('the SRS secret stays in the key store and reaches the host root-only, never printed; postsrsd on loopback', async () => {
       const secret = readFileSync(join(ws.dir, '.mailrig/secrets/srs'), 'utf8').trim();
       const onHost = await host.exec('stat -c "%a %U:%G" /etc/postsrsd.secret; cat /etc/postsrsd.secret; pgrep -x postsrsd >/dev/null && echo running');
       const [mode, content, running] = onHost.stdout.trim().split('\n');
       assert.equal(mode, '600 root:root');
       assert.equal(content, secret);
       assert.equal(running, 'running');
+      // Its tables answer on loopback only.
+      const listening = await host.exec(`ss -Hltn '( sport = :${SRS_PORTS.forward} or sport = :${SRS_PORTS.reverse} )' | awk '{print $4}' | sort`);
+      assert.deepEqual(listening.stdout.trim().split('\n'), [`127.0.0.1:${SRS_PORTS.forward}`, `127.0.0.1:${SRS_PORTS.reverse}`]);
       const plan = await ws.mailrig(['plan']);
       assert.equal(plan.code, 0, show(plan));
       assert.ok(!plan.out.includes(secret) && !plan.err.includes(secret), 'the plan never shows the secret');
