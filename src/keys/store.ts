@@ -13,6 +13,7 @@
 //   .mailrig/acme/account.key        the ACME account key (ECDSA P-256)
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
 //   .mailrig/secrets/rspamd-controller.hash   that hash, made once (Catena takes about a second)
+//   .mailrig/secrets/srs             postsrsd's secret for rewritten sender addresses (see srs.ts)
 //   .mailrig/secrets/relay/<host>    relay passwords, set by `mailrig relay password` (see relay.ts)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
 //   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
@@ -33,6 +34,7 @@ import { certificateNames } from './names.js';
 import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 import { rspamdPasswordHash } from './rspamd-password.js';
 import { loadRelayPasswords } from './relay.js';
+import { SRS_SECRET_FILE, ensureSrsSecret, loadSrsSecret } from './srs.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
 // next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
@@ -92,6 +94,8 @@ export interface KeyMaterial {
   rspamdControllerPassword: string;
   /** Its hash in `rspamadm pw` form: what the host gets. */
   rspamdControllerHash: string;
+  /** postsrsd's secret (keys/srs.ts): the host gets it in a root-only file. */
+  srsSecret: string;
   /** Relay passwords by host name (keys/relay.ts), set by `mailrig relay password`. */
   relayPasswords: Record<string, string>;
   /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */
@@ -290,6 +294,7 @@ export async function ensureKeys(dir: string, opts: EnsureOptions): Promise<stri
     writeControllerHash(dir, password);
     created.push(CONTROLLER_SECRET);
   }
+  if (ensureSrsSecret(dir)) created.push(SRS_SECRET_FILE);
   const certPath = join(dir, 'tls/selfsigned.crt');
   const names = certificateNames(opts.hostname, opts.domains);
   if (!existsSync(certPath) || !sameNames(readFileSync(certPath, 'utf8'), names)) {
@@ -475,6 +480,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
     acmeAccountPem,
     rspamdControllerPassword,
     rspamdControllerHash: controllerHash(dir, rspamdControllerPassword),
+    srsSecret: loadSrsSecret(dir),
     relayPasswords: loadRelayPasswords(dir),
     backup: loadBackupSecrets(dir),
   };

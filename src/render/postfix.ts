@@ -24,6 +24,7 @@ import {
   relaySenderRows,
   relayTransport,
 } from './relay.js';
+import { SRS_TABLES } from './postsrsd.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
 import type { FileSpec, OnChange } from './types.js';
@@ -70,6 +71,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
     curves: MOZILLA_INTERMEDIATE.curves.join(' '),
     relay: relayData(ctx),
+    srs: SRS_TABLES,
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.

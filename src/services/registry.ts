@@ -1,12 +1,14 @@
 // Every service mailrig manages. Adding one is a file in this folder and a line here. Daemons are
-// started in this order: Redis before rspamd uses it; Postfix before Dovecot, whose auth and LMTP
-// sockets live in the directory Postfix creates under its queue (/var/spool/postfix/private).
+// started in this order: Redis before rspamd uses it; postsrsd before Postfix looks addresses up in
+// it; Postfix before Dovecot, whose auth and LMTP sockets live in the directory Postfix creates under
+// its queue (/var/spool/postfix/private).
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
 import { fail2ban } from './fail2ban.js';
 import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
+import { postsrsd } from './postsrsd.js';
 import { redis } from './redis.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
@@ -16,6 +18,7 @@ import type { ServiceDescriptor } from './types.js';
 export const SERVICES: readonly ServiceDescriptor[] = [
   redis,
   rspamd,
+  postsrsd,
   postfix,
   dovecot,
   nginx,

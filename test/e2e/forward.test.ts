@@ -1,0 +1,289 @@
+// Forwarding that passes SPF, proven on Debian 12 and 13 with two hosts from the provisioned image:
+// the mailrig host (example.com, an alias to an outside address) and a second host that mailrig
+// reconfigured for two other domains (remote.test with dave, sender.test with carol). A knotd on
+// this machine serves both hosts the three zones:
+//   example.com   mailrig's own records: MX and SPF name the mailrig host, its DKIM keys (ARC's too)
+//   sender.test   MX → the second host; SPF allows only this machine's address on the mailrig host's
+//                 link, where carol's mail is injected from
+//   remote.test   MX → the second host
+// Cases:
+// - carol@sender.test → fwd@example.com → dave@remote.test: at dave's mailbox the envelope sender is
+//   an SRS0 address at example.com, and the second host's rspamd found SPF passing (R_SPF_ALLOW) and
+//   the mailrig host's ARC seal valid (ARC_ALLOW, d=example.com);
+// - without SRS the same sender fails SPF there: one SMTP session from the mailrig host's address with
+//   MAIL FROM carol@sender.test gets R_SPF_FAIL;
+// - a forward the second host refuses (alias → nobody@remote.test): the mailrig host's bounce goes
+//   to the SRS address, which it reverses, and reaches carol's mailbox on the second host;
+// - carol → a local mailbox keeps carol as the envelope sender;
+// - with postsrsd stopped, mail to the alias gets a temporary error, not an unrewritten forward.
+// Every wait is for an event: a message in a mailbox, a line in a log.
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { execa } from 'execa';
+import nodemailer from 'nodemailer';
+import { SRS_PORTS } from '../../src/render/postsrsd.js';
+import { show, type Workspace } from '../support/e2e.js';
+import { TEST_HASH } from '../support/fixtures.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
+
+const DAVE = 'dave@remote.test';
+const CAROL = 'carol@sender.test';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `get` every 250 ms until it returns a value; fails with `what` after `timeoutMs`. */
+async function until<T>(get: () => Promise<T | undefined>, timeoutMs: number, what: string | (() => Promise<string>)): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await get();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out after ${timeoutMs} ms: ${typeof what === "string" ? what : await what()}`);
+    await sleep(250);
+  }
+}
+
+function zone(origin: string, records: string[]): { origin: string; text: string } {
+  return {
+    origin,
+    text: [`$ORIGIN ${origin}.`, '$TTL 300', `@ IN SOA ns1.${origin}. hostmaster.${origin}. 1 3600 600 86400 300`, `@ IN NS ns1.${origin}.`, ...records, ''].join('\n'),
+  };
+}
+
+/** The second host's mailrig.yaml: its own two domains, greylisting off (see below). */
+function remoteYaml(address: string, release: 'debian-12' | 'debian-13'): string {
+  return `server:
+  hostname: mail.remote.test
+  ipv4: ${address}
+  ssh: root@${address}
+  release: ${release}
+  allow_private_addresses: true
+admin_email: postmaster@remote.test
+domains:
+  remote.test:
+    mailboxes:
+      dave:
+        password_hash: "${TEST_HASH}"
+    aliases:
+      postmaster: dave
+      abuse: dave
+  sender.test:
+    mailboxes:
+      carol:
+        password_hash: "${TEST_HASH}"
+    aliases:
+      postmaster: carol
+      abuse: carol
+spam:
+  greylisting: false
+tls:
+  acme: self-signed
+`;
+}
+
+for (const release of releasesUnderTest()) {
+  const debian = CONFIG_RELEASE[release];
+  describe(`forwarding with SRS and ARC between two provisioned ${debian} hosts`, { timeout: 20 * 60_000 }, () => {
+    let host: TestHost;
+    let ws: Workspace;
+    let remote: TestHost;
+    let remoteWs: Workspace;
+    const knots: KnotServer[] = [];
+    /** iptables nat rules (without -I/-D) added for this test, removed in after(). */
+    const natRules: string[][] = [];
+    const started = Date.now();
+    const tag = randomBytes(4).toString('hex');
+    const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+
+    /** Injects a message over port 25 from this machine (the gateway sender.test's SPF allows). */
+    const inject = async (to: string, subject: string) => {
+      const messageId = `<${subject.replace(/\W+/g, '-')}-${tag}@sender.test>`;
+      const transport = nodemailer.createTransport({ host: host.address, port: 25, ignoreTLS: true, name: 'client.sender.test' });
+      try {
+        await transport.sendMail({ envelope: { from: CAROL, to }, from: `Carol <${CAROL}>`, to, subject, messageId, text: `${subject}\n` });
+      } finally {
+        transport.close();
+      }
+      return messageId;
+    };
+    /**
+     * The full text of the message in `user`'s mailbox (any folder) that names `messageId` — in its
+     * Message-ID header, or anywhere (`where: 'text'`, a bounce quoting it) — once it is there.
+     */
+    const arrived = (target: TestHost, user: string, messageId: string, where: 'message-id' | 'text' = 'message-id') =>
+      until(
+        async () => {
+          const query = where === 'text' ? `text ${JSON.stringify(messageId)}` : `header message-id ${JSON.stringify(messageId)}`;
+          const r = await target.exec(`doveadm fetch -u ${user} text ${query}`);
+          return r.code === 0 && r.stdout.includes(messageId) ? r.stdout : undefined;
+        },
+        120_000,
+        async () => `${messageId} in ${user}'s mailbox on ${target.name}; its Postfix log:\n${(await target.exec('tail -n 30 /var/log/postfix.log')).stdout}`,
+      );
+    /** rspamd's log line for the message with `messageId` on `target` (written once it scanned it). */
+    const scanned = (target: TestHost, messageId: string) =>
+      until(
+        async () => {
+          const r = await target.exec(`grep -F 'id: ${messageId}' /var/log/rspamd/rspamd.log | grep -F rspamd_task_write_log || true`);
+          return r.stdout.trim() || undefined;
+        },
+        30_000,
+        `rspamd's log line for ${messageId} on ${target.name}`,
+      );
+
+    before(async () => {
+      await cleanupStaleTestHosts();
+      const [m, r] = await Promise.all([startProvisionedHost({ release, name: `fwd-m-${release}` }), startProvisionedHost({ release, name: `fwd-r-${release}` })]);
+      ({ host, ws } = m);
+      ({ host: remote, ws: remoteWs } = r);
+      process.stderr.write(`# ${debian}: two hosts from the image in ${elapsed()}\n`);
+      // Each host's traffic leaves through this machine masqueraded as the other link's gateway.
+      // Between these two hosts it goes unchanged, as between two servers on the internet: the
+      // second host sees the mailrig host's own address, the one its SPF record names. Tagged like
+      // the test hosts' own rules, so a stale one goes with its host's namespace.
+      for (const [from, to] of [[host, remote], [remote, host]] as const) {
+        const rule = ['POSTROUTING', '-s', from.address, '-d', to.address, '-m', 'comment', '--comment', `mailrig-testhost:${host.netns.replace(/^mailrig-/, '')}`, '-j', 'RETURN'];
+        await execa('iptables', ['-t', 'nat', '-I', ...rule]);
+        natRules.push(rule);
+      }
+
+      // The mailrig host: two aliases to outside addresses. Greylisting off on both hosts: each sees
+      // the other (and this machine) as a first-time sender, which greylisting would defer for minutes.
+      const path = join(ws.dir, 'mailrig.yaml');
+      const yaml = readFileSync(path, 'utf8');
+      assert.match(yaml, /^ {4}aliases:.*\n/m);
+      writeFileSync(
+        path,
+        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', '  greylisting: false\n'),
+      );
+      // The second host: its own project for remote.test and sender.test (keys made by domain add),
+      // and its own SRS secret, as another operator's server has (the copied store had the image's).
+      writeFileSync(join(remoteWs.dir, 'mailrig.yaml'), remoteYaml(remote.address, debian));
+      rmSync(join(remoteWs.dir, '.mailrig/secrets/srs'));
+      const keys = await remoteWs.mailrig(['domain', 'add', 'remote.test']);
+      assert.equal(keys.code, 0, show(keys));
+      const [applied, remoteApplied] = await Promise.all([ws.mailrig(['apply', '--yes']), remoteWs.mailrig(['apply', '--yes'])]);
+      assert.equal(applied.code, 0, show(applied));
+      assert.equal(remoteApplied.code, 0, show(remoteApplied));
+      process.stderr.write(`# ${debian}: both hosts configured in ${elapsed()}\n`);
+
+      const own = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+      assert.equal(own.code, 0, show(own));
+      const zones = [
+        { origin: 'example.com', text: own.out },
+        zone('sender.test', ['@ IN MX 10 mail.remote.test.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
+        zone('remote.test', ['@ IN MX 10 mail', `mail IN A ${remote.address}`, `@ IN TXT "v=spf1 ip4:${remote.address} -all"`]),
+      ];
+      // One knotd per host, on this machine's end of its link: a resolv.conf names no port.
+      for (const t of [host, remote]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
+      await Promise.all(
+        [host, remote].map(async (t) => {
+          const dns = await t.exec(
+            `echo "nameserver ${t.gateway}" > /etc/resolv.conf && mkdir -p /var/spool/postfix/etc && cp /etc/resolv.conf /var/spool/postfix/etc/resolv.conf && ` +
+              'postfix reload >/dev/null 2>&1 && service rspamd restart </dev/null >/dev/null 2>&1',
+          );
+          assert.equal(dns.code, 0, dns.stderr);
+          await until(async () => ((await t.exec('rspamc stat >/dev/null 2>&1')).code === 0 ? true : undefined), 90_000, `rspamd answers on ${t.name}`);
+        }),
+      );
+      process.stderr.write(`# ${debian}: DNS served and rspamd restarted in ${elapsed()}\n`);
+    });
+    after(async () => {
+      for (const rule of natRules) await execa('iptables', ['-t', 'nat', '-D', ...rule], { reject: false });
+      for (const k of knots) await k.stop();
+      await Promise.all([host?.stop(), remote?.stop()]);
+    });
+
+    it('the SRS secret stays in the key store and reaches the host root-only, never printed; postsrsd on loopback', async () => {
+      const secret = readFileSync(join(ws.dir, '.mailrig/secrets/srs'), 'utf8').trim();
+      const onHost = await host.exec('stat -c "%a %U:%G" /etc/postsrsd.secret; cat /etc/postsrsd.secret; pgrep -x postsrsd >/dev/null && echo running');
+      const [mode, content, running] = onHost.stdout.trim().split('\n');
+      assert.equal(mode, '600 root:root');
+      assert.equal(content, secret);
+      assert.equal(running, 'running');
+      // Its tables answer on loopback only.
+      const listening = await host.exec(`ss -Hltn '( sport = :${SRS_PORTS.forward} or sport = :${SRS_PORTS.reverse} )' | awk '{print $4}' | sort`);
+      assert.deepEqual(listening.stdout.trim().split('\n'), [`127.0.0.1:${SRS_PORTS.forward}`, `127.0.0.1:${SRS_PORTS.reverse}`]);
+      const plan = await ws.mailrig(['plan']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.ok(!plan.out.includes(secret) && !plan.err.includes(secret), 'the plan never shows the secret');
+    });
+
+    it('a forward: dave gets an SRS envelope sender at example.com, SPF passes there and the ARC seal holds', async () => {
+      const id = await inject(`fwd@${PROVISIONED.domain}`, 'forwarded to dave');
+      const text = await arrived(remote, DAVE, id);
+      const returnPath = /^Return-Path: <([^>]*)>/m.exec(text)?.[1] ?? '';
+      assert.match(returnPath, /^SRS0=[^=]+=[^=]+=sender\.test=carol@example\.com$/i, text);
+      assert.match(text, /^From: Carol <carol@sender\.test>$/m, 'the From: header is not rewritten');
+      assert.match(text, /^ARC-Seal: i=1;[^\n]*(\n\s[^\n]*)*\bd=example\.com;/m, text);
+      const line = await scanned(remote, id);
+      assert.match(line, /R_SPF_ALLOW\(/, line);
+      assert.match(line, /ARC_ALLOW\([^)]*\)\{[^}]*example\.com[^}]*\}/, line);
+      process.stderr.write(`# ${debian}: forward checked at ${elapsed()}\n`);
+    });
+
+    it('without SRS the same envelope sender fails SPF at the second host', async () => {
+      const id = `<no-srs-${tag}@sender.test>`;
+      // One SMTP session from the mailrig host's own address, each reply read before the next command.
+      const session = await host.exec('bash -s', {
+        stdin: [
+          `exec 3<>/dev/tcp/${remote.address}/25 || exit 1`,
+          'reply() { while IFS= read -r -t 60 line <&3; do echo "$line"; case "$line" in [0-9][0-9][0-9]" "*) return 0;; esac; done; return 1; }',
+          'say() { printf "%s\\r\\n" "$1" >&3; reply; }',
+          'reply',
+          'say "EHLO mail.example.com"',
+          `say "MAIL FROM:<${CAROL}>"`,
+          `say "RCPT TO:<${DAVE}>"`,
+          'say DATA',
+          `printf 'From: Carol <${CAROL}>\\r\\nTo: ${DAVE}\\r\\nSubject: sent on without SRS\\r\\nMessage-ID: ${id}\\r\\nDate: %s\\r\\n\\r\\nno SRS\\r\\n.\\r\\n' "$(date -R)" >&3`,
+          'reply',
+          'say QUIT',
+        ].join('\n'),
+        timeoutMs: 120_000,
+      });
+      assert.match(session.stdout, /^250 [^\n]*queued as/m, `${session.stdout}\n${session.stderr}`);
+      const line = await scanned(remote, id);
+      assert.match(line, /R_SPF_FAIL\(/, line);
+      assert.doesNotMatch(line, /R_SPF_ALLOW\(/, line);
+      const text = await arrived(remote, DAVE, id);
+      assert.match(text, /^Return-Path: <carol@sender\.test>$/m, 'delivered on the second host with its sender as it came');
+    });
+
+    it('a forward the second host refuses bounces to the SRS address, which finds its way back to carol', async () => {
+      const id = await inject(`gone@${PROVISIONED.domain}`, 'forwarded to nobody');
+      const bounce = await arrived(remote, CAROL, id, 'text');
+      assert.match(bounce, /nobody@remote\.test/, bounce);
+      assert.match(bounce, /^Return-Path: <>$/m, bounce);
+      const log = (await host.exec('grep -F "to=<carol@sender.test>" /var/log/postfix.log')).stdout;
+      assert.match(log, /to=<carol@sender\.test>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.test\[[^\]]+\]:25,.*status=sent/, log);
+      process.stderr.write(`# ${debian}: bounce checked at ${elapsed()}\n`);
+    });
+
+    it('mail from outside delivered here keeps its envelope sender', async () => {
+      const id = await inject(PROVISIONED.bob, 'delivered here');
+      const text = await arrived(host, PROVISIONED.bob, id);
+      assert.match(text, /^Return-Path: <carol@sender\.test>$/m, text);
+    });
+
+    it('while postsrsd is down, mail gets a temporary error instead of leaving unrewritten', async () => {
+      const stopped = await host.exec('service postsrsd stop >/dev/null 2>&1');
+      assert.equal(stopped.code, 0, stopped.stderr);
+      try {
+        const refused = await inject(`fwd@${PROVISIONED.domain}`, 'while postsrsd is down').then(
+          () => undefined,
+          (e: { responseCode?: number; response?: string }) => e,
+        );
+        assert.ok(refused, 'the message was not accepted');
+        assert.ok(refused.responseCode !== undefined && refused.responseCode >= 400 && refused.responseCode < 500, String(refused.response));
+      } finally {
+        const started = await host.exec(`service postsrsd start >/dev/null 2>&1 && for i in $(seq 1 100); do ss -ltn | grep -q ':${SRS_PORTS.forward} ' && exit 0; sleep 0.1; done; exit 1`);
+        assert.equal(started.code, 0, 'postsrsd listens again');
+      }
+      process.stderr.write(`# ${debian}: forward.test.ts in ${elapsed()}\n`);
+    });
+  });
+}
