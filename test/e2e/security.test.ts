@@ -215,7 +215,7 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       imap.close();
     });
 
-    it('3. TLS on 25, 587, 465, 143, 993 and 443: TLS 1.2+ only, forward-secret AEAD ciphers, no compression or insecure renegotiation', { timeout: 5 * 60_000 }, async (t) => {
+    it('3. TLS on 25, 587, 465, 143, 993 and 443: TLS 1.2+ only, forward-secret AEAD ciphers, no compression or insecure renegotiation', { timeout: 12 * 60_000 }, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'mailrig-testssl-'));
       const targets: Array<[number, string[]]> = [[25, ['--starttls', 'smtp']], [587, ['--starttls', 'smtp']], [465, []], [143, ['--starttls', 'imap']], [993, []], [443, []]];
       // -p protocols, -e every offered cipher (--fast: through openssl in bulk), -R renegotiation,
