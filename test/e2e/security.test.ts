@@ -42,7 +42,7 @@ const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = {
 const chosen = (process.env.MAILRIG_SECURITY_RELEASES ?? 'bookworm,trixie').split(',').map((r) => r.trim()).filter(Boolean);
 
 for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.fail(`MAILRIG_SECURITY_RELEASES: unknown release ${r}`))) {
-  describe(`attacks on a provisioned ${configRelease} host`, { timeout: 12 * 60_000 }, () => {
+  describe(`attacks on a provisioned ${configRelease} host`, { timeout: 30 * 60_000 }, () => {
     let host: TestHost;
     let ws: Workspace;
     let knot: KnotServer | undefined;
