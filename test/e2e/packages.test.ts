@@ -9,14 +9,13 @@
 // provision.test.ts's proof).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { dkimResults, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { DAEMON_UNITS, dkimResults, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
 const ALICE_PASSWORD = PROVISIONED.alicePassword;
-const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
 /** Conffiles of their packages that mailrig renders: an upgrade shipping new versions would ask about them. */
 const CONFFILES = [
   ['nginx-common', '/etc/nginx/nginx.conf'],
@@ -63,8 +62,8 @@ for (const release of releasesUnderTest()) {
       assert.equal((await host.exec('dpkg --audit')).stdout, '', 'every package is configured');
       assert.equal(await sums(), before, "mailrig's versions of the configuration files stayed");
 
-      const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${UNITS.join(' ')}`);
-      assert.equal(state.stdout, `running\n${UNITS.map(() => 'active\n').join('')}`, state.stdout);
+      const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${DAEMON_UNITS.join(' ')}`);
+      assert.equal(state.stdout, `running\n${DAEMON_UNITS.map(() => 'active\n').join('')}`, state.stdout);
       // rspamd came back with mailrig's drop-in, whose warm-up rebuilt the cache before the main process started.
       const dropIn = await host.exec('systemctl show -p DropInPaths --value rspamd; ls /var/lib/rspamd | grep -c "\\.hsmp$"');
       assert.match(dropIn.stdout, /^\/etc\/systemd\/system\/rspamd\.service\.d\/mailrig\.conf\n[1-9]\d*\n$/, dropIn.stdout);
@@ -89,7 +88,7 @@ for (const release of releasesUnderTest()) {
       const plan = await ws.mailrig(['plan']);
       assert.equal(plan.code, 0, show(plan));
       assert.match(plan.out, /No changes/);
-      assert.equal((await host.exec(`systemctl is-active ${UNITS.join(' ')}`)).stdout, UNITS.map(() => 'active\n').join(''));
+      assert.equal((await host.exec(`systemctl is-active ${DAEMON_UNITS.join(' ')}`)).stdout, DAEMON_UNITS.map(() => 'active\n').join(''));
     });
   });
 }

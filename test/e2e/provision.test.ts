@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
+import { DAEMON_UNITS, dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
 
@@ -22,7 +22,6 @@ const chosen = (process.env.MAILRIG_PROVISION_RELEASES ?? 'bookworm,trixie').spl
 const ALICE_PASSWORD = 'Alice-e2e-password-2026';
 
 /** The units of every daemon mailrig runs: enabled, so that they come back after a reboot. */
-const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
 
 /** The pids of the five daemons' main processes on the host. */
 async function daemonPids(host: TestHost): Promise<string> {
@@ -81,10 +80,10 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
       const state = await host.exec('systemctl is-system-running; systemctl --failed --plain --no-legend');
       assert.equal(state.stdout, 'running\n', `no failed unit after provisioning:\n${state.stdout}`);
-      const enabled = await host.exec(`systemctl is-enabled ${UNITS.join(' ')}`);
-      assert.deepEqual(enabled.stdout.trim().split('\n'), UNITS.map(() => 'enabled'), `${UNITS.join(' ')}:\n${enabled.stdout}`);
-      const active = await host.exec(`systemctl is-active ${UNITS.join(' ')}`);
-      assert.deepEqual(active.stdout.trim().split('\n'), UNITS.map(() => 'active'), `${UNITS.join(' ')}:\n${active.stdout}`);
+      const enabled = await host.exec(`systemctl is-enabled ${DAEMON_UNITS.join(' ')}`);
+      assert.deepEqual(enabled.stdout.trim().split('\n'), DAEMON_UNITS.map(() => 'enabled'), `${DAEMON_UNITS.join(' ')}:\n${enabled.stdout}`);
+      const active = await host.exec(`systemctl is-active ${DAEMON_UNITS.join(' ')}`);
+      assert.deepEqual(active.stdout.trim().split('\n'), DAEMON_UNITS.map(() => 'active'), `${DAEMON_UNITS.join(' ')}:\n${active.stdout}`);
     });
 
     it('submission on 587 (STARTTLS) and 465 (TLS) with AUTH delivers to another mailbox, fetched over IMAPS', async () => {

@@ -7,13 +7,12 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { DAEMON_UNITS, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
 const ALICE_PASSWORD = PROVISIONED.alicePassword;
-const UNITS = ['postfix', 'dovecot', 'rspamd', 'redis-server', 'nginx', 'fail2ban'];
 const LOAD = 500;
 
 for (const release of releasesUnderTest()) describe(`reboots and power loss on a provisioned ${CONFIG_RELEASE[release]} host`, { timeout: 20 * 60_000 }, () => {
@@ -54,8 +53,8 @@ for (const release of releasesUnderTest()) describe(`reboots and power loss on a
     await host.boot();
     t.diagnostic(`reboot: ${Date.now() - t0} ms`);
 
-    const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${UNITS.join(' ')}`);
-    assert.equal(state.stdout, `running\n${UNITS.map(() => 'active\n').join('')}`, state.stdout);
+    const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${DAEMON_UNITS.join(' ')}`);
+    assert.equal(state.stdout, `running\n${DAEMON_UNITS.map(() => 'active\n').join('')}`, state.stdout);
     const subjects = (await fetchInbox(bobImap(), 3)).map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1]).sort();
     assert.deepEqual(subjects, ['before reboot 1', 'before reboot 2', 'before reboot 3']);
     assert.equal(await queue(), queued, 'the queued message is still queued, under the same id');

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 export { dkimResults, mailauthResolver } from './dkim.js';
+import { SERVICES } from '../../src/services/registry.js';
 import { PROJECT_ROOT } from './fixtures.js';
 import type { TestHost } from './testhost.js';
 
@@ -25,6 +26,9 @@ export interface Workspace {
   /** Runs `mailrig ARGS` in the workspace; host-facing commands get the test host's key and known_hosts. */
   mailrig(args: string[], opts?: { input?: string; hostFlags?: boolean }): Promise<CliResult>;
 }
+
+/** The systemd units of the daemons mailrig runs on every host, in the order it starts them. */
+export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon ? [s.daemon.unit] : []));
 
 /** One result of `mailrig check --json`. */
 export interface CheckResultJson {
