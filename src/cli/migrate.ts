@@ -81,8 +81,11 @@ export function migrationScript(address: string, settings: string, ca: string | 
     'dir=$(mktemp -d /run/mailrig-migrate.XXXXXX) || exit 70',
     'trap \'rm -rf "$dir"\' EXIT',
     'pid=',
-    // The connection gone (or Ctrl-C): dsync is stopped cleanly and what it committed stays.
-    "trap '[ -n \"$pid\" ] && kill -TERM \"$pid\" 2>/dev/null' INT TERM HUP",
+    // The connection gone, Ctrl-C, or TERM to this script: dsync is asked to stop, and what it
+    // committed stays. One waiting on a server that has gone silent would wait minutes for its
+    // timeout: after 10 s it is killed (a commit it had not finished is simply done again next time).
+    'stop() { [ -n "$pid" ] || exit 130; kill -TERM "$pid" 2>/dev/null; i=0; while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.5; i=$((i + 1)); done; kill -KILL "$pid" 2>/dev/null; }',
+    "trap stop INT TERM HUP",
     // Dovecot 2.4 wants its config version before any other setting, the include too.
     `{ grep -m1 '^dovecot_config_version' /etc/dovecot/dovecot.conf; cat <<'${s}'`,
     settings.trimEnd(),
@@ -96,7 +99,8 @@ export function migrationScript(address: string, settings: string, ca: string | 
     // dsync reads the settings as root, then works as the mail user.
     `doveadm -c "$dir/migrate.conf" sync -1 -R -u ${shQuote(address)} imapc: &`,
     'pid=$!',
-    'echo "$pid" > "$dir/pid"',
+    // What to signal to stop the run (as a dropped connection does).
+    'echo "$$" > "$dir/pid"',
     'wait "$pid"; code=$?',
     'exit $code',
     '',

@@ -181,6 +181,8 @@ for (const release of releasesUnderTest()) {
         await new Promise((r) => setTimeout(r, 100));
       }
       if (settled) assert.fail(`migrate ended before it was cut off: ${show(await first)}`);
+      // Stopped as a dropped SSH connection or Ctrl-C stops it: the run's script is signalled; dsync,
+      // stuck on the silent server, is asked to stop and then killed.
       const stop = await host.exec('kill -TERM $(cat /run/mailrig-migrate.*/pid)');
       assert.equal(stop.code, 0, stop.stderr);
       const stopped = await first;

@@ -1,6 +1,10 @@
 // mailrig migrate's pieces that need no host: the --from URL, the CSV of --all, the per-release
 // imapc settings (the password quoted, never on a command line) and the script that carries them.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { checkLogin, migrationScript, migrationSettings, parseCsv, parseMessageCount, parseSource } from '../../src/cli/migrate.js';
 import { UsageError } from '../../src/errors.js';
@@ -68,6 +72,29 @@ describe('migrate settings and script', () => {
     assert.match(script, /ssl_client_ca_file = \$dir\/ca\/ca\.pem/);
     const doveadm = script.split('\n').find((l) => l.startsWith('doveadm '));
     assert.equal(doveadm, `doveadm -c "$dir/migrate.conf" sync -1 -R -u 'alice@example.com' imapc: &`);
+  });
+
+  it('stopped while dsync hangs on a silent server: asked to stop, then killed; the run ends and its directory goes', async () => {
+    // A doveadm that ignores TERM, as one blocked on a server that stopped answering does in effect.
+    const bin = mkdtempSync(join(tmpdir(), 'mailrig-migrate-bin-'));
+    writeFileSync(join(bin, 'doveadm'), "#!/bin/sh\ntrap '' TERM\nexec sleep 120\n", { mode: 0o755 });
+    const before = new Set(readdirSync('/run').filter((f) => f.startsWith('mailrig-migrate.')));
+    const child = spawn('sh', ['-s'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['pipe', 'ignore', 'ignore'] });
+    const ended = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    child.stdin.end(migrationScript('a@example.com', migrationSettings('debian-13', source, 'a', 'secret'), undefined));
+    try {
+      let dir: string | undefined;
+      while (!dir) {
+        dir = readdirSync('/run').find((f) => f.startsWith('mailrig-migrate.') && !before.has(f) && existsSync(`/run/${f}/pid`));
+        if (!dir) await new Promise((r) => setTimeout(r, 50));
+      }
+      process.kill(Number(readFileSync(`/run/${dir}/pid`, 'utf8')), 'SIGTERM');
+      assert.notEqual(await ended, 0);
+      assert.equal(existsSync(`/run/${dir}`), false, 'the settings directory is gone');
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(bin, { recursive: true, force: true });
+    }
   });
 
   it('a password holding the end marker does not end the settings early', () => {
