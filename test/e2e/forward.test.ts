@@ -97,6 +97,8 @@ for (const release of releasesUnderTest()) {
     const natRules: string[][] = [];
     const started = Date.now();
     const tag = randomBytes(4).toString('hex');
+    /** The envelope sender dave's copy of a forward arrived with (set by the forward case). */
+    let srsAddress = '';
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
     /** Injects a message over port 25 from this machine (the gateway sender.test's SPF allows). */
@@ -218,6 +220,7 @@ for (const release of releasesUnderTest()) {
       const text = await arrived(remote, DAVE, id);
       const returnPath = /^Return-Path: <([^>]*)>/m.exec(text)?.[1] ?? '';
       assert.match(returnPath, /^SRS0=[^=]+=[^=]+=sender\.test=carol@example\.com$/i, text);
+      srsAddress = returnPath;
       assert.match(text, /^From: Carol <carol@sender\.test>$/m, 'the From: header is not rewritten');
       assert.match(text, /^ARC-Seal: i=1;[^\n]*(\n\s[^\n]*)*\bd=example\.com;/m, text);
       const line = await scanned(remote, id);
@@ -261,6 +264,20 @@ for (const release of releasesUnderTest()) {
       const log = (await host.exec('grep -F "to=<carol@sender.test>" /var/log/postfix.log')).stdout;
       assert.match(log, /to=<carol@sender\.test>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.test\[[^\]]+\]:25,.*status=sent/, log);
       process.stderr.write(`# ${debian}: bounce checked at ${elapsed()}\n`);
+    });
+
+    it('a bounce the second host sends after accepting reaches carol through the SRS address', async () => {
+      assert.ok(srsAddress, 'the SRS address of the forward above');
+      // What the second host's Postfix sends when a message it accepted cannot be delivered: a
+      // report from the null sender to the envelope sender, found through example.com's MX.
+      const id = `<late-bounce-${tag}@remote.test>`;
+      const report = [`From: MAILER-DAEMON@remote.test`, `To: ${srsAddress}`, 'Subject: Undelivered Mail Returned to Sender', `Message-ID: ${id}`, '', 'dave@remote.test: mailbox unavailable', ''].join('\n');
+      const sent = await remote.exec(`/usr/sbin/sendmail -f '<>' '${srsAddress}'`, { stdin: report });
+      assert.equal(sent.code, 0, sent.stderr);
+      const text = await arrived(remote, CAROL, id);
+      assert.match(text, /^Return-Path: <>$/m, text);
+      const log = (await host.exec(`grep -F 'orig_to=<${srsAddress}>' /var/log/postfix.log`)).stdout;
+      assert.match(log, /to=<carol@sender\.test>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.test\[[^\]]+\]:25,.*status=sent/, log);
     });
 
     it('mail from outside delivered here keeps its envelope sender', async () => {
