@@ -91,7 +91,7 @@ for (const release of releasesUnderTest()) {
         path,
         // dave's main password is for no service: only his app passwords log in. The failed logins
         // below would otherwise have fail2ban block this machine.
-        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n        limits: { per_day: ${BOB_PER_DAY} }\n      carol:\n        password_hash: "${TEST_HASH}"\n      dave:\n        password_hash: "${TEST_HASH}"\n        main_password_only: []\n`).replace(
+        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n        limits: { per_day: ${BOB_PER_DAY}, recipients: 2 }\n      carol:\n        password_hash: "${TEST_HASH}"\n      dave:\n        password_hash: "${TEST_HASH}"\n        main_password_only: []\n`).replace(
           /^ {4}aliases:.*\n/m,
           // Other senders for alice: Sieve's vacation answers each sender once, so the bulk and
           // auto-submitted messages must come from senders that have not had a reply yet.
@@ -310,13 +310,30 @@ for (const release of releasesUnderTest()) {
     const stored = async (user: string, subject: string) =>
       Number((await host.exec(`doveadm search -u ${user} mailbox INBOX subject '${subject}' | wc -l`)).stdout.trim());
 
-    it(`sending limits: ${BURST} messages from bob in a burst → exactly ${BOB_PER_DAY} accepted, the rest refused with 451; alice still sends; one notice; user list marks bob`, async (t) => {
+    it(`sending limits: ${BURST} messages from bob in a burst → exactly ${BOB_PER_DAY} accepted, the rest refused with 451; too many recipients 5xx; alice still sends; one notice; user list marks bob`, async (t) => {
       const t0 = Date.now();
       const { codes, texts } = await burst('bob@example.com', TEST_PASSWORD, 'dave@example.com', BURST);
       t.diagnostic(`burst of ${BURST}: ${Date.now() - t0} ms`);
-      assert.equal(codes.filter((c) => c === 250).length, BOB_PER_DAY, texts.join('\n'));
+      const rspamdLog = async () => (await host.exec("grep 'mailrig limits' /var/log/rspamd/rspamd.log | grep -v refused | tail -n 20")).stdout;
+      assert.equal(codes.filter((c) => c === 250).length, BOB_PER_DAY, `${texts.join('\n')}\n${await rspamdLog()}`);
       assert.equal(codes.filter((c) => c === 451).length, BURST - BOB_PER_DAY, texts.join('\n'));
       assert.deepEqual(texts.filter((x) => !x.startsWith('250 ')), [`451 4.7.1 Sending limit reached (${BOB_PER_DAY} messages per day); try again later`]);
+      // Too many recipients is refused for good (and brings no second notice).
+      const socket = connect({ host: host.address, port: 465, ca, servername: 'mail.example.com' });
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      const c = new Conversation(socket, 30_000);
+      try {
+        await c.reply();
+        await c.command('EHLO client.example');
+        assert.equal((await c.command(`AUTH PLAIN ${Buffer.from(`\0bob@example.com\0${TEST_PASSWORD}`).toString('base64')}`)).code, 235);
+        await c.command('MAIL FROM:<bob@example.com>');
+        for (const to of ['alice', 'carol', 'dave']) assert.equal((await c.command(`RCPT TO:<${to}@example.com>`)).code, 250);
+        await c.command('DATA');
+        const r = await c.command('From: <bob@example.com>\r\nSubject: to three\r\n\r\nHello.\r\n.');
+        assert.match(r.raw, /^5\d\d 5\.7\.1 Too many recipients: at most 2 recipients per message/, r.raw);
+      } finally {
+        socket.destroy();
+      }
       // Right after, alice is not affected.
       await send({ from: 'alice@example.com', to: 'dave@example.com', subject: 'after the burst', text: 'Still sending.' });
       await delivered('dave@example.com', BOB_PER_DAY + 1);
