@@ -335,12 +335,12 @@ for (const release of releasesUnderTest()) {
         socket.destroy();
       }
       // Right after, alice is not affected.
-      await send({ from: 'alice@example.com', to: 'dave@example.com', subject: 'after the burst', text: 'Still sending.' });
+      await send({ from: 'alice@example.com', to: 'dave@example.com', subject: 'alice right after', text: 'Still sending.' });
       await delivered('dave@example.com', BOB_PER_DAY + 1);
       await queueEmpty();
       // Only the accepted messages were queued and delivered: the refused ones never entered the queue.
       assert.equal(await stored('dave@example.com', 'burst'), BOB_PER_DAY);
-      assert.equal(await stored('dave@example.com', 'after the burst'), 1);
+      assert.equal(await stored('dave@example.com', 'alice right after'), 1);
 
       // The notice job, run now instead of waiting for its timer; a second run finds nothing new.
       for (const run of [1, 2]) {
