@@ -175,7 +175,7 @@ export function buildProgram(): Command {
     .option('--yes', 'with --apply: apply without asking')
     .action(async (address: string, name: string, opts) => exit(await (await import('./app-password.js')).runAppPasswordRm(address, name, opts)));
   hostOptions(user.command('list'))
-    .description('the mailboxes with how full each is (asked from the host in one round trip), as a table or --json')
+    .description('the mailboxes with how full each is and who hit a sending limit in the last day (asked from the host in one round trip), as a table or --json')
     .option('--json', 'as JSON, for scripts')
     .option('--domain <domain>', 'only this domain (Unicode accepted)')
     .option('--no-usage', 'do not ask the host how full the mailboxes are')

@@ -278,7 +278,9 @@ export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(
   // Orphaned maildirs (mail left by removed users) need host facts; listed once apply gathers them.
   const usage = opts.usage ? await usageOrWarning(config, opts, readUsage) : undefined;
   if (opts.json) {
-    const withUsage = usage ? rows.map((r) => ({ ...r, used: usage.get(r.address)?.used ?? null })) : rows;
+    const withUsage = usage
+      ? rows.map((r) => ({ ...r, used: usage.get(r.address)?.used ?? null, limited: usage.get(r.address)?.limited ?? null }))
+      : rows;
     io.out(`${JSON.stringify(withUsage, null, 2)}\n`);
     return 0;
   }
@@ -294,7 +296,7 @@ export async function runUserList(opts: ListOptions, io: AccountsIo = defaultIo(
         ...(usage ? [usedText(usage.get(r.address)?.used, r.quota)] : []),
         `${formatSize(r.quota)}${r.quotaFromDefault ? ' (default)' : ''}`,
         r.aliases.map(displayAddress).join(', ') || '-',
-        r.sendOnly ? 'send-only' : '',
+        [r.sendOnly ? 'send-only' : '', usage?.get(r.address)?.limited ? 'sending limited (last 24h)' : ''].filter(Boolean).join(', '),
       ]),
     ),
   );

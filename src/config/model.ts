@@ -22,6 +22,16 @@ export interface Mailbox {
   mainPasswordServices: LoginService[];
   /** Revocable passwords, in the file's order. */
   appPasswords: AppPassword[];
+  /** Sending limits when logged in: the mailbox's own, else the server's. */
+  limits: SendingLimits;
+}
+
+/** How much one logged-in user may send (see limits: in mailrig.yaml). */
+export interface SendingLimits {
+  perMinute: number;
+  perDay: number;
+  /** Recipients per message. */
+  recipients: number;
 }
 
 export interface AppPassword {
@@ -95,6 +105,8 @@ export interface Config {
   mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean; quotaWarning: { subject: string; body: string } };
   spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
   security: { maxAuthFailures: number; banMinutes: number };
+  /** The server's sending limits: every mailbox without its own. */
+  limits: SendingLimits;
   tls: { acme: string; caBundle: string | undefined };
   /** Relays for outbound mail; undefined when mail goes straight to the recipients' MX hosts. */
   relay?: RelayRouting | undefined;
@@ -122,6 +134,7 @@ function asList(v: string | string[] | undefined): string[] {
 /** Raw (schema-checked, rules-checked) config → the normalized model. */
 export function normalize(raw: RawConfig): Config {
   const defaultQuota = parseSize(raw.mail.default_quota) ?? 0;
+  const limits: SendingLimits = { perMinute: raw.limits.per_minute, perDay: raw.limits.per_day, recipients: raw.limits.recipients };
   const domains: Domain[] = Object.entries(raw.domains).map(([key, d]) => {
     const name = toAsciiDomain(key) ?? key.toLowerCase();
     const mailboxes: Mailbox[] = Object.entries(d.mailboxes).map(([local, m]) => ({
@@ -146,6 +159,11 @@ export function normalize(raw: RawConfig): Config {
         created: p.created,
         services: p.only ?? [...LOGIN_SERVICES],
       })),
+      limits: {
+        perMinute: m.limits?.per_minute ?? limits.perMinute,
+        perDay: m.limits?.per_day ?? limits.perDay,
+        recipients: m.limits?.recipients ?? limits.recipients,
+      },
     }));
     const owned: Alias[] = mailboxes.flatMap((m) => m.aliases.map((a) => ({ address: a, targets: [m.address] })));
     const standalone: Alias[] = Object.entries(d.aliases).map(([local, targets]) => ({
@@ -185,6 +203,7 @@ export function normalize(raw: RawConfig): Config {
       gtube: raw.spam.gtube,
     },
     security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
+    limits,
     tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
     relay: raw.relay && normalizeRelay(raw.relay),
     backup: raw.backup && {

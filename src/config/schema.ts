@@ -100,6 +100,29 @@ const appPassword = z
   })
   .describe('A revocable password for one device or program, made by mailrig user app-password add');
 
+/** Sending limits of a logged-in user when mailrig.yaml sets none: a person never meets them, a spam run does at once. */
+export const LIMITS_DEFAULT = { per_minute: 30, per_day: 1000, recipients: 100 } as const;
+
+const count = (what: string) =>
+  z
+    .number({ message: `must be a whole number of ${what}, at least 1` })
+    .int({ message: `must be a whole number of ${what}, at least 1` })
+    .min(1, { message: `must be a whole number of ${what}, at least 1` });
+
+const limitFields = {
+  per_minute: count('messages').describe('Messages a user may send in one minute (counted from its first message in that minute)'),
+  per_day: count('messages').describe('Messages a user may send in one day (counted from its first message of that day)'),
+  recipients: count('recipients').describe('Recipients one message may have'),
+};
+
+const mailboxLimits = z
+  .strictObject({
+    per_minute: limitFields.per_minute.optional(),
+    per_day: limitFields.per_day.optional(),
+    recipients: limitFields.recipients.optional(),
+  })
+  .describe("This user's sending limits; each unset one is the server's (limits: in mailrig.yaml)");
+
 const mailbox = z
   .strictObject({
     password_hash: passwordHash,
@@ -124,6 +147,7 @@ const mailbox = z
         message: 'app password names are 1 to 32 of a-z, 0-9, _ and -, starting with a letter or digit',
       })
       .describe('App passwords, keyed by name'),
+    limits: mailboxLimits.optional(),
   })
   .describe('One mailbox, keyed by its local part');
 
@@ -237,6 +261,16 @@ export const configSchema = z
       })
       .default({ reject: 15, add_header: 6, greylist: 4, greylisting: true, gtube: false })
       .describe('Spam filter thresholds'),
+    limits: z
+      .strictObject({
+        per_minute: limitFields.per_minute.default(LIMITS_DEFAULT.per_minute),
+        per_day: limitFields.per_day.default(LIMITS_DEFAULT.per_day),
+        recipients: limitFields.recipients.default(LIMITS_DEFAULT.recipients),
+      })
+      .default(LIMITS_DEFAULT)
+      .describe(
+        'Sending limits per logged-in user, the brake on a stolen password: over them a message is refused at submission and the admin (admin_email) hears of it once a day',
+      ),
     security: z
       .strictObject({
         max_auth_failures: z

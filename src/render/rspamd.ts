@@ -7,6 +7,7 @@
 // rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
 // (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
 import type { RenderContext } from './context.js';
+import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
 import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspamd-dkim.js';
 import { renderTemplate } from './template.js';
@@ -88,7 +89,7 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
     // systemd reads a changed drop-in after a daemon-reload (apply runs one), then the restart applies it.
     file(RSPAMD_DROP_IN, renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS }), 'restart'),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
-    file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data), 'reload'),
+    file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data) + renderLimitsLua(ctx.config), 'reload'),
     ...signingKeys(ctx.keys.dkim)
       .filter((k) => domains.has(k.domain))
       .map((k) => file(dkimKeyPath(k), rspamdKeyFile(k), 'reload', { mode: '0640', group: RSPAMD_USER, secret: true })),

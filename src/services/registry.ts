@@ -6,6 +6,7 @@ import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
 import { fail2ban } from './fail2ban.js';
+import { limits } from './limits.js';
 import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
@@ -27,4 +28,5 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   system,
   acmeAgent,
   backup,
+  limits,
 ];

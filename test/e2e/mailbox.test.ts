@@ -3,7 +3,8 @@
 // client declares its SIZE; at end-of-data when it does not, on Dovecot 2.4) and nothing is stored; passing 80%
 // and then 95% of the quota brings one warning each; `mailrig user list` shows the usage; a vacation reply goes once to
 // a sender, and never to bulk or auto-submitted mail; app passwords log in where they are meant to and
-// stop when removed, and a restricted main password is refused. Hosts start from the cached provisioned image
+// stop when removed, and a restricted main password is refused; a user sending a burst is cut off at
+// its sending limit while others still send, and the admin hears of it once. Hosts start from the cached provisioned image
 // (provisioning is provision.test.ts's proof); the mailbox settings are applied to them.
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -27,6 +28,16 @@ const HEADER_ROOM = 3_000;
 
 /** Text of `bytes` bytes in 76-character lines, so it travels as 7bit. */
 const filler = (bytes: number) => `${'x'.repeat(75)}\n`.repeat(Math.ceil(bytes / 76)).slice(0, bytes);
+
+/** bob's own sending limit, per day: a day never ends inside the burst, so the count is exact. */
+const BOB_PER_DAY = 20;
+const BURST = 500;
+/**
+ * Messages per SMTP session in the burst. Postfix slows a session down after 10 refused commands
+ * (smtpd_soft_error_limit, 1 s each) and drops it after 20: the burst opens a new session, as a
+ * spamming client would, before that.
+ */
+const PER_SESSION = 9;
 
 for (const release of releasesUnderTest()) {
   const debian = CONFIG_RELEASE[release];
@@ -80,7 +91,7 @@ for (const release of releasesUnderTest()) {
         path,
         // dave's main password is for no service: only his app passwords log in. The failed logins
         // below would otherwise have fail2ban block this machine.
-        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n      carol:\n        password_hash: "${TEST_HASH}"\n      dave:\n        password_hash: "${TEST_HASH}"\n        main_password_only: []\n`).replace(
+        yaml.replace(bob, `${bob}        quota: ${QUOTA}\n        limits: { per_day: ${BOB_PER_DAY}, recipients: 2 }\n      carol:\n        password_hash: "${TEST_HASH}"\n      dave:\n        password_hash: "${TEST_HASH}"\n        main_password_only: []\n`).replace(
           /^ {4}aliases:.*\n/m,
           // Other senders for alice: Sieve's vacation answers each sender once, so the bulk and
           // auto-submitted messages must come from senders that have not had a reply yet.
@@ -258,6 +269,99 @@ for (const release of releasesUnderTest()) {
       const reply = replies[0]?.toString() ?? '';
       assert.match(reply, /^Auto-Submitted: auto-replied/m);
       assert.match(reply, /I am away until Monday\./);
+    });
+
+    /**
+     * Submits `count` one-line messages as `user` to `to` over implicit TLS, in 4 parallel sessions of
+     * PER_SESSION messages each; the reply code to each end-of-data, and every distinct reply text.
+     */
+    const burst = async (user: string, password: string, to: string, count: number) => {
+      const codes: number[] = [];
+      const texts = new Set<string>();
+      let next = 0;
+      const session = async () => {
+        while (next < count) {
+          const socket = connect({ host: host.address, port: 465, ca, servername: 'mail.example.com' });
+          await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+          const c = new Conversation(socket, 30_000);
+          try {
+            assert.equal((await c.reply()).code, 220);
+            assert.equal((await c.command('EHLO client.example')).code, 250);
+            assert.equal((await c.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`)).code, 235);
+            for (let k = 0; k < PER_SESSION && next < count; k++) {
+              const i = next++;
+              assert.equal((await c.command(`MAIL FROM:<${user}>`)).code, 250);
+              assert.equal((await c.command(`RCPT TO:<${to}>`)).code, 250);
+              assert.equal((await c.command('DATA')).code, 354);
+              const r = await c.command(`From: <${user}>\r\nTo: <${to}>\r\nSubject: burst ${i}\r\n\r\nMessage ${i}.\r\n.`);
+              codes.push(r.code);
+              texts.add(r.raw.trim().replace(/ [0-9A-F]{8,}$/, ''));
+            }
+            await c.command('QUIT');
+          } finally {
+            socket.destroy();
+          }
+        }
+      };
+      await Promise.all([session(), session(), session(), session()]);
+      return { codes, texts: [...texts].sort() };
+    };
+    /** Messages in `user`'s INBOX whose subject contains `subject`, as Dovecot counts them. */
+    const stored = async (user: string, subject: string) =>
+      Number((await host.exec(`doveadm search -u ${user} mailbox INBOX subject '${subject}' | wc -l`)).stdout.trim());
+
+    it(`sending limits: ${BURST} messages from bob in a burst → exactly ${BOB_PER_DAY} accepted, the rest refused with 451; too many recipients 5xx; alice still sends; one notice; user list marks bob`, async (t) => {
+      const t0 = Date.now();
+      const { codes, texts } = await burst('bob@example.com', TEST_PASSWORD, 'dave@example.com', BURST);
+      t.diagnostic(`burst of ${BURST}: ${Date.now() - t0} ms`);
+      const rspamdLog = async () => (await host.exec("grep 'mailrig limits' /var/log/rspamd/rspamd.log | grep -v refused | tail -n 20")).stdout;
+      assert.equal(codes.filter((c) => c === 250).length, BOB_PER_DAY, `${texts.join('\n')}\n${await rspamdLog()}`);
+      assert.equal(codes.filter((c) => c === 451).length, BURST - BOB_PER_DAY, texts.join('\n'));
+      assert.deepEqual(texts.filter((x) => !x.startsWith('250 ')), [`451 4.7.1 Sending limit reached (${BOB_PER_DAY} messages per day); try again later`]);
+      // Too many recipients is refused for good (and brings no second notice).
+      const socket = connect({ host: host.address, port: 465, ca, servername: 'mail.example.com' });
+      await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      const c = new Conversation(socket, 30_000);
+      try {
+        await c.reply();
+        await c.command('EHLO client.example');
+        assert.equal((await c.command(`AUTH PLAIN ${Buffer.from(`\0bob@example.com\0${TEST_PASSWORD}`).toString('base64')}`)).code, 235);
+        await c.command('MAIL FROM:<bob@example.com>');
+        for (const to of ['alice', 'carol', 'dave']) assert.equal((await c.command(`RCPT TO:<${to}@example.com>`)).code, 250);
+        await c.command('DATA');
+        const r = await c.command('From: <bob@example.com>\r\nSubject: to three\r\n\r\nHello.\r\n.');
+        assert.match(r.raw, /^5\d\d 5\.7\.1 Too many recipients: at most 2 recipients per message/, r.raw);
+      } finally {
+        socket.destroy();
+      }
+      // Right after, alice is not affected.
+      await send({ from: 'alice@example.com', to: 'dave@example.com', subject: 'alice right after', text: 'Still sending.' });
+      await delivered('dave@example.com', BOB_PER_DAY + 1);
+      await queueEmpty();
+      // Only the accepted messages were queued and delivered: the refused ones never entered the queue.
+      assert.equal(await stored('dave@example.com', 'burst'), BOB_PER_DAY);
+      assert.equal(await stored('dave@example.com', 'alice right after'), 1);
+
+      // The notice job, run now instead of waiting for its timer; a second run finds nothing new.
+      for (const run of [1, 2]) {
+        const job = await host.exec('systemctl start mailrig-limit-notice.service');
+        assert.equal(job.code, 0, `run ${run}: ${job.stderr}`);
+      }
+      assert.equal((await host.exec("redis-cli llen 'mailrig:limit-notices'")).stdout.trim(), '0');
+      await queueEmpty();
+      // admin_email is postmaster@example.com, an alias of alice.
+      assert.equal(await stored('alice@example.com', 'Sending limit reached by bob@example.com'), 1);
+      assert.equal(await stored('alice@example.com', 'Sending limit reached'), 1);
+      const notice = (await host.exec("doveadm fetch -u alice@example.com text mailbox INBOX subject 'Sending limit reached'")).stdout;
+      assert.match(notice, /bob@example\.com reached its limit of messages per day/);
+
+      const listed = await ws.mailrig(['user', 'list'], { hostFlags: true });
+      assert.equal(listed.code, 0, show(listed));
+      assert.match(listed.out, /^bob@example\.com .*sending limited \(last 24h\)$/m, listed.out);
+      assert.doesNotMatch(listed.out, /^alice@example\.com .*sending limited/m, listed.out);
+      const json = JSON.parse((await ws.mailrig(['user', 'list', '--json'], { hostFlags: true })).out) as Array<{ address: string; limited: boolean }>;
+      assert.deepEqual(json.filter((r) => r.limited).map((r) => r.address), ['bob@example.com']);
+      t.diagnostic(`sending-limit case: ${Date.now() - t0} ms`);
     });
   });
 }

@@ -68,7 +68,7 @@ describe('dovecot passwd-file', () => {
   });
 
   it('refuses a field that would shift the columns', () => {
-    const m = { address: 'a@example.com', local: 'a', domain: 'example.com', passwordHash: '{X}a:b', quota: 0, aliases: [], sendOnly: false, mainPasswordServices: [], appPasswords: [] };
+    const m = { address: 'a@example.com', local: 'a', domain: 'example.com', passwordHash: '{X}a:b', quota: 0, aliases: [], sendOnly: false, mainPasswordServices: [], appPasswords: [], limits: { perMinute: 30, perDay: 1000, recipients: 100 } };
     assert.throws(() => passwdFileLine(m, () => ''), /cannot contain ':'/);
   });
 });

@@ -23,7 +23,7 @@ describe('service descriptors', () => {
     assert.deepEqual(portsFor(config).dovecot, [143, 993, 4190, ...(config.mail.pop3 ? [995] : [])]);
   });
 
-  it('packages: cron only where systemd is not PID 1 and a schedule needs it; the facts ask for both', () => {
+  it('packages: cron only where systemd is not PID 1 (a schedule always needs it: the sending-limit notices); the facts ask for both', () => {
     const config = oneDomainConfig();
     assert.equal(config.tls.acme, 'letsencrypt');
     const sysv = packagesFor(config, { release: 'debian-12', init: 'sysv' });
@@ -34,7 +34,8 @@ describe('service descriptors', () => {
     const ctx = { config, keys: fixtureKeys(['example.com']), release: 'debian-12' as const };
     assert.ok(possiblePackages(ctx).includes('cron'));
     const selfSigned = oneDomainConfig({ tls: { acme: 'self-signed' } } as never);
-    assert.ok(!packagesFor(selfSigned, { release: 'debian-12', init: 'sysv' }).includes('cron'), 'nothing scheduled, no cron');
+    assert.ok(!packagesFor(selfSigned, { release: 'debian-12', init: 'systemd' }).includes('cron'));
+    assert.ok(packagesFor(selfSigned, { release: 'debian-12', init: 'sysv' }).includes('cron'), 'the sending-limit notices are scheduled without the renewal agent too');
   });
 
   it('every rendered file belongs to a registered service (or the shared TLS files)', () => {
