@@ -3,7 +3,7 @@
 // 2.4 logs and throttles differently, which is what fail2ban and bursts depend on. The host starts
 // from the release's provisioned image (what setup leaves behind, SSH included, is provision.test.ts's
 // proof) and gets the test's security settings by `mailrig apply`. About 4 minutes per release;
-// MAILRIG_SECURITY_RELEASES=bookworm picks one.
+// MAILRIG_E2E_RELEASES=bookworm picks one.
 //
 // Who attacks from where. Every client runs on this machine, never inside the host: it reaches the
 // host from the host link's gateway address, which is not in Postfix's mynetworks nor in rspamd's
@@ -22,8 +22,8 @@ import { ehloKeywords, probe, saslPlain, Session, sleep, smtpSession, timed, typ
 import { show, sshAccess, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { PROVISIONED, startProvisionedHost } from '../support/provisioned.js';
-import { cleanupStaleTestHosts, type TestHost, type TestHostRelease } from '../support/testhost.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
 const run = promisify(execFile);
 
@@ -38,10 +38,8 @@ const FAILURE_DELAY_FLOOR_MS = 2000;
 const LOAD_MESSAGES = 2000;
 const GTUBE_REJECT = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 
-const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = { bookworm: ['bookworm', 'debian-12'], trixie: ['trixie', 'debian-13'] };
-const chosen = (process.env.MAILRIG_SECURITY_RELEASES ?? 'bookworm,trixie').split(',').map((r) => r.trim()).filter(Boolean);
-
-for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.fail(`MAILRIG_SECURITY_RELEASES: unknown release ${r}`))) {
+for (const release of releasesUnderTest()) {
+  const configRelease = CONFIG_RELEASE[release];
   describe(`attacks on a provisioned ${configRelease} host`, { timeout: 30 * 60_000 }, () => {
     let host: TestHost;
     let ws: Workspace;
