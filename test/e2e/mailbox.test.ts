@@ -197,15 +197,25 @@ for (const release of releasesUnderTest()) {
       assert.match(listed.out, /^bob@example\.com +\d+K \(9[5-9]%\) +200K /m, listed.out);
     });
 
-    it('a message that would exceed the quota is refused with 552 at RCPT (declared SIZE) and at end-of-data', async () => {
+    /** An SMTP conversation on 465, greeted and logged in as `user`; the caller destroys the socket. */
+    const loggedIn = async (user: string, password: string) => {
       const socket = connect({ host: host.address, port: 465, ca, servername: 'mail.example.com' });
       await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
       const c = new Conversation(socket, 30_000);
       try {
         assert.equal((await c.reply()).code, 220);
         assert.equal((await c.command('EHLO client.example')).code, 250);
-        const auth = Buffer.from(`\0alice@example.com\0${ALICE_PASSWORD}`).toString('base64');
-        assert.equal((await c.command(`AUTH PLAIN ${auth}`)).code, 235);
+        assert.equal((await c.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`)).code, 235);
+      } catch (e) {
+        socket.destroy();
+        throw e;
+      }
+      return { socket, c };
+    };
+
+    it('a message that would exceed the quota is refused with 552 at RCPT (declared SIZE) and at end-of-data', async () => {
+      const { socket, c } = await loggedIn('alice@example.com', ALICE_PASSWORD);
+      try {
         assert.equal((await c.command(`MAIL FROM:<alice@example.com> SIZE=${60 * 1024}`)).code, 250);
         const rcpt = await c.command('RCPT TO:<bob@example.com>');
         assert.equal(rcpt.code, 552, rcpt.raw);
@@ -281,13 +291,8 @@ for (const release of releasesUnderTest()) {
       let next = 0;
       const session = async () => {
         while (next < count) {
-          const socket = connect({ host: host.address, port: 465, ca, servername: 'mail.example.com' });
-          await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-          const c = new Conversation(socket, 30_000);
+          const { socket, c } = await loggedIn(user, password);
           try {
-            assert.equal((await c.reply()).code, 220);
-            assert.equal((await c.command('EHLO client.example')).code, 250);
-            assert.equal((await c.command(`AUTH PLAIN ${Buffer.from(`\0${user}\0${password}`).toString('base64')}`)).code, 235);
             for (let k = 0; k < PER_SESSION && next < count; k++) {
               const i = next++;
               assert.equal((await c.command(`MAIL FROM:<${user}>`)).code, 250);
