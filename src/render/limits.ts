@@ -4,6 +4,7 @@
 // (admin_email) through the local sendmail. `mailrig user list` reads who was limited from Redis.
 import type { Config } from '../config/model.js';
 import type { RenderContext } from './context.js';
+import { quote } from '../host/shell.js';
 import { renderTemplate } from './template.js';
 import type { FileSpec } from './types.js';
 
@@ -52,6 +53,7 @@ export function renderLimitNotice(ctx: RenderContext): FileSpec[] {
       LIMIT_NOTICE_SCRIPT,
       renderTemplate('limits/mailrig-limit-notice.hbs', {
         admin: ctx.config.adminEmail,
+        adminWord: quote(ctx.config.adminEmail),
         hostname: ctx.config.server.hostname,
         limited: LIMIT_KEYS.limited,
         notices: LIMIT_KEYS.notices,

@@ -1,6 +1,7 @@
 // Sending limits: the defaults and overrides of mailrig.yaml, the Lua rule rspamd runs, the notice
 // job and its schedule, and what `mailrig user list` reads back from the host.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parseHostAccounts } from '../../src/cli/usage.js';
 import { LIMIT_NOTICE_FILES, LIMIT_NOTICE_SCRIPT, renderLimitNotice, renderLimitsLua } from '../../src/render/limits.js';
@@ -82,9 +83,16 @@ describe('the notice job', () => {
 
   it('mails admin_email, and takes a notice off the queue only once sendmail took it', () => {
     const script = files[0]?.content ?? '';
-    assert.match(script, /^admin='admin@example\.com'$/m);
+    assert.match(script, /^admin=admin@example\.com$/m);
     const send = script.indexOf('/usr/sbin/sendmail -i');
     assert.ok(send > 0 && send < script.indexOf("redis-cli LPOP 'mailrig:limit-notices'"), script);
+  });
+
+  it('an admin address with a quote in it stays one word of the script', () => {
+    const config = { ...withBob(), adminEmail: "o'brien+$(id)@example.com" };
+    const script = renderLimitNotice({ config, keys: fixtureKeys(['example.com']), release: 'debian-12' })[0]?.content ?? '';
+    const line = script.split('\n').find((l) => l.startsWith('admin=')) ?? '';
+    assert.equal(execFileSync('sh', ['-c', `${line}; printf %s "$admin"`], { encoding: 'utf8' }), "o'brien+$(id)@example.com");
   });
 });
 
