@@ -20,7 +20,7 @@ export function ensureSrsSecret(dir: string): boolean {
   return true;
 }
 
-/** The stored secret; a store made before mailrig kept one gets it now, once. */
+/** The stored secret, made on first use so that every key store has one. */
 export function loadSrsSecret(dir: string): string {
   ensureSrsSecret(dir);
   return readFileSync(join(dir, SRS_SECRET_FILE), 'utf8').trim();
