@@ -169,25 +169,30 @@ for (const release of releasesUnderTest()) {
       assert.ok(bytes > TOTAL * PAD_LINES * 75, `the messages hold ${bytes} bytes`);
       const imaps = ['OUTPUT', '-p', 'tcp', '--sport', '993'];
       const iptables = (...args: string[]) => execa('ip', ['netns', 'exec', old.netns, 'iptables', ...args]);
-      await iptables('-A', ...imaps, '-m', 'quota', '--quota', String(Math.floor(bytes / 2)), '-j', 'ACCEPT');
+      const cap = ['-m', 'quota', '--quota', String(Math.floor(bytes / 2)), '-j', 'ACCEPT'];
+      await iptables('-A', ...imaps, ...cap);
       await iptables('-A', ...imaps, '-j', 'DROP');
-      const first = migrate();
-      let settled = false;
-      void first.then(() => (settled = true));
-      // The event: the drop rule has dropped a reply packet, so the copy can go no further.
-      const dropped = async () => Number(/^\s*(\d+)\s+\d+\s+DROP\b/m.exec((await iptables('-nvxL', 'OUTPUT')).stdout)?.[1] ?? 0);
-      for (let i = 0; !settled && (await dropped()) === 0; i++) {
-        assert.ok(i < 1200, 'the copy reached half the bytes within 2 minutes');
-        await new Promise((r) => setTimeout(r, 100));
+      let stopped;
+      try {
+        const first = migrate();
+        let settled = false;
+        void first.then(() => (settled = true));
+        // The event: the drop rule has dropped a reply packet, so the copy can go no further.
+        const dropped = async () => Number(/^\s*(\d+)\s+\d+\s+DROP\b/m.exec((await iptables('-nvxL', 'OUTPUT')).stdout)?.[1] ?? 0);
+        for (let i = 0; !settled && (await dropped()) === 0; i++) {
+          assert.ok(i < 1200, 'the copy reached half the bytes within 2 minutes');
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        if (settled) assert.fail(`migrate ended before it was cut off: ${show(await first)}`);
+        // Stopped as a dropped SSH connection or Ctrl-C stops it: the run's script is signalled; dsync,
+        // stuck on the silent server, is asked to stop and then killed.
+        const stop = await host.exec('kill -TERM $(cat /run/mailrig-migrate.*/pid)');
+        assert.equal(stop.code, 0, stop.stderr);
+        stopped = await first;
+      } finally {
+        await iptables('-D', ...imaps, '-j', 'DROP');
+        await iptables('-D', ...imaps, ...cap);
       }
-      if (settled) assert.fail(`migrate ended before it was cut off: ${show(await first)}`);
-      // Stopped as a dropped SSH connection or Ctrl-C stops it: the run's script is signalled; dsync,
-      // stuck on the silent server, is asked to stop and then killed.
-      const stop = await host.exec('kill -TERM $(cat /run/mailrig-migrate.*/pid)');
-      assert.equal(stop.code, 0, stop.stderr);
-      const stopped = await first;
-      await iptables('-D', ...imaps, '-j', 'DROP');
-      await iptables('-D', ...imaps, '-m', 'quota', '--quota', String(Math.floor(bytes / 2)), '-j', 'ACCEPT');
       const seen = await count();
       assert.ok(seen > 0 && seen < all, `stopped half-way (${seen} of ${all})`);
       assert.notEqual(stopped.code, 0, show(stopped));

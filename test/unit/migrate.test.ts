@@ -80,15 +80,22 @@ describe('migrate settings and script', () => {
     writeFileSync(join(bin, 'doveadm'), "#!/bin/sh\ntrap '' TERM\nexec sleep 120\n", { mode: 0o755 });
     const before = new Set(readdirSync('/run').filter((f) => f.startsWith('mailrig-migrate.')));
     const child = spawn('sh', ['-s'], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ['pipe', 'ignore', 'ignore'] });
-    const ended = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+    let exited = false;
+    const ended = new Promise<number | null>((r) => child.on('close', (code) => ((exited = true), r(code))));
     child.stdin.end(migrationScript('a@example.com', migrationSettings('debian-13', source, 'a', 'secret'), undefined));
     try {
-      let dir: string | undefined;
-      while (!dir) {
-        dir = readdirSync('/run').find((f) => f.startsWith('mailrig-migrate.') && !before.has(f) && existsSync(`/run/${f}/pid`));
-        if (!dir) await new Promise((r) => setTimeout(r, 50));
+      // The event: the run's pid file written (the script writes it once dsync runs).
+      let pid = 0;
+      for (let i = 0; pid <= 0; i++) {
+        assert.ok(!exited, 'the script ended before it ran dsync');
+        assert.ok(i < 600, 'the script wrote its pid file within 30 s');
+        const dir = readdirSync('/run').find((f) => f.startsWith('mailrig-migrate.') && !before.has(f));
+        pid = dir && existsSync(`/run/${dir}/pid`) ? Number(readFileSync(`/run/${dir}/pid`, 'utf8').trim() || 0) : 0;
+        if (pid <= 0) await new Promise((r) => setTimeout(r, 50));
       }
-      process.kill(Number(readFileSync(`/run/${dir}/pid`, 'utf8')), 'SIGTERM');
+      assert.equal(pid, child.pid, 'the pid file names the script itself');
+      const dir = readdirSync('/run').find((f) => f.startsWith('mailrig-migrate.') && !before.has(f));
+      process.kill(pid, 'SIGTERM');
       assert.notEqual(await ended, 0);
       assert.equal(existsSync(`/run/${dir}`), false, 'the settings directory is gone');
     } finally {
