@@ -25,7 +25,6 @@ import { checkResults, resultById, show, type Workspace } from '../support/e2e.j
 import { CONFIG_RELEASE, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-
 const EXPECTED_WARNINGS = [/^tls\.certificate\./, /^tls\.mta-sts\./, /^dns\.dnssec\./, /^deliverability\.(zen|dbl)\./];
 
 function reverseZone(address: string): { origin: string; text: string } {

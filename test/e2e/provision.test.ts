@@ -10,7 +10,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startKnot, type KnotServer } from '../support/knot.js';
-import { DAEMON_UNITS, dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
+import { DAEMON_PROCESSES, DAEMON_UNITS, dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
 
@@ -21,11 +21,9 @@ const chosen = (process.env.MAILRIG_PROVISION_RELEASES ?? 'bookworm,trixie').spl
 
 const ALICE_PASSWORD = 'Alice-e2e-password-2026';
 
-/** The units of every daemon mailrig runs: enabled, so that they come back after a reboot. */
-
-/** The pids of the five daemons' main processes on the host. */
+/** The pids of the daemons' main processes on the host. */
 async function daemonPids(host: TestHost): Promise<string> {
-  const r = await host.exec('for p in master dovecot rspamd redis-server nginx; do printf "%s=%s " $p "$(pgrep -o -x $p)"; done');
+  const r = await host.exec(`for p in ${DAEMON_PROCESSES.join(' ')}; do printf "%s=%s " $p "$(pgrep -o -x $p)"; done`);
   return r.stdout.trim();
 }
 

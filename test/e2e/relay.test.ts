@@ -26,7 +26,6 @@ const RELAY_NAME = 'relay.mailrig.test';
 /** The login at the relay: bob, the relay host's own mailbox, may send as bob@example.com there. */
 const RELAY_LOGIN = PROVISIONED.bob;
 
-
 for (const release of releasesUnderTest()) {
   const debian = CONFIG_RELEASE[release];
   describe(`relays and the port-25 check on a provisioned ${debian} host`, { timeout: 30 * 60_000 }, () => {
