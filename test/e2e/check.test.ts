@@ -98,7 +98,7 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
     assert.match(resultById(rs, 'tls.certificate.25').message, /self-signed bootstrap certificate: not yet from ACME/);
     assert.match(resultById(rs, 'dns.dnssec.example.com').message, /unsigned: senders ignore its TLSA record/);
     assert.equal(resultById(rs, `deliverability.zen.${host.address}`).unknown, true);
-    for (const id of ['host.daemon.dovecot', 'host.port.993', 'host.port.6379', 'host.drift', 'host.queue', 'dns.zone.example.com',
+    for (const id of ['host.daemon.dovecot', 'host.port.993', 'host.port.6379', 'host.port.10001', 'host.port.10002', 'host.drift', 'host.queue', 'dns.zone.example.com',
       `dns.ptr.${host.address}`, 'dns.spf.example.com', 'dns.dmarc.example.com', 'tls.tlsa.25', 'tls.protocols.25', 'tls.protocols.993',
       'deliverability.outbound-25', `deliverability.relay.${host.address}`]) {
       assert.equal(resultById(rs, id).status, 'ok', `${id}: ${resultById(rs, id).message}`);

@@ -1,9 +1,10 @@
 // Ports: the public ones answer from outside (a TCP connect from this machine to each server
-// address), and the internal ones (rspamd, Redis) listen on loopback only — judged from the host's
+// address), and the internal ones (rspamd, Redis, postsrsd) listen on loopback only — judged from the host's
 // own socket list and confirmed from outside.
 import { portsFor } from '../../plan/desired.js';
 import type { Daemon } from '../../plan/plan.js';
 import type { ListeningSocket } from '../../host/facts-check.js';
+import { SRS_PORTS } from '../../render/postsrsd.js';
 import type { CheckEnv, HostAccess } from '../env.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 
@@ -13,6 +14,8 @@ export const LOOPBACK_PORTS: Array<{ port: number; what: string; required: boole
   { port: 11333, what: 'rspamd scanner', required: false, daemon: 'rspamd' },
   { port: 11334, what: 'rspamd web controller', required: false, daemon: 'rspamd' },
   { port: 6379, what: 'redis', required: true, daemon: 'redis' },
+  { port: SRS_PORTS.forward, what: 'postsrsd (SRS rewriting)', required: true, daemon: 'postsrsd' },
+  { port: SRS_PORTS.reverse, what: 'postsrsd (SRS reversal)', required: true, daemon: 'postsrsd' },
 ];
 
 export function isLoopback(address: string): boolean {
