@@ -1,9 +1,9 @@
 // The validated, normalized configuration every other module works from. Domain names are in their
 // ASCII (punycode) form, addresses are full and lower-case, sizes are bytes, defaults are filled in.
-import { LOGIN_SERVICES, type LoginService, type RawConfig, type Release } from './schema.js';
+import { LOGIN_SERVICES, type LoginService, type RawConfig, type Release, type TlsPolicyLevel } from './schema.js';
 import { normalizeAddress, parseSize, toAsciiDomain, toUnicodeDomain } from './syntax.js';
 
-export type { LoginService, Release } from './schema.js';
+export type { LoginService, Release, TlsPolicyLevel } from './schema.js';
 
 export interface Mailbox {
   /** Full address, e.g. alice@example.com (ASCII domain). */
@@ -92,6 +92,23 @@ export interface RelayRouting {
   caFile: string | undefined;
 }
 
+/** The local validating resolver (unbound) the host, Postfix and rspamd use. */
+export interface Resolver {
+  /** Addresses (with @port when not 53) unbound forwards to; empty: it recurses from the root. */
+  forwarders: string[];
+  /** Extra DS or DNSKEY records in presentation form, one line each. */
+  trustAnchors: string[];
+  /** Whether unbound validates from the root zone's key. */
+  rootTrustAnchor: boolean;
+}
+
+/** One destination's TLS level for outbound mail (Postfix's smtp_tls_policy_maps). */
+export interface TlsPolicy {
+  /** ASCII domain, or .domain for its subdomains. */
+  destination: string;
+  level: TlsPolicyLevel;
+}
+
 export interface Config {
   server: {
     hostname: string;
@@ -110,6 +127,9 @@ export interface Config {
   tls: { acme: string; caBundle: string | undefined };
   /** Relays for outbound mail; undefined when mail goes straight to the recipients' MX hosts. */
   relay?: RelayRouting | undefined;
+  resolver: Resolver;
+  /** Per-destination TLS levels, sorted by destination. */
+  tlsPolicy: TlsPolicy[];
   /** Daily restic backups; undefined when mailrig.yaml has no backup section. */
   backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
   dns: {
@@ -206,6 +226,14 @@ export function normalize(raw: RawConfig): Config {
     limits,
     tls: { acme: raw.tls.acme, caBundle: raw.tls.ca_bundle },
     relay: raw.relay && normalizeRelay(raw.relay),
+    resolver: {
+      forwarders: raw.resolver.forwarders.map((f) => f.toLowerCase()),
+      trustAnchors: raw.resolver.trust_anchors.map((a) => a.trim().replace(/\s+/g, ' ')),
+      rootTrustAnchor: raw.resolver.root_trust_anchor,
+    },
+    tlsPolicy: Object.entries(raw.tls_policy)
+      .map(([d, level]) => ({ destination: policyDestination(d), level }))
+      .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0)),
     backup: raw.backup && {
       repository: raw.backup.repository,
       schedule: { hour: Number(raw.backup.schedule.slice(0, 2)), minute: Number(raw.backup.schedule.slice(3, 5)) },
@@ -221,6 +249,13 @@ export function normalize(raw: RawConfig): Config {
       keyFile: raw.dns.key_file,
     },
   };
+}
+
+/** A tls_policy key in ASCII: example.com, or .example.com for its subdomains. */
+export function policyDestination(key: string): string {
+  const dot = key.startsWith('.') ? '.' : '';
+  const name = key.slice(dot.length);
+  return `${dot}${toAsciiDomain(name) ?? name.toLowerCase()}`;
 }
 
 function normalizeRelay(raw: NonNullable<RawConfig['relay']>): RelayRouting {

@@ -1,7 +1,7 @@
 // Rules that look across fields of mailrig.yaml — what one field's type cannot say. Each rule adds
 // problems with the dotted path where the operator must look; all of them run, every time.
 import type { RawConfig } from './schema.js';
-import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, isMailboxName, serverAddressProblem, toAsciiDomain } from './syntax.js';
+import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, isMailboxName, isPolicyDestination, serverAddressProblem, toAsciiDomain } from './syntax.js';
 import { resolveTarget } from './model.js';
 
 export interface RuleProblem {
@@ -130,12 +130,28 @@ export function checkRules(input: RawConfig): RuleProblem[] {
     }
   }
   checkRelays(raw.relay, asciiOf, add);
+  checkTlsPolicy(raw.tlsPolicy, asciiOf, add);
+  if (raw.resolver.root_trust_anchor === false && !(Array.isArray(raw.resolver.forwarders) && raw.resolver.forwarders.length > 0)) {
+    add(['resolver', 'root_trust_anchor'], 'can be false only with resolver.forwarders (a private DNS tree); recursing from the root needs the root\'s key');
+  }
 
   const { greylist, add_header: addHeader, reject } = raw.spam;
   if (typeof greylist === 'number' && typeof addHeader === 'number' && typeof reject === 'number' && (greylist > addHeader || addHeader > reject)) {
     add(['spam'], 'thresholds must rise: greylist ≤ add_header ≤ reject');
   }
   return problems;
+}
+
+/** tls_policy: each key a domain (or .domain) outside this server's own mail domains. */
+function checkTlsPolicy(policy: Record<string, unknown>, domains: Map<string, string>, add: (path: Array<string | number>, message: string) => void): void {
+  for (const key of Object.keys(policy)) {
+    const path = ['tls_policy', key];
+    if (policy[key] === 'none') add(path, 'none is not offered: mail there would go out in plaintext even where TLS is offered (may is the least)');
+    if (!isPolicyDestination(key)) add(path, `"${key}" is not a domain name (example.com, or .example.com for its subdomains)`);
+    else if (domains.has(toAsciiDomain(key.replace(/^\./, '')) ?? '') && !key.startsWith('.')) {
+      add(path, `"${key}" is a mail domain of this server: its mail is delivered here and never leaves over SMTP`);
+    }
+  }
 }
 
 type RawRelay = { host?: unknown; port?: unknown; username?: unknown };
@@ -184,6 +200,8 @@ function checkRelays(
 
 type Lenient = Pick<RawConfig, 'domains'> & {
   relay?: Record<string, unknown> | undefined;
+  tlsPolicy: Record<string, unknown>;
+  resolver: Record<string, unknown> & { forwarders?: unknown; root_trust_anchor?: unknown };
   dns: Partial<RawConfig['dns']>;
   spam: Partial<RawConfig['spam']>;
   server: Partial<RawConfig['server']>;
@@ -218,6 +236,8 @@ function lenient(input: RawConfig): Lenient {
     spam: obj(input.spam) as Lenient['spam'],
     server: obj(input.server) as Lenient['server'],
     relay: input.relay === undefined ? undefined : obj(input.relay),
+    tlsPolicy: obj(input.tls_policy),
+    resolver: obj(input.resolver),
   };
 }
 

@@ -2,7 +2,7 @@
 // validation, the JSON Schema for editors (mailrig.schema.json) and the docs are all derived from it.
 // Rules that look across fields (duplicates, alias targets) live in rules.ts.
 import { z } from 'zod';
-import { isEmailAddress, isFqdn, isHostPort, isIPv4, isIPv6, parseSize, sshTargetProblem } from './syntax.js';
+import { isEmailAddress, isForwarder, isFqdn, isHostPort, isIPv4, isIPv6, parseSize, sshTargetProblem, trustAnchorProblem } from './syntax.js';
 import { isResticRepository } from './repository.js';
 
 const fqdn = z
@@ -200,6 +200,19 @@ const relayTarget = z
   })
   .describe('A relay (smarthost): TLS to it is required and its certificate verified');
 
+/** Postfix TLS security levels an operator may ask for one destination (tls_policy); never `none`. */
+export const TLS_POLICY_LEVELS = ['may', 'encrypt', 'dane', 'dane-only', 'verify', 'secure'] as const;
+export type TlsPolicyLevel = (typeof TLS_POLICY_LEVELS)[number];
+
+const resolverAddress = z
+  .string()
+  .refine(isForwarder, { message: 'is not an IPv4 or IPv6 address, optionally with @port (try 192.0.2.53 or 2001:db8::53@5353)' });
+
+const trustAnchor = z.string().superRefine((v, ctx) => {
+  const problem = trustAnchorProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -306,6 +319,30 @@ export const configSchema = z
       })
       .optional()
       .describe('Relays (smarthosts) for outbound mail: for a VPS whose provider blocks port 25, or receivers that block its range'),
+    resolver: z
+      .strictObject({
+        forwarders: z
+          .array(resolverAddress)
+          .default([])
+          .describe('Resolvers the local resolver asks instead of recursing from the root itself (it still validates DNSSEC); unset: full recursion')
+          .meta({ examples: [['192.0.2.53', '2001:db8::53']] }),
+        trust_anchors: z
+          .array(trustAnchor)
+          .default([])
+          .describe('Extra DNSSEC trust anchors: DS or DNSKEY records in presentation form, e.g. for a signed private zone')
+          .meta({ examples: [['remote.test. IN DS 12345 13 2 ABCDEF0123456789']] }),
+        root_trust_anchor: z
+          .boolean()
+          .default(true)
+          .describe("Validate from the root zone's key (Debian's dns-root-data); false only when the forwarders serve a private tree"),
+      })
+      .default({ forwarders: [], trust_anchors: [], root_trust_anchor: true })
+      .describe('The local DNSSEC-validating resolver (unbound on 127.0.0.1) that Postfix, rspamd and the host use'),
+    tls_policy: z
+      .record(z.string(), z.enum(TLS_POLICY_LEVELS))
+      .default({})
+      .describe('TLS level for mail to a destination domain (a leading dot: its subdomains), overriding DANE-or-opportunistic TLS')
+      .meta({ examples: [{ 'partner.example': 'encrypt' }] }),
     // Backups: absent means none; `mailrig backup init` writes it.
     backup: z
       .strictObject({

@@ -176,3 +176,54 @@ export function unicodeText(text: string, opts: { beside?: boolean } = {}): stri
     return opts.beside && !inUrl ? `${unicode} (${name})` : unicode;
   });
 }
+
+/** A forwarder as unbound's forward-addr takes it: an IPv4 or IPv6 address, optionally @port. */
+export function isForwarder(v: string): boolean {
+  if (typeof v !== 'string') return false;
+  const m = /^([^@\s]+)(?:@(\d{1,5}))?$/.exec(v);
+  if (!m) return false;
+  const port = m[2] === undefined ? 53 : Number(m[2]);
+  return port >= 1 && port <= 65535 && (netIsIPv4(m[1] ?? '') || netIsIPv6(m[1] ?? ''));
+}
+
+/** The address of a forwarder, without its @port. */
+export function forwarderAddress(v: string): string {
+  return v.replace(/@\d+$/, '');
+}
+
+/**
+ * Why a DNSSEC trust anchor is not a DS or DNSKEY record in presentation form
+ * ("owner [TTL] [IN] DS keytag algorithm digest-type digest", or DNSKEY flags protocol algorithm key),
+ * or undefined when it is one.
+ */
+export function trustAnchorProblem(v: string): string | undefined {
+  if (typeof v !== 'string') return 'is not a DS or DNSKEY record';
+  const words = v.trim().split(/\s+/);
+  const owner = words.shift() ?? '';
+  if (owner !== '.' && toAsciiDomain(owner) === undefined) return `starts with "${owner}", which is not a domain name (try "example.test. IN DS 12345 13 2 ABCDEF…")`;
+  if (/^\d+$/.test(words[0] ?? '')) words.shift();
+  if (/^[A-Za-z]+$/.test(words[0] ?? '') && /^(IN|CH|HS|CS)$/i.test(words[0] ?? '')) {
+    if (words[0]?.toUpperCase() !== 'IN') return `has class ${words[0]}; a trust anchor is of class IN`;
+    words.shift();
+  }
+  const type = (words.shift() ?? '').toUpperCase();
+  const n = (w: string | undefined, max: number) => w !== undefined && /^\d+$/.test(w) && Number(w) <= max;
+  if (type === 'DS') {
+    const [tag, alg, digestType, ...digest] = words;
+    if (!n(tag, 65535) || !n(alg, 255) || !n(digestType, 255)) return 'is a DS record without key tag, algorithm and digest type numbers (DS 12345 13 2 ABCDEF…)';
+    if (digest.length === 0 || !/^[0-9a-f]+$/i.test(digest.join(''))) return 'is a DS record whose digest is not hexadecimal';
+    return undefined;
+  }
+  if (type === 'DNSKEY') {
+    const [flags, protocol, alg, ...key] = words;
+    if (!n(flags, 65535) || protocol !== '3' || !n(alg, 255)) return 'is a DNSKEY record without flags, protocol 3 and algorithm (DNSKEY 257 3 13 base64…)';
+    if (key.length === 0 || !/^[A-Za-z0-9+/]+=*$/.test(key.join(''))) return 'is a DNSKEY record whose key is not base64';
+    return undefined;
+  }
+  return `is of type ${type || '(none)'}; a trust anchor is a DS or DNSKEY record`;
+}
+
+/** A tls_policy key: a domain name, or .domain for its subdomains. */
+export function isPolicyDestination(v: string): boolean {
+  return typeof v === 'string' && isDomainName(v.replace(/^\./, '')) && !v.startsWith('..');
+}
