@@ -97,7 +97,9 @@ export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): st
       `install -d -m 0755 ${quote(d)}`,
       `install -d ${quote(`${stage}/view${d}`)}`,
       `cp -a ${quote(d)}/. ${quote(`${stage}/view${d}`)}/`,
-      `if [ -d ${quote(`${stage}/files${d}`)} ]; then cp -a ${quote(`${stage}/files${d}`)}/. ${quote(`${stage}/view${d}`)}/; fi`,
+      // --remove-destination: a live file that is a symlink (/etc/resolv.conf often is) is replaced in
+      // the copy, never written through to its target.
+      `if [ -d ${quote(`${stage}/files${d}`)} ]; then cp -a --remove-destination ${quote(`${stage}/files${d}`)}/. ${quote(`${stage}/view${d}`)}/; fi`,
     ]),
     ...plan.removals.map((r) => `rm -f ${quote(`${stage}/view${r.path}`)}`),
     `unshare --mount --propagation private sh -c ${quote(inner)}`,

@@ -1,6 +1,7 @@
 // Every check `mailrig check` runs, in the order the table shows them.
 import { blocklists } from './deliverability/blocklists.js';
 import { outbound } from './deliverability/outbound.js';
+import { outboundTls } from './deliverability/outbound-tls.js';
 import { relay } from './deliverability/relay.js';
 import { routes } from './deliverability/routes.js';
 import { dmarc } from './dns/dmarc.js';
@@ -14,6 +15,7 @@ import { daemons } from './host/daemons.js';
 import { drift } from './host/drift.js';
 import { ports } from './host/ports.js';
 import { queue } from './host/queue.js';
+import { resolver } from './host/resolver.js';
 import { resources } from './host/resources.js';
 import { sshLogin } from './host/ssh.js';
 import { updates } from './host/updates.js';
@@ -27,6 +29,7 @@ export const CHECKS: Array<Check<CheckEnv>> = [
   hostAccess,
   daemons,
   ports,
+  resolver,
   queue,
   resources,
   updates,
@@ -43,6 +46,7 @@ export const CHECKS: Array<Check<CheckEnv>> = [
   mtaSts,
   blocklists,
   outbound,
+  outboundTls,
   routes,
   relay,
 ];

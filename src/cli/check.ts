@@ -76,7 +76,7 @@ async function readHost(inputs: Inputs, opts: CheckOptions, outbound: string[]):
     return { ok: false, error: (e as Error).message };
   }
   try {
-    const extra = checkFactsScript({ mounts: MOUNTS, certificatePath: TLS_CERT, outbound });
+    const extra = checkFactsScript({ mounts: MOUNTS, certificatePath: TLS_CERT, outbound, resolverProbe: project.config.server.hostname });
     let read;
     try {
       read = await readFacts(host, inputs, extra, 60_000);

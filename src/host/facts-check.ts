@@ -6,6 +6,8 @@ import { readSections, sectionHeader } from './sections.js';
 import { quote } from './shell.js';
 import { POSTFIX_LOG } from '../render/postfix.js';
 import { RELAY_LOG_NAME } from '../render/relay.js';
+import { RESOLV_CONF, RESOLVER_ADDRESS, RESOLVER_PORT } from '../render/unbound.js';
+import { dnsProbeScript, parseDnsProbe, type DnsProbe } from './dns-probe.js';
 
 /** Closes the last section, so whatever the round trip prints after this script is not read as part of it. */
 const END = sectionHeader('check', 'end');
@@ -74,6 +76,17 @@ export interface CheckFacts {
   outbound: OutboundProbe[];
   /** The relay transports' delivery lines from Postfix's log (the newest last), for the relay checks. */
   relayLog: string[];
+  /** /etc/resolv.conf's nameserver and options lines. */
+  resolvConf: string[];
+  /** The host's own query to its resolver (127.0.0.1:53). */
+  resolver: DnsProbe;
+  /** The host's UTC offset in minutes (its log times are local). */
+  utcOffsetMinutes: number;
+  /**
+   * smtp(8)'s TLS and delivery lines from Postfix's log, shortened on the host to tab-separated
+   * fields: "time pid tls kind relay" or "time pid sent queue-id relay conn-use" (see SMTP_TLS_SED).
+   */
+  smtpTlsLog: string[];
 }
 
 export interface CheckFactsQuery {
@@ -82,7 +95,20 @@ export interface CheckFactsQuery {
   certificatePath: string;
   /** host:port targets to open a TCP connection to from the host (outbound port 25). */
   outbound: string[];
+  /** The name the host asks its own resolver for (the mail host name). */
+  resolverProbe?: string;
 }
+
+const STAMP = '([A-Z][a-z]{2} +[0-9]{1,2} [0-9]{2}:[0-9]{2}:[0-9]{2})';
+/**
+ * Reduces postfix/smtp lines (not the relays' postfix/smarthost) to what the outbound TLS count needs,
+ * so a busy day's log crosses the connection as a few bytes per line: the TLS session lines
+ * (smtp_tls_loglevel 1), and the deliveries that were sent.
+ */
+export const SMTP_TLS_SED = [
+  String.raw`s/^${STAMP} [^ ]+ postfix\/smtp\[([0-9]+)\]: (Verified|Trusted|Untrusted|Anonymous) TLS connection established to ([^ ]+): .*/\1\t\2\ttls\t\3\t\4/p`,
+  String.raw`s/^${STAMP} [^ ]+ postfix\/smtp\[([0-9]+)\]: ([0-9A-Za-z]+): to=<[^>]*>,( orig_to=<[^>]*>,)? relay=([^ ,]+),( conn_use=([0-9]+),)? .*status=sent .*/\1\t\2\tsent\t\3\t\5\t\7/p`,
+].join('; ');
 
 function outboundProbe(target: string): string {
   const i = target.lastIndexOf(':');
@@ -119,6 +145,11 @@ export function checkFactsScript(q: CheckFactsQuery): string {
     `${s('sshd')}; sshd -T 2>/dev/null | grep -Ei '^(passwordauthentication|kbdinteractiveauthentication|permitrootlogin|permitemptypasswords|usepam) ' || true`,
     `${s('certificate')}; cat ${quote(q.certificatePath)} 2>/dev/null; true`,
     `${s('relay-log')}; grep -F '${RELAY_LOG_NAME}/' ${POSTFIX_LOG} 2>/dev/null | grep -E 'status=|SASL authentication failed' | tail -n 200; true`,
+    `${s('resolv-conf')}; grep -E '^[[:space:]]*(nameserver|options)[[:space:]]' ${RESOLV_CONF} 2>/dev/null; true`,
+    q.resolverProbe ? `${s('resolver')}; ${dnsProbeScript(q.resolverProbe, RESOLVER_ADDRESS, RESOLVER_PORT)}` : '',
+    `${s('utc-offset')}; date +%z`,
+    // The rotated log first (weekly, uncompressed for one rotation): the last 24 hours may span both.
+    `${s('smtp-tls-log')}; cat ${POSTFIX_LOG}.1 ${POSTFIX_LOG} 2>/dev/null | sed -nE ${quote(SMTP_TLS_SED)} | tail -n 50000; true`,
     `wait "$out_pid"; ${s('outbound-results')}; cat "$tmp_out"; rm -f "$tmp_out"`,
     `echo '${END}'`,
     '',
@@ -240,6 +271,12 @@ export function parseOutbound(lines: string[]): OutboundProbe[] {
   });
 }
 
+/** `date +%z`: "+0100", "-0530" → minutes east of UTC. */
+export function parseUtcOffset(text: string): number {
+  const m = /^([+-])(\d{2})(\d{2})$/.exec(text.trim());
+  return m ? (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3])) : 0;
+}
+
 export function parseCheckFacts(output: string): CheckFacts {
   const s = readSections(output, 'check');
   const get = (name: string) => s.get(name) ?? [];
@@ -255,5 +292,9 @@ export function parseCheckFacts(output: string): CheckFacts {
     installedCertificate: get('certificate').join('\n'),
     outbound: parseOutbound(get('outbound-results')),
     relayLog: get('relay-log'),
+    resolvConf: get('resolv-conf').map((l) => l.trim()),
+    resolver: s.has('resolver') ? parseDnsProbe(get('resolver')) : { answered: false, rcode: undefined, authenticated: false, error: 'not asked' },
+    utcOffsetMinutes: parseUtcOffset(get('utc-offset')[0] ?? ''),
+    smtpTlsLog: get('smtp-tls-log'),
   };
 }

@@ -78,6 +78,11 @@ export function sendOnlyRecipientRows(config: Config): MapRow[] {
 }
 
 /** /etc/aliases: local mail for root and postmaster@<hostname> reaches the admin. */
+/** Destination -> TLS level (smtp_tls_policy_maps), from tls_policy in mailrig.yaml. */
+export function tlsPolicyRows(config: Config): MapRow[] {
+  return config.tlsPolicy.map((p) => [p.destination, p.level] as const);
+}
+
 export function localAliasRows(config: Config): MapRow[] {
   return [
     ['postmaster', 'root'],

@@ -7,6 +7,7 @@ import {
   localAliasRows,
   senderLoginRows,
   sendOnlyRecipientRows,
+  tlsPolicyRows,
   virtualAliasRows,
   virtualDomainRows,
   virtualMailboxRows,
@@ -25,6 +26,7 @@ import {
   relayTransport,
 } from './relay.js';
 import { SRS_TABLES } from './postsrsd.js';
+import { POSTFIX_RESOLV_CONF, resolvConf } from './unbound.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
 import type { FileSpec, OnChange } from './types.js';
@@ -37,6 +39,9 @@ interface PostfixDialect {
   /** tls_ffdhe_auto_groups exists from 3.8 on (3.7 warns about it as unknown). */
   ffdheGroups: boolean;
 }
+
+/** The per-destination TLS policy table (smtp_tls_policy_maps), rendered even when empty. */
+export const TLS_POLICY = '/etc/postfix/tls_policy';
 
 /** Postfix's log file (maillog_file): read by fail2ban, rotated by logrotate. */
 export const POSTFIX_LOG = '/var/log/postfix.log';
@@ -72,6 +77,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     curves: MOZILLA_INTERMEDIATE.curves.join(' '),
     relay: relayData(ctx),
     srs: SRS_TABLES,
+    tlsPolicyMaps: `lmdb:${TLS_POLICY}`,
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.
@@ -104,7 +110,18 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
       ['Send-only mailboxes: refused as recipients (check_recipient_access).'],
       sendOnlyRecipientRows(config),
     ),
+    map(
+      'tls_policy',
+      [
+        'Destination (domain, or .domain for its subdomains) -> TLS level (smtp_tls_policy_maps), from',
+        'tls_policy in mailrig.yaml. Every other destination gets DANE, else opportunistic TLS.',
+      ],
+      tlsPolicyRows(config),
+    ),
     ...relayFiles(ctx),
+    // The resolver configuration smtp(8) reads in its chroot: the same as /etc/resolv.conf, which
+    // Debian's Postfix start copies here too; written now so a change reaches Postfix without a restart.
+    conf(POSTFIX_RESOLV_CONF, resolvConf(config), 'none'),
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
     conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     // Debian's convention for "the name of this mail system", read by other mail tools.

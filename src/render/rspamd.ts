@@ -11,6 +11,7 @@ import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
 import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspamd-dkim.js';
 import { renderTemplate } from './template.js';
+import { RESOLVER_ADDRESS, RESOLVER_PORT } from './unbound.js';
 import type { FileSpec, OnChange } from './types.js';
 
 /** The header the milter adds for the add_header action; Dovecot's sieve files such mail into Junk. */
@@ -53,6 +54,7 @@ function rspamdData(ctx: RenderContext) {
   return {
     ports: RSPAMD_PORTS,
     redis: REDIS_SERVER,
+    resolver: `${RESOLVER_ADDRESS}:${RESOLVER_PORT}`,
     spamHeader: SPAM_HEADER,
     controllerHash: keys.rspamdControllerHash,
     spam: config.spam,

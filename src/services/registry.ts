@@ -1,7 +1,8 @@
 // Every service mailrig manages. Adding one is a file in this folder and a line here. Daemons are
-// started in this order: Redis before rspamd uses it; postsrsd before Postfix looks addresses up in
-// it; Postfix before Dovecot, whose auth and LMTP sockets live in the directory Postfix creates under
-// its queue (/var/spool/postfix/private).
+// started in this order: unbound first, as rspamd and Postfix resolve names through it; Redis
+// before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
+// whose auth and LMTP sockets live in the directory Postfix creates under its queue
+// (/var/spool/postfix/private).
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
@@ -14,9 +15,11 @@ import { redis } from './redis.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
 import { tls } from './tls.js';
+import { unbound } from './unbound.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const SERVICES: readonly ServiceDescriptor[] = [
+  unbound,
   redis,
   rspamd,
   postsrsd,

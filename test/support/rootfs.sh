@@ -21,7 +21,7 @@ STAMP_NAME=.mailrig-rootfs-stamp
 BASE_PACKAGES=(
   postfix postfix-lmdb
   dovecot-core dovecot-imapd dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved
-  rspamd redis-server nginx unbound
+  rspamd redis-server nginx unbound dns-root-data
   openssl ca-certificates iproute2 procps netcat-openbsd
 )
 

@@ -1,15 +1,17 @@
 // Ports: the public ones answer from outside (a TCP connect from this machine to each server
-// address), and the internal ones (rspamd, Redis, postsrsd) listen on loopback only — judged from the host's
-// own socket list and confirmed from outside.
+// address), and the internal ones (unbound, rspamd, Redis, postsrsd) listen on loopback only —
+// judged from the host's own socket list and confirmed from outside.
 import { portsFor } from '../../plan/desired.js';
 import type { Daemon } from '../../plan/plan.js';
 import type { ListeningSocket } from '../../host/facts-check.js';
 import { SRS_PORTS } from '../../render/postsrsd.js';
+import { RESOLVER_PORT } from '../../render/unbound.js';
 import type { CheckEnv, HostAccess } from '../env.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 
 /** Ports that must never be reachable from other machines, and what listens there. */
 export const LOOPBACK_PORTS: Array<{ port: number; what: string; required: boolean; daemon: Daemon }> = [
+  { port: RESOLVER_PORT, what: 'unbound (DNS resolver)', required: true, daemon: 'unbound' },
   { port: 11332, what: 'rspamd milter', required: true, daemon: 'rspamd' },
   { port: 11333, what: 'rspamd scanner', required: false, daemon: 'rspamd' },
   { port: 11334, what: 'rspamd web controller', required: false, daemon: 'rspamd' },
