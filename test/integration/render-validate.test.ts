@@ -1,6 +1,6 @@
 // Every golden case, rendered and handed to the real daemons of its release: chroot-check.sh overlays
 // the tree on a cached Debian root filesystem, runs postmap/postalias, postconf -n, postfix check,
-// doveconf -n, rspamadm configtest and nginx -t, then starts every service through its init script
+// doveconf -n, rspamadm configtest, nginx -t and unbound-checkconf, then starts every service through its init script
 // and waits for its ports. A complaint from any of them fails the test with the validator's output.
 // Needs root (namespaces, chroot, overlayfs); the root filesystems are built once and cached.
 import assert from 'node:assert/strict';
@@ -15,7 +15,7 @@ import { PROJECT_ROOT } from '../support/fixtures.js';
 import { CODENAMES, renderMatrix } from '../support/render-cases.js';
 
 const SUPPORT = join(PROJECT_ROOT, 'test/support');
-const BASE_PORTS = [25, 465, 587, 143, 993, 4190, 80, 443, 11332, 6379];
+const BASE_PORTS = [53, 25, 465, 587, 143, 993, 4190, 80, 443, 11332, 6379];
 const isRoot = process.getuid?.() === 0;
 // CI must run this; a developer without root gets a visible skip instead of a failure.
 const skip = !isRoot && !process.env.CI ? 'needs root (namespaces, chroot, overlayfs)' : false;

@@ -11,7 +11,7 @@
 # process exits, the kernel kills every daemon started in there and drops every mount, so nothing
 # can leak (on INT/TERM the outer script kills the namespace first, then removes the temp dir).
 # Validators: postconf -n, postfix check, postmap lmdb:, newaliases, doveconf -n,
-# rspamadm configtest, nginx -t. With --start the daemons are started
+# rspamadm configtest, nginx -t, unbound-checkconf. With --start the daemons are started
 # through their init scripts and the ports in EXPECT_PORTS must be listening.
 #
 # Environment:
@@ -210,6 +210,7 @@ judge_rc_nowarn() { [[ $1 == 0 ]] && { [[ ${ALLOW_WARNINGS:-0} == 1 ]] || ! has_
 judge_postfix_check() { judge_rc_nowarn "$1" "$2" "$3" 'warning'; }
 judge_doveconf() { judge_rc_nowarn "$1" "$2" "$3" 'warning'; }
 judge_nginx() { judge_rc_nowarn "$1" "$2" "$3" '\[warn\]'; }
+judge_unbound() { [[ $1 == 0 ]] && grep -q 'no errors' "$2"; }
 judge_rspamd() {
   # No network in here: fuzzy1.rspamd.com never resolves; that is not a config error.
   [[ $1 == 0 ]] && grep -q 'syntax OK' "$2" "$3"
@@ -254,10 +255,16 @@ run_validators() {
   else
     say "SKIP nginx -t: tree has no etc/nginx"
   fi
+  if tree_has etc/unbound; then
+    run_validator unbound-checkconf judge_unbound unbound-checkconf /etc/unbound/unbound.conf
+  else
+    say "SKIP unbound-checkconf: tree has no etc/unbound"
+  fi
 }
 
 # --- --start -----------------------------------------------------------------------------------------
-SERVICES=(redis-server rspamd dovecot postfix nginx)
+# The resolver first, as on a host (rspamd and Postfix resolve names through it).
+SERVICES=(unbound redis-server rspamd dovecot postfix nginx)
 
 # rspamd compiles its hyperscan databases in the main process before it daemonizes: ~25 s of CPU
 # on a fresh /var/lib/rspamd, over a minute on a busy machine. The files are content-addressed
@@ -298,6 +305,7 @@ service_for_port() {
     80|443) echo nginx ;;
     1133[0-9]) echo rspamd ;;
     6379) echo redis-server ;;
+    53) echo unbound ;;
     *) echo unknown ;;
   esac
 }
@@ -335,6 +343,7 @@ start_services() {
   restore_rspamd_cache
   local s rc t0
   for s in "${SERVICES[@]}"; do
+    [[ $s != unbound ]] || tree_has etc/unbound || continue
     rc=0 t0=$SECONDS
     if [[ -x $MERGED/etc/init.d/$s ]]; then
       # Streams go to a file, never to our stdout: a daemon holding our pipe would hang callers.

@@ -39,7 +39,8 @@ export const RENDER_CASES: RenderCase[] = [
   },
   {
     // Three domains, one of them an IDN; owned and standalone aliases (one to an outside address), a
-    // catch-all, a send-only mailbox, dual-stack and POP3.
+    // catch-all, a send-only mailbox, dual-stack and POP3; a resolver that forwards to a private DNS
+    // tree with its own trust anchor, and per-destination TLS levels.
     name: 'three-domains',
     releases: BOTH,
     config: (release) =>
@@ -74,6 +75,12 @@ export const RENDER_CASES: RenderCase[] = [
             aliases: { postmaster: 'dave@bücher.example' },
           },
         },
+        resolver: {
+          forwarders: ['192.0.2.53', '2001:db8::53', '192.0.2.54@5353'],
+          trust_anchors: ['remote.test. IN DS 12345 13 2 3F0A1E2B4C5D6E7F8091A2B3C4D5E6F708192A3B4C5D6E7F8091A2B3C4D5E6F7'],
+          root_trust_anchor: false,
+        },
+        tls_policy: { 'partner.example': 'encrypt', '.bank.example': 'dane-only', 'bücher.test': 'secure' },
         mail: {
           pop3: true,
           default_quota: '5G',
