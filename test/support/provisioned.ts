@@ -56,6 +56,18 @@ function addBob(yaml: string): string {
 }
 
 /**
+ * The host's resolver asks what test hosts are given as their nameserver (this machine's, when it is
+ * not loopback: see TESTHOST.md), without the root key: that server may answer for a private or
+ * filtered tree whose answers the root key would call bogus. Without it, unbound would recurse from
+ * the root servers, which a test bed may not reach, and the host (apt, Postfix) could resolve nothing.
+ */
+export function testBedResolver(yaml: string): string {
+  const upstream = /^nameserver\s+(\S+)/m.exec(readFileSync('/etc/resolv.conf', 'utf8'))?.[1];
+  if (upstream === undefined || /^127\.|^::1$/.test(upstream)) return yaml;
+  return `${yaml.trimEnd()}\n\nresolver:\n  forwarders: ["${upstream}"]\n  root_trust_anchor: false\n`;
+}
+
+/**
  * Boots a host from the release's provisioned image (building the image first if the cache lacks
  * it), gives the test a copy of the project pointed at the host's address, and runs `mailrig apply`
  * there. The host has its own address, host keys and machine id, like any test host.
@@ -121,7 +133,7 @@ export async function ensureProvisionedImage(release: TestHostRelease): Promise<
 export function imageKey(release: TestHostRelease, baseStamp: string): string {
   const h = createHash('sha256');
   h.update(`format=${RECIPE_FORMAT} release=${release} base=${baseStamp}\n`);
-  h.update(`${initArgs('ADDRESS', release).join(' ')}\n${addBob('    aliases:')}\n`);
+  h.update(`${initArgs('ADDRESS', release).join(' ')}\n${testBedResolver(addBob('    aliases:'))}\n`);
   const files = [
     ...listFiles(join(PROJECT_ROOT, 'dist/src')),
     ...listFiles(join(PROJECT_ROOT, 'templates')),
@@ -156,7 +168,7 @@ async function buildImage(release: TestHostRelease, dir: string, target: string)
     const init = await ws.mailrig(initArgs(host.address, release), { input: `${PROVISIONED.alicePassword}\n` });
     if (init.code !== 0) throw new Error(`init for the provisioned image failed:\n${show(init)}`);
     const path = join(ws.dir, 'mailrig.yaml');
-    writeFileSync(path, addBob(readFileSync(path, 'utf8')));
+    writeFileSync(path, testBedResolver(addBob(readFileSync(path, 'utf8'))));
     const setup = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
     if (setup.code !== 0) throw new Error(`setup for the provisioned image failed:\n${show(setup)}`);
     // A clean power-off: every service has written its state, as on a VPS snapshot.
