@@ -52,13 +52,17 @@ function isLoopback(address: string): boolean {
 export function renderUnbound(ctx: RenderContext): FileSpec[] {
   const { config } = ctx;
   const ipv6 = config.server.ipv6 !== undefined;
+  const ipv6Forwarder = config.resolver.forwarders.some((f) => forwarderAddress(f).includes(':'));
   const conf = renderTemplate('unbound/unbound.conf.hbs', {
     release: ctx.release,
     version: VERSIONS[ctx.release],
     ipv6,
+    doIp6: ipv6 || ipv6Forwarder,
     ipv6Why: ipv6
       ? 'IPv6 too (server.ipv6 is set): answers on ::1, and asks servers over IPv6.'
-      : 'IPv4 only: server.ipv6 is not set, so IPv6 servers could not be reached.',
+      : ipv6Forwarder
+        ? 'Answers on IPv4 only (server.ipv6 is not set), but asks the IPv6 forwarders over IPv6.'
+        : 'IPv4 only: server.ipv6 is not set, so IPv6 servers could not be reached.',
     loopbackForwarder: config.resolver.forwarders.some((f) => isLoopback(forwarderAddress(f))),
     rootTrustAnchor: config.resolver.rootTrustAnchor,
     rootKey: ROOT_KEY,

@@ -51,6 +51,8 @@ describe('unbound and resolv.conf as rendered', () => {
       assert.ok(conf.includes(s), s);
     }
     assert.ok(!conf.some((l) => l.startsWith('trust-anchor-file')), 'no root key');
+    const v4host = settings(files({ resolver: { forwarders: ['2001:db8::53'] } } as never).text('/etc/unbound/unbound.conf'));
+    assert.ok(v4host.includes('do-ip6: yes') && !v4host.includes('interface: ::1'), 'an IPv6 forwarder is asked over IPv6; ::1 only with server.ipv6');
     assert.deepEqual(
       settings(text('/etc/resolv.conf')).filter((l) => l.startsWith('nameserver')),
       ['nameserver 127.0.0.1', 'nameserver 192.0.2.53', 'nameserver 2001:db8::53'],
