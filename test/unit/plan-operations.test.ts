@@ -3,6 +3,8 @@
 // shown by the plan, each run by apply's scripts, and nothing left to do once the host has them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { rollbackScript, stagedDirs, swapScript, validateScript } from '../../src/apply/scripts.js';
 import { scheduleScript, taskScript } from '../../src/apply/tasks.js';
@@ -12,6 +14,7 @@ import { formatPlan, summarize } from '../../src/plan/format.js';
 import { MANIFEST, manifestFile, parseManifest } from '../../src/plan/manifest.js';
 import { isEmpty, makePlan, sha256, type DesiredState } from '../../src/plan/plan.js';
 import type { FileSpec } from '../../src/render/types.js';
+import { scratchDir } from '../support/project.js';
 
 const syntaxOk = (script: string) => spawnSync('sh', ['-n'], { input: script }).status === 0;
 
@@ -155,6 +158,27 @@ describe('apply scripts for removals and tasks', () => {
     const v = validateScript('/s', plan, []);
     assert.ok(syntaxOk(v), v);
     assert.match(v, /rm -f \/s\/view\/etc\/cron\.d\/mailrig-backup/);
+  });
+
+  it('validation copies a staged file over a live symlink without writing through it (/etc/resolv.conf)', () => {
+    const t = scratchDir('mailrig-validate-');
+    const live = join(t, 'live/etc');
+    const target = join(t, 'run/stub-resolv.conf');
+    mkdirSync(live, { recursive: true });
+    mkdirSync(join(t, 'run'));
+    writeFileSync(target, 'nameserver 127.0.0.53\n');
+    symlinkSync(target, join(live, 'resolv.conf'));
+    const rendered = file(join(live, 'resolv.conf'), 'unbound');
+    const symlinked = makePlan(desiredOf([rendered]), converged(desiredOf([])));
+    const stage = join(t, 'stage');
+    mkdirSync(join(stage, 'files', live), { recursive: true });
+    writeFileSync(join(stage, 'files', rendered.path), rendered.content);
+    // The copies before the private mount namespace: they run on the live system.
+    const script = validateScript(stage, symlinked, []);
+    const r = spawnSync('sh', ['-c', script.slice(0, script.indexOf('\nunshare '))], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(target, 'utf8'), 'nameserver 127.0.0.53\n', "the symlink's target is untouched");
+    assert.equal(readFileSync(join(stage, 'view', rendered.path), 'utf8'), rendered.content, 'the view holds the staged file');
   });
 
   it('schedules: enable after a daemon-reload, disable tolerates a unit already gone, cron made to run', () => {

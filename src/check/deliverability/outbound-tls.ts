@@ -67,9 +67,12 @@ export function countOutboundTls(lines: string[], now: number, utcOffsetMinutes:
   return counts;
 }
 
-export function judgeOutboundTls(c: OutboundTls): CheckResult {
+/** `relayed`: a default relay takes all outside mail, so none goes out directly. */
+export function judgeOutboundTls(c: OutboundTls, relayed = false): CheckResult {
   const head = { id: 'deliverability.outbound-tls', section: 'deliverability' as const, subject: 'outbound TLS (24 h)' };
-  if (c.sent === 0 && c.verified + c.encrypted === 0) return ok(head, 'no mail sent to other servers in the last 24 hours');
+  if (c.sent === 0 && c.verified + c.encrypted === 0) {
+    return ok(head, relayed ? 'no mail sent directly in the last 24 hours (the default relay takes it, always over verified TLS)' : 'no mail sent to other servers in the last 24 hours');
+  }
   const text = `${plural(c.verified, 'verified TLS connection')} (DANE or a checked certificate), ${plural(c.encrypted, 'connection')} encrypted without verification, ${plural(c.plaintext, 'delivery', 'deliveries')} in plaintext`;
   if (c.plaintext === 0) return ok(head, text);
   return warn(
@@ -86,6 +89,6 @@ export const outboundTls: Check<CheckEnv> = {
     const access = await env.host;
     if (!access.ok) return [];
     const { check } = access.view;
-    return [judgeOutboundTls(countOutboundTls(check.smtpTlsLog, check.now, check.utcOffsetMinutes))];
+    return [judgeOutboundTls(countOutboundTls(check.smtpTlsLog, check.now, check.utcOffsetMinutes), env.config.relay?.default !== undefined)];
   },
 };
