@@ -78,6 +78,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     relay: relayData(ctx),
     srs: SRS_TABLES,
     tlsPolicyMaps: `lmdb:${TLS_POLICY}`,
+    dnssecProbe: dnssecProbe(config),
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.
@@ -127,6 +128,16 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     // Debian's convention for "the name of this mail system", read by other mail tools.
     conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
   ];
+}
+
+/**
+ * Postfix's dnssec_probe when the root is not validated: NS of the first trust anchor's zone (a
+ * signed name the resolver validates); false keeps Postfix's default (ns:., the root).
+ */
+function dnssecProbe(config: RenderContext['config']): string | false {
+  if (config.resolver.rootTrustAnchor) return false;
+  const owner = config.resolver.trustAnchors[0]?.split(' ')[0];
+  return owner === undefined ? false : `ns:${owner}`;
 }
 
 /** The relay settings main.cf and master.cf need, or false when mail goes out directly. */

@@ -34,6 +34,8 @@ describe('unbound and resolv.conf as rendered', () => {
     assert.ok(!conf.some((l) => l.startsWith('include')), 'reads none of the package files');
     assert.ok(!conf.includes('interface: ::1') && conf.includes('do-ip6: no'), 'no IPv6 without server.ipv6');
     assert.ok(!conf.some((l) => l.startsWith('forward-')), 'full recursion without forwarders');
+    assert.ok(!conf.some((l) => l.includes('lan-zones')), 'private reverse zones stay local without forwarders');
+    assert.ok(!settings(text('/etc/postfix/main.cf')).some((l) => l.startsWith('dnssec_probe')), "the root's NS, Postfix's default probe");
     assert.equal(get('/etc/unbound/unbound.conf').onChange, 'restart');
     assert.deepEqual(settings(text('/etc/resolv.conf')), ['nameserver 127.0.0.1', 'options trust-ad timeout:2 attempts:2']);
     assert.equal(text('/var/spool/postfix/etc/resolv.conf'), text('/etc/resolv.conf'), "Postfix's chroot copy is the same");
@@ -51,6 +53,8 @@ describe('unbound and resolv.conf as rendered', () => {
       assert.ok(conf.includes(s), s);
     }
     assert.ok(!conf.some((l) => l.startsWith('trust-anchor-file')), 'no root key');
+    assert.ok(conf.includes('unblock-lan-zones: yes') && conf.includes('insecure-lan-zones: yes'), 'private reverse zones go to the forwarders');
+    assert.ok(settings(text('/etc/postfix/main.cf')).includes('dnssec_probe = ns:remote.test.'), "Postfix probes the anchor's zone, not the root");
     const v4host = settings(files({ resolver: { forwarders: ['2001:db8::53'] } } as never).text('/etc/unbound/unbound.conf'));
     assert.ok(v4host.includes('do-ip6: yes') && !v4host.includes('interface: ::1'), 'an IPv6 forwarder is asked over IPv6; ::1 only with server.ipv6');
     assert.deepEqual(
