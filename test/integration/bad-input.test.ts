@@ -249,6 +249,23 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
     },
   ],
   'relay.ca_file': [{ mutate: set('relay.ca_file', 'no-such-ca.pem'), phrase: 'relay.ca_file: cannot read' }],
+  'resolver.forwarders': [
+    { mutate: set('resolver.forwarders', ['dns.example.net']), phrase: 'resolver.forwarders.0: is not an IPv4 or IPv6 address, optionally with @port' },
+    { mutate: set('resolver.forwarders', ['192.0.2.53:53']), phrase: 'try 192.0.2.53 or 2001:db8::53@5353' },
+  ],
+  'resolver.trust_anchors': [
+    { mutate: set('resolver.trust_anchors', ['remote.test. IN A 192.0.2.1']), phrase: 'resolver.trust_anchors.0: is of type A; a trust anchor is a DS or DNSKEY record' },
+    { mutate: set('resolver.trust_anchors', ['remote.test. IN DS 12345 13 2 not-hex']), phrase: 'digest is not hexadecimal' },
+  ],
+  'resolver.root_trust_anchor': [
+    { mutate: set('resolver.root_trust_anchor', false), phrase: 'resolver.root_trust_anchor: can be false only with resolver.forwarders' },
+    { mutate: set('resolver.root_trust_anchor', 'no'), phrase: 'resolver.root_trust_anchor: expected true or false, found the string "no"' },
+  ],
+  'tls_policy.*': [
+    { mutate: set('tls_policy', { 'partner.example': 'none' }), phrase: 'tls_policy.partner.example: none is not offered' },
+    { mutate: set('tls_policy', { 'partner.example': 'strict' }), phrase: 'must be one of "may", "encrypt", "dane", "dane-only", "verify", "secure"' },
+    { mutate: set('tls_policy', { [FIRST_DOMAIN]: 'encrypt' }), phrase: 'is a mail domain of this server' },
+  ],
   'dns.provider': [
     { mutate: set('dns.provider', 'route53'), phrase: 'must be one of "manual", "rfc2136"' },
     { mutate: set('dns.provider', 'rfc2136'), phrase: 'dns.server: is required when dns.provider is rfc2136' },
