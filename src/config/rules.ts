@@ -2,7 +2,7 @@
 // problems with the dotted path where the operator must look; all of them run, every time.
 import type { RawConfig } from './schema.js';
 import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, isMailboxName, isPolicyDestination, serverAddressProblem, toAsciiDomain } from './syntax.js';
-import { resolveTarget } from './model.js';
+import { policyDestination, resolveTarget } from './model.js';
 
 export interface RuleProblem {
   path: Array<string | number>;
@@ -142,15 +142,21 @@ export function checkRules(input: RawConfig): RuleProblem[] {
   return problems;
 }
 
-/** tls_policy: each key a domain (or .domain) outside this server's own mail domains. */
+/** tls_policy: each key a domain (or .domain) outside this server's own mail domains, each once. */
 function checkTlsPolicy(policy: Record<string, unknown>, domains: Map<string, string>, add: (path: Array<string | number>, message: string) => void): void {
+  const seen = new Map<string, string>();
   for (const key of Object.keys(policy)) {
     const path = ['tls_policy', key];
     if (policy[key] === 'none') add(path, 'none is not offered: mail there would go out in plaintext even where TLS is offered (may is the least)');
-    if (!isPolicyDestination(key)) add(path, `"${key}" is not a domain name (example.com, or .example.com for its subdomains)`);
-    else if (domains.has(toAsciiDomain(key.replace(/^\./, '')) ?? '') && !key.startsWith('.')) {
-      add(path, `"${key}" is a mail domain of this server: its mail is delivered here and never leaves over SMTP`);
+    if (!isPolicyDestination(key)) {
+      add(path, `"${key}" is not a domain name (example.com, or .example.com for its subdomains)`);
+      continue;
     }
+    const destination = policyDestination(key);
+    const prior = seen.get(destination);
+    if (prior !== undefined) add(path, `is the same destination as "${prior}"`);
+    else seen.set(destination, key);
+    if (domains.has(destination)) add(path, `"${key}" is a mail domain of this server: its mail is delivered here and never leaves over SMTP`);
   }
 }
 

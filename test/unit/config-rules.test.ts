@@ -204,6 +204,12 @@ describe('mailrig.yaml rules', () => {
     { rule: 'tls_policy refuses none', text: edit((d) => (d.tls_policy = { 'partner.example': 'none' })), path: 'tls_policy.partner.example', says: /none is not offered: mail there would go out in plaintext/ },
     { rule: 'tls_policy levels are known', text: edit((d) => (d.tls_policy = { 'partner.example': 'strict' })), path: 'tls_policy.partner.example', says: /must be one of "may", "encrypt", "dane", "dane-only", "verify", "secure"/ },
     { rule: 'tls_policy keys are domains', text: edit((d) => (d.tls_policy = { 'not a domain': 'encrypt' })), path: 'tls_policy.not a domain', says: /not a domain name/ },
+    {
+      rule: 'tls_policy names a destination once',
+      text: edit((d) => (d.tls_policy = { 'bücher.test': 'encrypt', 'XN--BCHER-KVA.test': 'secure' })),
+      path: 'tls_policy.XN--BCHER-KVA.test',
+      says: /same destination as "bücher.test"/,
+    },
     { rule: 'tls_policy is not for own domains', text: edit((d) => (d.tls_policy = { 'example.com': 'encrypt' })), path: 'tls_policy.example.com', says: /mail domain of this server/ },
   ];
 
