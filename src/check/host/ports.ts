@@ -11,7 +11,7 @@ import { fail, ok, type Check, type CheckResult } from '../types.js';
 
 /** Ports that must never be reachable from other machines, and what listens there. */
 export const LOOPBACK_PORTS: Array<{ port: number; what: string; required: boolean; daemon: Daemon }> = [
-  { port: RESOLVER_PORT, what: 'unbound (DNS resolver)', required: true, daemon: 'unbound' },
+  { port: RESOLVER_PORT, what: 'unbound resolver', required: true, daemon: 'unbound' },
   { port: 11332, what: 'rspamd milter', required: true, daemon: 'rspamd' },
   { port: 11333, what: 'rspamd scanner', required: false, daemon: 'rspamd' },
   { port: 11334, what: 'rspamd web controller', required: false, daemon: 'rspamd' },
