@@ -131,6 +131,13 @@ export function checkRules(input: RawConfig): RuleProblem[] {
   }
   checkRelays(raw.relay, asciiOf, add);
   checkTlsPolicy(raw.tlsPolicy, asciiOf, add);
+  if (Array.isArray(raw.resolver.forwarders)) {
+    raw.resolver.forwarders.forEach((f, i) => {
+      if (typeof f === 'string' && /^(127\.0\.0\.1|::1)(@53)?$/.test(f)) {
+        add(['resolver', 'forwarders', i], `${f} is where unbound itself answers: it would forward to itself (a resolver on this host needs another port, e.g. 127.0.0.1@5353)`);
+      }
+    });
+  }
   if (raw.resolver.root_trust_anchor === false && !(Array.isArray(raw.resolver.forwarders) && raw.resolver.forwarders.length > 0)) {
     add(['resolver', 'root_trust_anchor'], 'can be false only with resolver.forwarders (a private DNS tree); recursing from the root needs the root\'s key');
   }

@@ -163,6 +163,7 @@ describe('mailrig.yaml rules', () => {
     },
     { rule: 'a forwarder is an address', text: edit((d) => (d.resolver = { forwarders: ['dns.example.net'] })), path: 'resolver.forwarders.0', says: /not an IPv4 or IPv6 address/ },
     { rule: 'a forwarder port is a port', text: edit((d) => (d.resolver = { forwarders: ['192.0.2.53@70000'] })), path: 'resolver.forwarders.0', says: /@port/ },
+    { rule: 'a forwarder is not unbound itself', text: edit((d) => (d.resolver = { forwarders: ['192.0.2.53', '127.0.0.1'] })), path: 'resolver.forwarders.1', says: /forward to itself/ },
     { rule: 'a forwarder is not host:port', text: edit((d) => (d.resolver = { forwarders: ['192.0.2.53:53'] })), path: 'resolver.forwarders.0', says: /192.0.2.53/ },
     {
       rule: 'a trust anchor names its owner',
