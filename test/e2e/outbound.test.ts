@@ -18,6 +18,8 @@
 //   to the SRS address, which it reverses, and reaches carol's mailbox on the second host;
 // - carol → a local mailbox keeps carol as the envelope sender;
 // - with postsrsd stopped, mail to the alias gets a temporary error, not an unrewritten forward.
+// Blocklists: rbl.test lists the address carol's mail comes from, err.test answers it with an error
+// code (127.255.255.254): rspamd inserts the listing of the first and only the error of the second.
 // DANE cases, mail sent by bob (a logged-in user of the mailrig host) to dave@remote.test:
 // - the TLSA record matches: delivered over a connection the mailrig host logs as Verified;
 // - the TLSA record does not match the served key: deferred, never delivered; fixed → delivered;
@@ -72,6 +74,14 @@ function withSerial(text: string, serial: number): string {
   assert.notEqual(out, text, 'the zone has a SOA record whose serial changes');
   return out;
 }
+
+/**
+ * Two DNS blocklists of the mailrig host's spam section, both served by the test's knotd: rbl.test
+ * lists this machine's address on the link (where carol's mail comes from), err.test answers it
+ * with an error code (127.255.255.254), as Spamhaus answers a query it refuses.
+ */
+const BLOCKLISTS = '  blocklists:\n    - zone: rbl.test\n      score: 1\n    - zone: err.test\n      score: 5\n';
+const reversed = (ip: string) => ip.split('.').reverse().join('.');
 
 /** A TLSA digest no key has: what a record left behind after a key change looks like to DANE. */
 const STALE_TLSA = 'ab'.repeat(32);
@@ -249,7 +259,7 @@ for (const release of releasesUnderTest()) {
       assert.match(yaml, /^ {4}aliases:.*\n/m);
       writeFileSync(
         path,
-        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', '  greylisting: false\n') +
+        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
           resolverYaml(host.gateway, remoteKey.ds),
       );
       // The second host: its own project for remote.test and sender.test (keys made by domain add),
@@ -273,6 +283,8 @@ for (const release of releasesUnderTest()) {
         { origin: 'example.com', text: own.out },
         zone('sender.test', ['@ IN MX 10 mail.remote.test.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
         { origin: 'remote.test', text: await signZone(remoteKey, withSerial(remoteRecords, serial)) },
+        zone('rbl.test', [`${reversed(host.gateway)} IN A 127.0.0.2`]),
+        zone('err.test', [`${reversed(host.gateway)} IN A 127.255.255.254`]),
       ];
       // One knotd per host, on this machine's end of its link, where the host's resolver forwards to.
       for (const t of [host, remote]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
@@ -393,6 +405,15 @@ for (const release of releasesUnderTest()) {
         const started = await host.exec(`service postsrsd start >/dev/null 2>&1 && for i in $(seq 1 100); do ss -ltn | grep -q ':${SRS_PORTS.forward} ' && exit 0; sleep 0.1; done; exit 1`);
         assert.equal(started.code, 0, 'postsrsd listens again');
       }
+    });
+
+    it("blocklists: the sending address's listing counts; an error answer (127.255.255.254) is no listing", async () => {
+      const id = await inject(PROVISIONED.bob, 'from a listed address');
+      const line = await scanned(host, id);
+      assert.match(line, /MAILRIG_RBL_RBL_TEST\(/, line);
+      assert.match(line, /MAILRIG_RBL_ERR_TEST_ERROR\(/, line);
+      assert.doesNotMatch(line, /MAILRIG_RBL_ERR_TEST\(/, line);
+      await arrived(host, PROVISIONED.bob, id);
     });
 
     it('DANE: with a matching TLSA record, mail leaves over a verified connection', async () => {
