@@ -7,7 +7,9 @@
 // Expected warnings on the good setup, and why they are honest:
 //   tls.certificate.*, tls.mta-sts.*  the self-signed bootstrap certificate (no ACME here): "not yet from ACME"
 //   dns.dnssec.example.com            the test zone is unsigned, so TLSA does not count yet
-//   deliverability.zen/dbl.*          knotd refuses Spamhaus queries (no network): "could not check"
+//   deliverability.zen/dbl.*          "could not check": knotd answers the host's address on ZEN with
+//                                     Spamhaus's error code 127.255.255.254 (a refused query, never a
+//                                     listing) and refuses the DBL queries (no network)
 //   host.updates                      may fail: the cached base image can lag Debian's security archive
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -36,6 +38,20 @@ function reverseZone(address: string): { origin: string; text: string } {
     '@ IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300',
     '@ IN NS ns1.example.com.',
     `${d}.${c} IN PTR mail.example.com.`,
+    '',
+  ].join('\n');
+  return { origin, text };
+}
+
+/** A zen.spamhaus.org that answers the address as Spamhaus answers a query it refuses. */
+function spamhausRefusing(address: string): { origin: string; text: string } {
+  const origin = 'zen.spamhaus.org';
+  const text = [
+    `$ORIGIN ${origin}.`,
+    '$TTL 300',
+    '@ IN SOA ns1.example.com. hostmaster.example.com. 1 3600 600 86400 300',
+    '@ IN NS ns1.example.com.',
+    `${address.split('.').reverse().join('.')} IN A 127.255.255.254`,
     '',
   ].join('\n');
   return { origin, text };
@@ -82,7 +98,7 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
     const z = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
     assert.equal(z.code, 0, show(z));
     zone = z.out;
-    knot = await startKnot({ zones: [{ origin: 'example.com', text: zone }, reverseZone(host.address)] });
+    knot = await startKnot({ zones: [{ origin: 'example.com', text: zone }, reverseZone(host.address), spamhausRefusing(host.address)] });
   });
 
   it('a good setup: no failure; only the warnings this test bed explains', async () => {
@@ -98,6 +114,7 @@ for (const release of releasesUnderTest()) describe(`mailrig check on a provisio
     assert.match(resultById(rs, 'tls.certificate.25').message, /self-signed bootstrap certificate: not yet from ACME/);
     assert.match(resultById(rs, 'dns.dnssec.example.com').message, /unsigned: senders ignore its TLSA record/);
     assert.equal(resultById(rs, `deliverability.zen.${host.address}`).unknown, true);
+    assert.match(resultById(rs, `deliverability.zen.${host.address}`).message, /127\.255\.255\.254/);
     for (const id of ['host.daemon.dovecot', 'host.port.993', 'host.port.6379', 'host.port.10001', 'host.port.10002', 'host.drift', 'host.queue', 'dns.zone.example.com',
       `dns.ptr.${host.address}`, 'dns.spf.example.com', 'dns.dmarc.example.com', 'tls.tlsa.25', 'tls.protocols.25', 'tls.protocols.993',
       'deliverability.outbound-25', `deliverability.relay.${host.address}`]) {

@@ -62,6 +62,9 @@ for (const release of releasesUnderTest()) describe(`reboots and power loss on a
 
     const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${DAEMON_UNITS.join(' ')}`);
     assert.equal(state.stdout, `running\n${DAEMON_UNITS.map(() => 'active\n').join('')}`, state.stdout);
+    // The host still asks its own resolver first (unbound, among the units above), and so does Postfix in its chroot.
+    const first = await host.exec("for f in /etc/resolv.conf /var/spool/postfix/etc/resolv.conf; do awk '$1 == \"nameserver\" { print $2; exit }' $f; done");
+    assert.equal(first.stdout, '127.0.0.1\n127.0.0.1\n', first.stdout + first.stderr);
     const subjects = (await fetchInbox(bobImap(), 3)).map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1]).sort();
     assert.deepEqual(subjects, ['before reboot 1', 'before reboot 2', 'before reboot 3']);
     assert.equal(await queue(), queued, 'the queued message is still queued, under the same id');

@@ -57,6 +57,11 @@ export interface KnotServer {
   dig(name: string, type: string): Promise<string[]>;
   /** Runs knotc against this server's control socket. */
   knotc(...args: string[]): Promise<string>;
+  /**
+   * Serves new text for one of its zones (its SOA serial must be higher than the served one's):
+   * resolves once knotd answers with the new serial.
+   */
+  replaceZone(zone: KnotZone): Promise<void>;
   /** Daemon log so far (stderr), for failure messages. */
   log(): string;
   stop(): Promise<void>;
@@ -189,6 +194,19 @@ export async function startKnot(opts: KnotOptions): Promise<KnotServer> {
     dir,
     knotc,
     log: () => log,
+    async replaceZone(zone) {
+      const serial = /\bSOA\s+\S+\s+\S+\s+(\d+)/.exec(zone.text)?.[1];
+      if (serial === undefined) throw new Error(`no SOA serial in the new text of ${zone.origin}`);
+      writeFileSync(join(dir, 'zones', `${zone.origin}.zone`), zone.text);
+      await knotc('zone-reload', zone.origin);
+      const deadline = Date.now() + 10000;
+      for (;;) {
+        const soa = await server.dig(zone.origin, 'SOA').catch(() => []);
+        if (soa[0]?.split(/\s+/)[2] === serial) return;
+        if (Date.now() > deadline) throw new Error(`knotd did not serve serial ${serial} of ${zone.origin} within 10 s:\n${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
     async dig(name, type) {
       const { stdout } = await run(KDIG, [`@${host}`, '-p', String(port), '+tcp', '+short', '+norecurse', name, type]);
       return stdout.split('\n').filter((l) => l.trim() !== '');

@@ -1,12 +1,14 @@
-// Forwarding that passes SPF, proven on Debian 12 and 13 with two hosts from the provisioned image:
-// the mailrig host (example.com, an alias to an outside address) and a second host that mailrig
+// Mail leaving the host, proven on Debian 12 and 13 with two hosts from the provisioned image: the
+// mailrig host (example.com, an alias to an outside address) and a second host that mailrig
 // reconfigured for two other domains (remote.test with dave, sender.test with carol). A knotd on
-// this machine serves both hosts the three zones:
+// this machine serves both hosts the three zones, through each host's own validating resolver
+// (mailrig's `resolver:` section: the knotd as forwarder, remote.test's key as trust anchor):
 //   example.com   mailrig's own records: MX and SPF name the mailrig host, its DKIM keys (ARC's too)
-//   sender.test   MX → the second host; SPF allows only this machine's address on the mailrig host's
-//                 link, where carol's mail is injected from
-//   remote.test   MX → the second host
-// Cases:
+//   sender.test   unsigned; MX → the second host; SPF allows only this machine's address on the
+//                 mailrig host's link, where carol's mail is injected from
+//   remote.test   signed (DNSSEC) with mailrig's records for the second host: MX, and the TLSA
+//                 record of its SMTP key (DANE)
+// Forwarding cases:
 // - carol@sender.test → fwd@example.com → dave@remote.test: at dave's mailbox the envelope sender is
 //   an SRS0 address at example.com, and the second host's rspamd found SPF passing (R_SPF_ALLOW) and
 //   the mailrig host's ARC seal valid (ARC_ALLOW, d=example.com);
@@ -16,7 +18,17 @@
 //   to the SRS address, which it reverses, and reaches carol's mailbox on the second host;
 // - carol → a local mailbox keeps carol as the envelope sender;
 // - with postsrsd stopped, mail to the alias gets a temporary error, not an unrewritten forward.
-// Every wait is for an event: a message in a mailbox, a line in a log.
+// Blocklists: rbl.test lists the address carol's mail comes from, err.test answers it with an error
+// code (127.255.255.254): rspamd inserts the listing of the first and only the error of the second.
+// DANE cases, mail sent by bob (a logged-in user of the mailrig host) to dave@remote.test:
+// - the TLSA record matches: delivered over a connection the mailrig host logs as Verified;
+// - the TLSA record does not match the served key: deferred, never delivered; fixed → delivered;
+// - the second host stops offering STARTTLS: deferred, not sent in plaintext;
+// - the TLSA records' signature is bogus: deferred, not taken for "no TLSA";
+// - a domain without DNSSEC (sender.test, MX on the same host): opportunistic TLS, as before DANE.
+// Each change to remote.test is served signed by knotd (a new serial, waited for), and the mailrig
+// host's resolver is restarted, so that it forgets what it cached. Every wait is for an event: a
+// message in a mailbox, a line in a log, a port that listens.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,8 +37,9 @@ import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
 import { SRS_PORTS } from '../../src/render/postsrsd.js';
-import { show, type Workspace } from '../support/e2e.js';
+import { show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH } from '../support/fixtures.js';
+import { breakSignature, newZoneKey, signZone, type ZoneKey } from '../support/dnssec.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
@@ -46,6 +59,32 @@ async function until<T>(get: () => Promise<T | undefined>, timeoutMs: number, wh
     await sleep(250);
   }
 }
+
+/**
+ * The `resolver:` section of both hosts: the test's knotd (on this machine's end of the host's link)
+ * answers every query, and remote.test's key is the only trust anchor (there is no root zone here).
+ */
+function resolverYaml(gateway: string, anchor: string): string {
+  return `resolver:\n  forwarders: [${gateway}]\n  root_trust_anchor: false\n  trust_anchors:\n    - "${anchor}"\n`;
+}
+
+/** The zone text with its SOA serial set to `serial`. */
+function withSerial(text: string, serial: number): string {
+  const out = text.replace(/(\bSOA\s+\S+\s+\S+\s+)\d+/, `$1${serial}`);
+  assert.notEqual(out, text, 'the zone has a SOA record whose serial changes');
+  return out;
+}
+
+/**
+ * Two DNS blocklists of the mailrig host's spam section, both served by the test's knotd: rbl.test
+ * lists this machine's address on the link (where carol's mail comes from), err.test answers it
+ * with an error code (127.255.255.254), as Spamhaus answers a query it refuses.
+ */
+const BLOCKLISTS = '  blocklists:\n    - zone: rbl.test\n      score: 1\n    - zone: err.test\n      score: 5\n';
+const reversed = (ip: string) => ip.split('.').reverse().join('.');
+
+/** A TLSA digest no key has: what a record left behind after a key change looks like to DANE. */
+const STALE_TLSA = 'ab'.repeat(32);
 
 function zone(origin: string, records: string[]): { origin: string; text: string } {
   return {
@@ -99,6 +138,12 @@ for (const release of releasesUnderTest()) {
     const tag = randomBytes(4).toString('hex');
     /** The envelope sender dave's copy of a forward arrived with (set by the forward case). */
     let srsAddress = '';
+    /** remote.test's signing key, and its records as the second host's `mailrig dns` gives them. */
+    let remoteKey: ZoneKey;
+    let remoteRecords = '';
+    /** The certificate the mailrig host's ports serve. */
+    let hostCa = '';
+    let serial = 100;
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
     /** Injects a message over port 25 from this machine (the gateway sender.test's SPF allows). */
@@ -137,10 +182,63 @@ for (const release of releasesUnderTest()) {
         `rspamd's log line for ${messageId} on ${target.name}`,
       );
 
+    /** Restarts `t`'s resolver (an empty cache) and waits until it listens on loopback again. */
+    const restartResolver = async (t: TestHost) => {
+      const r = await t.exec('service unbound restart </dev/null >/dev/null 2>&1');
+      assert.equal(r.code, 0, `unbound restarts on ${t.name}: ${r.stderr}`);
+      await until(
+        async () => ((await t.exec("ss -Hlun 'sport = :53'")).stdout.includes('127.0.0.1:53') ? true : undefined),
+        30_000,
+        `unbound listening on ${t.name}`,
+      );
+    };
+    /**
+     * Serves remote.test anew from both knotds — its records changed by `edit`, signed, then changed
+     * by `damage` — and restarts the mailrig host's resolver.
+     */
+    const serveRemote = async (edit: (records: string) => string = (r) => r, damage: (signed: string) => string = (z) => z) => {
+      serial += 1;
+      const text = damage(await signZone(remoteKey, withSerial(edit(remoteRecords), serial)));
+      for (const k of knots) await k.replaceZone({ origin: 'remote.test', text });
+      await restartResolver(host);
+    };
+    /** bob sends over submission with his password; resolves to the queue id the host gave it. */
+    const sendAsBob = async (to: string, subject: string) => {
+      const messageId = `<${subject.replace(/\W+/g, '-')}-${tag}@example.com>`;
+      const sent = await submit(
+        { host: host.address, port: 587, user: PROVISIONED.bob, password: PROVISIONED.bobPassword, ca: hostCa, servername: PROVISIONED.servername },
+        { from: PROVISIONED.bob, to, subject, text: `${subject}\n`, messageId } as Parameters<typeof submit>[1],
+      );
+      const queueId = /queued as ([0-9A-Za-z]+)/.exec(String(sent.response))?.[1];
+      assert.ok(queueId, `a queue id in the reply: ${sent.response}`);
+      return { queueId, messageId };
+    };
+    /** The mailrig host's log line for the first attempt that ended in `status` for queue id `id`. */
+    const attempt = (id: string, to: string, status: 'sent' | 'deferred') =>
+      until(
+        async () => {
+          const r = await host.exec(`grep -F ' ${id}: to=<${to}>' /var/log/postfix.log | grep -F 'status=${status}' | head -n 1`);
+          return r.stdout.trim() || undefined;
+        },
+        120_000,
+        async () => `${id} ${status} to ${to}; the host's Postfix log:\n${(await host.exec('tail -n 30 /var/log/postfix.log')).stdout}`,
+      );
+    /** How the smtp(8) process that logged `line` secured its connection: Verified, Untrusted, … */
+    const tlsOf = async (line: string) => {
+      const pid = /postfix\/smtp\[(\d+)\]/.exec(line)?.[1];
+      assert.ok(pid, line);
+      const log = (await host.exec(`grep -F 'postfix/smtp[${pid}]: ' /var/log/postfix.log`)).stdout.split('\n');
+      const upTo = log.slice(0, log.findIndex((l) => l.includes(line.slice(-60))) + 1);
+      return upTo.reverse().map((l) => /: (\w+) TLS connection established to /.exec(l)?.[1]).find((w) => w !== undefined) ?? 'none';
+    };
+    /** Whether dave's mailbox on the second host holds the message (one look, now). */
+    const inDavesMailbox = async (messageId: string) =>
+      (await remote.exec(`doveadm search -u ${DAVE} header message-id ${JSON.stringify(messageId)}`)).stdout.trim() !== '';
+
     before(async () => {
       await cleanupStaleTestHosts();
       const [m, r] = await Promise.all([startProvisionedHost({ release, name: `fwd-m-${release}` }), startProvisionedHost({ release, name: `fwd-r-${release}` })]);
-      ({ host, ws } = m);
+      ({ host, ws, ca: hostCa } = m);
       ({ host: remote, ws: remoteWs } = r);
       process.stderr.write(`# ${debian}: two hosts from the image in ${elapsed()}\n`);
       // Each host's traffic leaves through this machine masqueraded as the other link's gateway.
@@ -153,6 +251,7 @@ for (const release of releasesUnderTest()) {
         natRules.push(rule);
       }
 
+      remoteKey = await newZoneKey('remote.test');
       // The mailrig host: two aliases to outside addresses. Greylisting off on both hosts: each sees
       // the other (and this machine) as a first-time sender, which greylisting would defer for minutes.
       const path = join(ws.dir, 'mailrig.yaml');
@@ -160,11 +259,12 @@ for (const release of releasesUnderTest()) {
       assert.match(yaml, /^ {4}aliases:.*\n/m);
       writeFileSync(
         path,
-        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', '  greylisting: false\n'),
+        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
+          resolverYaml(host.gateway, remoteKey.ds),
       );
       // The second host: its own project for remote.test and sender.test (keys made by domain add),
       // and its own SRS secret, as another operator's server has (the copied store had the image's).
-      writeFileSync(join(remoteWs.dir, 'mailrig.yaml'), remoteYaml(remote.address, debian));
+      writeFileSync(join(remoteWs.dir, 'mailrig.yaml'), remoteYaml(remote.address, debian) + resolverYaml(remote.gateway, remoteKey.ds));
       rmSync(join(remoteWs.dir, '.mailrig/secrets/srs'));
       const keys = await remoteWs.mailrig(['domain', 'add', 'remote.test']);
       assert.equal(keys.code, 0, show(keys));
@@ -175,28 +275,33 @@ for (const release of releasesUnderTest()) {
 
       const own = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
       assert.equal(own.code, 0, show(own));
+      const theirs = await remoteWs.mailrig(['dns', '--format', 'bind', '--zone', 'remote.test']);
+      assert.equal(theirs.code, 0, show(theirs));
+      assert.match(theirs.out, /^_25\._tcp\.mail\S* .*TLSA\s+3 1 1 [0-9a-f]{64}$/m, 'the second host publishes its TLSA record');
+      remoteRecords = theirs.out;
       const zones = [
         { origin: 'example.com', text: own.out },
         zone('sender.test', ['@ IN MX 10 mail.remote.test.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
-        zone('remote.test', ['@ IN MX 10 mail', `mail IN A ${remote.address}`, `@ IN TXT "v=spf1 ip4:${remote.address} -all"`]),
+        { origin: 'remote.test', text: await signZone(remoteKey, withSerial(remoteRecords, serial)) },
+        zone('rbl.test', [`${reversed(host.gateway)} IN A 127.0.0.2`]),
+        zone('err.test', [`${reversed(host.gateway)} IN A 127.255.255.254`]),
       ];
-      // One knotd per host, on this machine's end of its link: a resolv.conf names no port.
+      // One knotd per host, on this machine's end of its link, where the host's resolver forwards to.
       for (const t of [host, remote]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
-      await Promise.all(
-        [host, remote].map(async (t) => {
-          const dns = await t.exec(
-            `echo "nameserver ${t.gateway}" > /etc/resolv.conf && mkdir -p /var/spool/postfix/etc && cp /etc/resolv.conf /var/spool/postfix/etc/resolv.conf && ` +
-              'postfix reload >/dev/null 2>&1 && service rspamd restart </dev/null >/dev/null 2>&1',
-          );
-          assert.equal(dns.code, 0, dns.stderr);
-          await until(async () => ((await t.exec('rspamc stat >/dev/null 2>&1')).code === 0 ? true : undefined), 90_000, `rspamd answers on ${t.name}`);
-        }),
-      );
+      // Both hosts' resolvers start afresh (they may have given up on a forwarder that was not there
+      // yet), and rspamd after them.
+      await Promise.all([host, remote].map(async (t) => {
+        await restartResolver(t);
+        const restarted = await t.exec('service rspamd restart </dev/null >/dev/null 2>&1');
+        assert.equal(restarted.code, 0, restarted.stderr);
+        await until(async () => ((await t.exec('rspamc stat >/dev/null 2>&1')).code === 0 ? true : undefined), 90_000, `rspamd answers on ${t.name}`);
+      }));
       process.stderr.write(`# ${debian}: DNS served and rspamd restarted in ${elapsed()}\n`);
     });
     after(async () => {
       for (const rule of natRules) await execa('iptables', ['-t', 'nat', '-D', ...rule], { reject: false });
       for (const k of knots) await k.stop();
+      remoteKey?.remove();
       await Promise.all([host?.stop(), remote?.stop()]);
     });
 
@@ -300,7 +405,78 @@ for (const release of releasesUnderTest()) {
         const started = await host.exec(`service postsrsd start >/dev/null 2>&1 && for i in $(seq 1 100); do ss -ltn | grep -q ':${SRS_PORTS.forward} ' && exit 0; sleep 0.1; done; exit 1`);
         assert.equal(started.code, 0, 'postsrsd listens again');
       }
-      process.stderr.write(`# ${debian}: forward.test.ts in ${elapsed()}\n`);
+    });
+
+    it("blocklists: the sending address's listing counts; an error answer (127.255.255.254) is no listing", async () => {
+      const id = await inject(PROVISIONED.bob, 'from a listed address');
+      const line = await scanned(host, id);
+      assert.match(line, /MAILRIG_RBL_RBL_TEST\(/, line);
+      assert.match(line, /MAILRIG_RBL_ERR_TEST_ERROR\(/, line);
+      assert.doesNotMatch(line, /MAILRIG_RBL_ERR_TEST\(/, line);
+      await arrived(host, PROVISIONED.bob, id);
+    });
+
+    it('DANE: with a matching TLSA record, mail leaves over a verified connection', async () => {
+      const { queueId, messageId } = await sendAsBob(DAVE, 'dane matching');
+      const line = await attempt(queueId, DAVE, 'sent');
+      assert.equal(await tlsOf(line), 'Verified', line);
+      const text = await arrived(remote, DAVE, messageId);
+      assert.match(text, /^Received: from mail\.example\.com[^\n]*\n(\s[^\n]*\n)*?\s+\(using TLSv1\.[23]/m, text);
+      process.stderr.write(`# ${debian}: DANE verified at ${elapsed()}\n`);
+    });
+
+    it('DANE: a TLSA record that does not match the served key defers the mail; fixed, it is delivered', async () => {
+      await serveRemote((records) => records.replace(/(TLSA\s+3 1 1 )[0-9a-f]{64}/g, `$1${STALE_TLSA}`));
+      const { queueId, messageId } = await sendAsBob(DAVE, 'dane stale tlsa');
+      const deferred = await attempt(queueId, DAVE, 'deferred');
+      assert.match(deferred, /certificate|TLSA|TLS/i, deferred);
+      assert.equal(await inDavesMailbox(messageId), false, 'not delivered to a key the TLSA record does not name');
+      await serveRemote();
+      const flushed = await host.exec(`postqueue -i ${queueId}`);
+      assert.equal(flushed.code, 0, flushed.stderr);
+      const sent = await attempt(queueId, DAVE, 'sent');
+      assert.equal(await tlsOf(sent), 'Verified', sent);
+      await arrived(remote, DAVE, messageId);
+    });
+
+    it('DANE: a receiving server that stops offering STARTTLS gets no mail in plaintext', async () => {
+      const off = await remote.exec("postconf -e 'smtpd_discard_ehlo_keywords = silent-discard, starttls' && postfix reload >/dev/null 2>&1");
+      assert.equal(off.code, 0, off.stderr);
+      let queued = '';
+      try {
+        const { queueId, messageId } = await sendAsBob(DAVE, 'dane no starttls');
+        queued = queueId;
+        const deferred = await attempt(queueId, DAVE, 'deferred');
+        assert.match(deferred, /TLS is required, but was not offered/, deferred);
+        assert.equal(await inDavesMailbox(messageId), false, 'not delivered in plaintext');
+      } finally {
+        const on = await remote.exec('postconf -X smtpd_discard_ehlo_keywords && postfix reload >/dev/null 2>&1');
+        assert.equal(on.code, 0, on.stderr);
+      }
+      // Offered again: the queued message leaves, verified.
+      assert.equal((await host.exec(`postqueue -i ${queued}`)).code, 0);
+      assert.equal(await tlsOf(await attempt(queued, DAVE, 'sent')), 'Verified');
+    });
+
+    it('DANE: a bogus signature over the TLSA records defers the mail instead of passing for "no TLSA"', async () => {
+      await serveRemote(undefined, (signed) => breakSignature(signed, 'TLSA'));
+      const { queueId, messageId } = await sendAsBob(DAVE, 'dane bogus signature');
+      const deferred = await attempt(queueId, DAVE, 'deferred');
+      assert.match(deferred, /TLSA/, deferred);
+      assert.equal(await inDavesMailbox(messageId), false, 'not delivered while the TLSA records cannot be trusted');
+      await serveRemote();
+      assert.equal((await host.exec(`postqueue -i ${queueId}`)).code, 0);
+      assert.equal(await tlsOf(await attempt(queueId, DAVE, 'sent')), 'Verified');
+      await arrived(remote, DAVE, messageId);
+    });
+
+    it('a domain without DNSSEC gets opportunistic TLS, as before DANE', async () => {
+      const { queueId, messageId } = await sendAsBob(CAROL, 'no dnssec');
+      const line = await attempt(queueId, CAROL, 'sent');
+      // The same server as dave's, with the same key: only sender.test's unsigned MX makes the difference.
+      assert.equal(await tlsOf(line), 'Untrusted', line);
+      await arrived(remote, CAROL, messageId);
+      process.stderr.write(`# ${debian}: outbound.test.ts in ${elapsed()}\n`);
     });
   });
 }
