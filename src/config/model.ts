@@ -92,6 +92,22 @@ export interface RelayRouting {
   caFile: string | undefined;
 }
 
+/** A DNS blocklist of IP addresses (spam.blocklists) and the rspamd symbols its answers insert. */
+export interface Blocklist {
+  /** Lower-case zone name. */
+  zone: string;
+  score: number;
+  /** Inserted when the list answers 127.0.0.x: MAILRIG_RBL_<ZONE>, see blocklistSymbol. */
+  symbol: string;
+  /** Inserted, with no score, when the list answers 127.255.255.x (its error answers). */
+  errorSymbol: string;
+}
+
+/** The rspamd symbol of a blocklist: MAILRIG_RBL_ and the zone upper-cased, dots and hyphens as _. */
+export function blocklistSymbol(zone: string): string {
+  return `MAILRIG_RBL_${zone.toUpperCase().replace(/[.-]/g, '_')}`;
+}
+
 export interface Config {
   server: {
     hostname: string;
@@ -99,11 +115,23 @@ export interface Config {
     ipv6: string | undefined;
     ssh: string;
     release: Release;
+    /** A lab or test network: private addresses are the server's and its peers'. */
+    allowPrivateAddresses: boolean;
   };
   adminEmail: string;
   domains: Domain[];
   mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean; quotaWarning: { subject: string; body: string } };
-  spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
+  spam: {
+    reject: number;
+    addHeader: number;
+    greylist: number;
+    greylisting: boolean;
+    gtube: boolean;
+    /** Spamhaus DQS key; undefined: the public mirrors. */
+    spamhausDqsKey: string | undefined;
+    /** DNS blocklists of IP addresses beside Spamhaus, in the file's order. */
+    blocklists: Blocklist[];
+  };
   security: { maxAuthFailures: number; banMinutes: number };
   /** The server's sending limits: every mailbox without its own. */
   limits: SendingLimits;
@@ -186,6 +214,7 @@ export function normalize(raw: RawConfig): Config {
       ipv6: raw.server.ipv6,
       ssh: raw.server.ssh,
       release: raw.server.release,
+      allowPrivateAddresses: raw.server.allow_private_addresses,
     },
     adminEmail: normalizeAddress(raw.admin_email),
     domains,
@@ -201,6 +230,12 @@ export function normalize(raw: RawConfig): Config {
       greylist: raw.spam.greylist,
       greylisting: raw.spam.greylisting,
       gtube: raw.spam.gtube,
+      spamhausDqsKey: raw.spam.spamhaus_dqs_key,
+      blocklists: raw.spam.blocklists.map((b) => {
+        const zone = b.zone.toLowerCase();
+        const symbol = blocklistSymbol(zone);
+        return { zone, score: b.score, symbol, errorSymbol: `${symbol}_ERROR` };
+      }),
     },
     security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
     limits,

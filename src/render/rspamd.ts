@@ -44,7 +44,16 @@ const LOCAL = [
   'dkim_signing.conf',
   'arc.conf',
   'dmarc.conf',
+  'rbl_group.conf',
+  'surbl_group.conf',
 ] as const;
+
+/** Spamhaus's zones: the public mirrors, or the Data Query Service zones of a key. */
+export function spamhausZones(dqsKey: string | undefined): { zen: string; dbl: string } {
+  return dqsKey === undefined
+    ? { zen: 'zen.spamhaus.org', dbl: 'dbl.spamhaus.org' }
+    : { zen: `${dqsKey}.zen.dq.spamhaus.net`, dbl: `${dqsKey}.dbl.dq.spamhaus.net` };
+}
 
 function rspamdData(ctx: RenderContext) {
   const { config, keys } = ctx;
@@ -56,6 +65,11 @@ function rspamdData(ctx: RenderContext) {
     spamHeader: SPAM_HEADER,
     controllerHash: keys.rspamdControllerHash,
     spam: config.spam,
+    dqs: config.spam.spamhausDqsKey === undefined ? false : spamhausZones(config.spam.spamhausDqsKey),
+    blocklists: config.spam.blocklists,
+    privateSenders: config.server.allowPrivateAddresses,
+    // rspamd 3.12 compares RBL answers as strings unless told to match patterns; 3.4 rejects the key.
+    luaPatternKey: ctx.release !== 'debian-12',
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
     dkim,
     // Who may use which From: address (the rows of Postfix's sender_logins), as Lua string literals.
@@ -89,6 +103,10 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
     // systemd reads a changed drop-in after a daemon-reload (apply runs one), then the restart applies it.
     file(RSPAMD_DROP_IN, renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS }), 'restart'),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
+    // With a Spamhaus DQS key the zone names hold it: readable by rspamd only, its diff not shown.
+    file('/etc/rspamd/local.d/rbl.conf', renderTemplate('rspamd/local.d/rbl.conf.hbs', data), 'reload', {
+      ...(data.dqs ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
+    }),
     file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data) + renderLimitsLua(ctx.config), 'reload'),
     ...signingKeys(ctx.keys.dkim)
       .filter((k) => domains.has(k.domain))

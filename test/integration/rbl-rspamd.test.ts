@@ -1,0 +1,190 @@
+// rspamd's blocklist settings as each release's own rspamd reads them: the rendered rspamd files are
+// laid over the package's in a copy of the cached root filesystem, then `rspamadm configtest` must
+// pass without disabling a list (3.4 drops a list whose rule has a key it does not know, and still
+// says "syntax OK"), and `rspamadm configdump` shows the merged result: Spamhaus's error answers
+// (127.255.255.252, .254, .255; DBL's 127.0.1.255) reach only symbols of score 0, never a listing
+// symbol, matched the way each release matches answers (3.4: always as Lua patterns; 3.12: as equal
+// strings unless the rule says luapattern); the DQS key's zones replace the public mirrors; each
+// spam.blocklists zone lists on 127.0.0.x with its score and errs on 127.255.255.x with none.
+// Needs root (namespaces, chroot, overlayfs); the root filesystems are built once and cached.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, it } from 'node:test';
+import type { Config, Release } from '../../src/config/model.js';
+import { spamhausZones } from '../../src/render/rspamd.js';
+import { writeTree } from '../../src/render/tree.js';
+import { render } from '../../src/services/index.js';
+import { configFrom, fixtureKeys, PROJECT_ROOT } from '../support/fixtures.js';
+import { CODENAMES } from '../support/render-cases.js';
+
+const isRoot = process.getuid?.() === 0;
+const skip = !isRoot && !process.env.CI ? 'needs root (namespaces, chroot, overlayfs)' : false;
+
+const DQS_KEY = 'mailrigtestkey0123456789ab';
+const ERRORS = { zen: ['127.255.255.252', '127.255.255.254', '127.255.255.255'], dbl: ['127.0.1.255', '127.255.255.252', '127.255.255.254', '127.255.255.255'] };
+
+function config(release: Release, spam: Record<string, unknown>): Config {
+  return configFrom({
+    server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ipv6: '2001:db8::10', ssh: 'root@203.0.113.10', release },
+    admin_email: 'admin@example.com',
+    domains: { 'example.com': { mailboxes: {}, aliases: {} } },
+    spam,
+  });
+}
+
+// Inside a private mount namespace: an overlay of the cached root filesystem (the cache is never
+// written), the rendered rspamd files copied over the package's, then rspamadm, each output framed.
+const SESSION = `
+set -eu
+mount -t tmpfs tmpfs "$W"
+mkdir "$W/u" "$W/w" "$W/m"
+mount -t overlay overlay -o "lowerdir=$R,upperdir=$W/u,workdir=$W/w" "$W/m"
+mount -t tmpfs tmpfs "$W/m/tmp"; mount --bind /dev "$W/m/dev"; mount -t proc proc "$W/m/proc"
+cp -r "$TREE/etc/rspamd/." "$W/m/etc/rspamd/"
+echo "=== configtest"; chroot "$W/m" rspamadm configtest 2>&1 || echo "configtest exit $?"
+echo "=== rbl"; chroot "$W/m" rspamadm configdump -j rbl 2>/dev/null
+echo "=== group"; chroot "$W/m" rspamadm configdump -j group 2>/dev/null
+`;
+
+interface Rule {
+  rbl: string;
+  symbol?: string;
+  returncodes?: Record<string, string | string[]>;
+  returncodes_matcher?: string;
+  symbols_prefixes?: Record<string, string>;
+  unknown?: boolean;
+  exclude_private_ips?: boolean;
+}
+interface Dump {
+  configtest: string;
+  rbls: Record<string, Rule>;
+  weights: Map<string, number>;
+}
+
+function readDump(rootfs: string, release: Release, cfg: Config): Dump {
+  const tree = mkdtempSync(join(tmpdir(), 'mailrig-rbl-tree-'));
+  const work = mkdtempSync(join(tmpdir(), 'mailrig-rbl-work-'));
+  try {
+    writeTree(tree, render({ config: cfg, keys: fixtureKeys(['example.com']), release }));
+    const lock = join(rootfs, '..', `.${CODENAMES[release]}.lock`);
+    const r = spawnSync('flock', ['-s', lock, 'unshare', '--mount', '--pid', '--fork', '--net', '--kill-child', '--', 'sh', '-c', SESSION], {
+      encoding: 'utf8',
+      env: { ...process.env, R: rootfs, W: work, TREE: tree, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+      timeout: 300_000,
+      maxBuffer: 64 << 20,
+    });
+    assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+    const part = (name: string) => r.stdout.split(`=== ${name}\n`)[1]?.split('\n=== ')[0] ?? '';
+    const rbl = JSON.parse(part('rbl')) as { rbl?: { rbls: Record<string, Rule> }; rbls?: Record<string, Rule> };
+    // 3.12 prints its groups as several JSON documents one after another (one per `group` block).
+    const docs = JSON.parse(`[${part('group').trim().replace(/\n\}\n\{/g, '\n},\n{')}]`) as Array<Record<string, unknown>>;
+    const weights = new Map<string, number>();
+    for (const doc of docs) {
+      const groups = (doc.group ?? doc) as Record<string, { symbols?: Record<string, { weight?: number }> }>;
+      for (const g of Object.values(groups)) for (const [s, v] of Object.entries(g.symbols ?? {})) if (v.weight !== undefined) weights.set(s, v.weight);
+    }
+    return { configtest: part('configtest'), rbls: (rbl.rbl ?? rbl).rbls ?? {}, weights };
+  } finally {
+    rmSync(tree, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** A Lua pattern (the subset rspamd's shipped answers use: %. %d [..] + * -) as a RegExp. */
+function luaPattern(p: string): RegExp {
+  let out = '';
+  for (let i = 0; i < p.length; i++) {
+    const c = p[i] as string;
+    if (c === '%') {
+      const n = p[++i] as string;
+      out += n === 'd' ? '\\d' : n === 'a' ? '[A-Za-z]' : `\\${n}`;
+    } else if (c === '.') out += '.';
+    else if (c === '[') {
+      const end = p.indexOf(']', i);
+      out += p.slice(i, end + 1).replace(/%d/g, '\\d');
+      i = end;
+    } else if (c === '-') out += '*?';
+    else if ('+*?'.includes(c)) out += c;
+    else out += c.replace(/[\\^$|(){}]/g, '\\$&');
+  }
+  return new RegExp(`^${out}$`);
+}
+
+let dumped: Record<string, Rule> = {};
+
+/** The symbols a rule inserts for an answer, matched as the release matches (see rbl.lua). */
+function symbolsFor(rule: Rule, answer: string, release: Release): string[] {
+  const base = rule.symbol ?? Object.entries(dumped).find(([, r]) => r === rule)?.[0];
+  const asPattern = release === 'debian-12' || rule.returncodes_matcher === 'luapattern';
+  const hits = Object.entries(rule.returncodes ?? {})
+    .filter(([, codes]) => [codes].flat().some((c) => (asPattern ? luaPattern(c).test(answer) : c === answer)))
+    .map(([s]) => s);
+  // An answer no code matches inserts the rule's own symbol (its name when it sets none), unless
+  // the rule says unknown = false (the package's default_unknown is true).
+  const found = hits.length ? hits : rule.unknown !== false && base ? [base] : [];
+  const prefixes = Object.values(rule.symbols_prefixes ?? {});
+  return prefixes.length ? found.flatMap((s) => prefixes.map((p) => `${p}_${s}`)) : found;
+}
+
+for (const release of ['debian-12', 'debian-13'] as const) {
+  describe(`rspamd blocklists (${CODENAMES[release]})`, { skip }, () => {
+    let rootfs = '';
+    before(() => {
+      const r = spawnSync('bash', [join(PROJECT_ROOT, 'test/support/rootfs.sh'), 'ensure', CODENAMES[release] ?? release], { encoding: 'utf8', timeout: 30 * 60_000 });
+      assert.equal(r.status, 0, r.stderr);
+      rootfs = r.stdout.trim().split('\n').pop() ?? '';
+    });
+
+    const cases = [
+      { name: 'the public mirrors, no other list', spam: {} },
+      { name: 'a DQS key and two more blocklists', spam: { spamhaus_dqs_key: DQS_KEY, blocklists: [{ zone: 'bl.example.net', score: 6 }, { zone: 'rbl.test', score: 2.5 }] } },
+    ];
+    for (const c of cases) {
+      it(`${c.name}: accepted; error answers score nothing; each list as configured`, () => {
+        const cfg = config(release, c.spam);
+        const dump = readDump(rootfs, release, cfg);
+        dumped = dump.rbls;
+        assert.match(dump.configtest, /syntax OK/, dump.configtest);
+        assert.doesNotMatch(dump.configtest, /invalid config|DISABLED/, dump.configtest);
+
+        const zones = spamhausZones(cfg.spam.spamhausDqsKey);
+        const zen = dump.rbls.spamhaus;
+        const dbl = dump.rbls.DBL;
+        assert.ok(zen && dbl, Object.keys(dump.rbls).join(', '));
+        assert.equal(zen.rbl, zones.zen);
+        assert.equal(dbl.rbl, zones.dbl);
+        for (const [rule, answers, listing] of [
+          [zen, ERRORS.zen, ['127.0.0.2', '127.0.0.4', '127.0.0.10']],
+          [dbl, ERRORS.dbl, ['127.0.1.2', '127.0.1.4']],
+        ] as const) {
+          for (const a of answers) {
+            const symbols = symbolsFor(rule, a, release);
+            assert.ok(symbols.length > 0, `${rule.rbl} ${a}: some symbol (an error is reported, not dropped)`);
+            for (const s of symbols) assert.equal(dump.weights.get(s), 0, `${rule.rbl} ${a} → ${s} scores 0`);
+          }
+          for (const a of listing) {
+            const symbols = symbolsFor(rule, a, release);
+            assert.ok(symbols.some((s) => (dump.weights.get(s) ?? 0) > 0), `${rule.rbl} ${a} still lists (${symbols.join(', ')})`);
+          }
+        }
+
+        const mine = Object.entries(dump.rbls).filter(([name]) => name.startsWith('MAILRIG_RBL_'));
+        assert.deepEqual(mine.map(([, r]) => r.rbl).sort(), cfg.spam.blocklists.map((b) => b.zone).sort());
+        for (const b of cfg.spam.blocklists) {
+          const rule = dump.rbls[b.symbol];
+          assert.ok(rule);
+          assert.equal(rule.returncodes_matcher, release === 'debian-12' ? undefined : 'luapattern');
+          assert.deepEqual(symbolsFor(rule, '127.0.0.2', release), [b.symbol]);
+          assert.deepEqual(symbolsFor(rule, '127.0.0.10', release), [b.symbol]);
+          assert.deepEqual(symbolsFor(rule, '127.255.255.254', release), [b.errorSymbol]);
+          assert.deepEqual(symbolsFor(rule, '127.0.1.2', release), [], 'other answers are ignored');
+          assert.equal(dump.weights.get(b.symbol), b.score);
+          assert.equal(dump.weights.get(b.errorSymbol), 0);
+        }
+      });
+    }
+  });
+}
