@@ -108,6 +108,13 @@ export function blocklistSymbol(zone: string): string {
   return `MAILRIG_RBL_${zone.toUpperCase().replace(/[.-]/g, '_')}`;
 }
 
+/** Spamhaus's zones: the public mirrors, or the Data Query Service zones of a key. */
+export function spamhausZones(dqsKey: string | undefined): { zen: string; dbl: string } {
+  return dqsKey === undefined
+    ? { zen: 'zen.spamhaus.org', dbl: 'dbl.spamhaus.org' }
+    : { zen: `${dqsKey}.zen.dq.spamhaus.net`, dbl: `${dqsKey}.dbl.dq.spamhaus.net` };
+}
+
 export interface Config {
   server: {
     hostname: string;

@@ -6,6 +6,7 @@
 //
 // rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
 // (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
+import { spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
@@ -47,13 +48,6 @@ const LOCAL = [
   'rbl_group.conf',
   'surbl_group.conf',
 ] as const;
-
-/** Spamhaus's zones: the public mirrors, or the Data Query Service zones of a key. */
-export function spamhausZones(dqsKey: string | undefined): { zen: string; dbl: string } {
-  return dqsKey === undefined
-    ? { zen: 'zen.spamhaus.org', dbl: 'dbl.spamhaus.org' }
-    : { zen: `${dqsKey}.zen.dq.spamhaus.net`, dbl: `${dqsKey}.dbl.dq.spamhaus.net` };
-}
 
 function rspamdData(ctx: RenderContext) {
   const { config, keys } = ctx;
