@@ -122,8 +122,6 @@ export interface Config {
     ipv6: string | undefined;
     ssh: string;
     release: Release;
-    /** A lab or test network: private addresses are the server's and its peers'. */
-    allowPrivateAddresses: boolean;
   };
   adminEmail: string;
   domains: Domain[];
@@ -221,7 +219,6 @@ export function normalize(raw: RawConfig): Config {
       ipv6: raw.server.ipv6,
       ssh: raw.server.ssh,
       release: raw.server.release,
-      allowPrivateAddresses: raw.server.allow_private_addresses,
     },
     adminEmail: normalizeAddress(raw.admin_email),
     domains,

@@ -61,7 +61,6 @@ function rspamdData(ctx: RenderContext) {
     spam: config.spam,
     dqs: config.spam.spamhausDqsKey === undefined ? false : spamhausZones(config.spam.spamhausDqsKey),
     blocklists: config.spam.blocklists,
-    privateSenders: config.server.allowPrivateAddresses,
     // rspamd 3.12 compares RBL answers as strings unless told to match patterns; 3.4 rejects the key.
     luaPatternKey: ctx.release !== 'debian-12',
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],

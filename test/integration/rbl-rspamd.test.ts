@@ -258,6 +258,9 @@ function scanCases(cfg: Config): Scan[] {
     mine(20, '127.0.0.2', list.symbol, list.score),
     mine(21, '127.0.0.10', list.symbol, list.score),
     mine(22, '127.255.255.254', list.errorSymbol, 0),
+    // A sender with a private address (a lab network's) is asked too: rspamd skips only the
+    // addresses of local_addrs, which mailrig sets to loopback and the server's own addresses.
+    { id: 'list-private', ip: '10.231.5.1', answers: { [blocklistName('10.231.5.1', list.zone)]: ['127.0.0.2'] }, symbol: list.symbol, score: list.score },
   ];
 }
 
@@ -273,7 +276,7 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       rootfs = r.stdout.trim().split('\n').pop() ?? '';
     });
 
-    it('each answer inserts the symbol it maps to: listings score, error answers score 0 (DQS zones, one more list)', () => {
+    it('each answer inserts the symbol it maps to: listings score, error answers score 0 (DQS zones, one more list, a private sender)', () => {
       const cfg = config(release, { spamhaus_dqs_key: DQS_KEY, blocklists: [{ zone: 'rbl.test', score: 7 }] });
       const scans = scanCases(cfg);
       const tree = mkdtempSync(join(tmpdir(), 'mailrig-rbl-tree-'));

@@ -266,15 +266,10 @@ describe('rspamd blocklists (local.d/rbl.conf)', () => {
         assert.match(rule, new RegExp(`${symbol} = "127%\\.0%\\.0%\\.%d\\+";`));
         assert.match(rule, new RegExp(`${symbol}_ERROR = "127%\\.255%\\.255%\\.%d\\+";`));
         assert.equal(/returncodes_matcher = "luapattern";/.test(rule), matcherKey, 'rspamd 3.4 disables a rule with a key it does not know');
-        assert.doesNotMatch(rule, /exclude_private_ips/);
+        assert.doesNotMatch(rule, /exclude_private_ips/, 'rspamd 3.12 knows no such key');
         assert.match(scores, new RegExp(`^  "${symbol}" \\{ weight = ${score.replace('.', '\\.')};`, 'm'));
         assert.match(scores, new RegExp(`^  "${symbol}_ERROR" \\{ weight = 0\\.0;`, 'm'));
       }
     });
   }
-
-  it('checks private senders too on a lab network (server.allow_private_addresses)', () => {
-    const { file } = rbl('debian-13', lists, { ipv4: '10.231.7.2', allow_private_addresses: true });
-    assert.equal(file.content.match(/^ +exclude_private_ips = false;$/gm)?.length, 2);
-  });
 });
