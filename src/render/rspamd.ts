@@ -4,8 +4,10 @@
 // for the systemd drop-in beside the package's unit. The worker files go to override.d because merging a
 // second bind_socket or password would add to the package's values instead of replacing them.
 //
-// rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
-// (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
+// rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files but for two differences:
+// Ed25519 keys, written in the format both accept (see rspamd-dkim.ts), and how a blocklist rule
+// matches answers (3.4 always as Lua patterns and rejects returncodes_matcher; 3.12 as equal strings
+// unless told), so local.d/rbl.conf says luapattern to 3.12 only.
 import { spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
