@@ -5,7 +5,9 @@ import { createPublicKey, sign, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
 import { beforeStart, touchesSystemdUnits } from '../../src/apply/scripts.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Facts } from '../../src/host/facts.js';
+import { formatPlan } from '../../src/plan/format.js';
+import { makePlan, sha256, type Plan } from '../../src/plan/plan.js';
 import { RSPAMD_DROP_IN, RSPAMD_WARM_UP, renderRspamd } from '../../src/render/rspamd.js';
 import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
 import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
@@ -248,6 +250,27 @@ describe('rspamd blocklists (local.d/rbl.conf)', () => {
     assert.match(file.content, new RegExp(`spamhaus \\{\\n[^}]*rbl = "${KEY}\\.zen\\.dq\\.spamhaus\\.net";`));
     assert.match(file.content, new RegExp(`DBL \\{\\n[^}]*rbl = "${KEY}\\.dbl\\.dq\\.spamhaus\\.net";`));
     assert.deepEqual([file.secret, file.mode, file.group], [true, '0640', '_rspamd']);
+  });
+
+  it('a key set on a running host: the plan says rbl.conf changes, never what the key is', () => {
+    const before = rbl('debian-12', {}).file;
+    const after = rbl('debian-12', { spamhaus_dqs_key: KEY }).file;
+    const facts: Facts = {
+      os: { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+      release: 'debian-12',
+      init: 'systemd',
+      packages: { rspamd: '3.4' },
+      files: { [before.path]: { sha256: sha256(before.content), mode: before.mode, owner: before.owner, group: before.group } },
+      services: { rspamd: 100 },
+      users: ['vmail'],
+      timers: [],
+      managed: [],
+    };
+    const plan = makePlan({ packages: ['rspamd'], daemons: ['rspamd'], files: [after] }, facts);
+    const text = formatPlan(plan, { before: new Map([[before.path, before.content]]) });
+    assert.match(text, /\/etc\/rspamd\/local\.d\/rbl\.conf/);
+    assert.match(text, /secret: content not shown/);
+    assert.doesNotMatch(text, new RegExp(KEY));
   });
 
   const lists = { blocklists: [{ zone: 'bl.example.net', score: 6 }, { zone: 'RBL-6.Example.ORG', score: 2.5 }] };
