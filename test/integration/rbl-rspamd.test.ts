@@ -6,13 +6,14 @@
 // symbol, matched the way each release matches answers (3.4: always as Lua patterns; 3.12: as equal
 // strings unless the rule says luapattern); the DQS key's zones replace the public mirrors; each
 // spam.blocklists zone lists on 127.0.0.x with its score and errs on 127.255.255.x with none.
-// Then rspamd itself, started in that copy (Hyperscan off, so it starts in seconds) with a test DNS
-// server standing in for the lists (blocklist-dns.ts), scans one message per answer: each answer
-// inserts the symbol it maps to, with its score, and rspamd's log line names it.
+// Then rspamd itself, started in that copy (Hyperscan off, so it starts in seconds) with a real
+// knotd beside it serving the lists' zones (the answers of the test's table; every other name
+// NXDOMAIN), scans one message per answer: each answer inserts the symbol it maps to, with its
+// score, and rspamd's log line names it.
 // Needs root (namespaces, chroot, overlayfs); the root filesystems are built once and cached.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -21,6 +22,7 @@ import { writeTree } from '../../src/render/tree.js';
 import { render } from '../../src/services/index.js';
 import { blocklistName } from '../../src/check/deliverability/blocklists.js';
 import { configFrom, fixtureKeys, PROJECT_ROOT } from '../support/fixtures.js';
+import { config as knotConfig, KDIG, KNOTD, type KnotZone } from '../support/knot.js';
 import { CODENAMES } from '../support/render-cases.js';
 
 const isRoot = process.getuid?.() === 0;
@@ -192,8 +194,9 @@ for (const release of ['debian-12', 'debian-13'] as const) {
   });
 }
 
-// rspamd started in the overlay (see SESSION), the test DNS server beside it in the same network
-// namespace, then one scan per case; rspamd's log lines of the scans at the end.
+// knotd (the host's, its files in $KNOT) in the same network namespace as rspamd, on 127.0.0.1:53,
+// serving every zone of $KNOT/zones.txt before rspamd starts in the overlay (see SESSION); then one
+// scan per case; rspamd's log lines of the scans and knotd's log at the end.
 const SCANS = `
 set -eu
 mount -t tmpfs tmpfs "$W"
@@ -205,8 +208,12 @@ cp "$CASES"/*.eml "$W/m/tmp/"
 echo "nameserver 127.0.0.1" > "$W/m/etc/resolv.conf"
 echo "disable_hyperscan = true;" >> "$W/m/etc/rspamd/local.d/options.inc"
 chroot "$W/m" ip link set lo up
-"$NODE" "$DNS" 127.0.0.1 53 "$CASES/table.json" > "$W/dns.out" 2>&1 &
-i=0; until grep -q listening "$W/dns.out"; do i=$((i+1)); [ $i -gt 300 ] && { cat "$W/dns.out"; exit 3; }; sleep 0.1; done
+"$KNOTD" -c "$KNOT/knot.conf" > "$W/knotd.log" 2>&1 &
+while read -r zone; do
+  i=0; until [ -n "$("$KDIG" @127.0.0.1 +short +norecurse "$zone" SOA 2>/dev/null)" ]; do
+    i=$((i+1)); [ $i -gt 300 ] && { cat "$W/knotd.log"; exit 3; }; sleep 0.1
+  done
+done < "$KNOT/zones.txt"
 mkdir -p "$W/m/run/rspamd"; chroot "$W/m" chown _rspamd:_rspamd /run/rspamd
 chroot "$W/m" rspamd -f -u _rspamd -g _rspamd > "$W/rspamd.out" 2>&1 &
 i=0; until chroot "$W/m" ss -ltn | grep -q ':11333 '; do
@@ -218,7 +225,7 @@ while read -r id ip; do
   echo "=== $id"; chroot "$W/m" rspamc -h 127.0.0.1:11333 --ip "$ip" --helo mx.sender.example.org --hostname mx.sender.example.org -j symbols "/tmp/$id.eml"
 done < "$CASES/cases.txt"
 echo "=== log"; grep 'rspamd_task_write_log' "$W/m/var/log/rspamd/rspamd.log" || true
-echo "=== asked"; cat "$W/dns.out"
+echo "=== knotd"; cat "$W/knotd.log"
 echo "=== monitored"; grep -i 'monitored' "$W/m/var/log/rspamd/rspamd.log" | tail -40 || true
 `;
 
@@ -227,7 +234,7 @@ interface Scan {
   ip: string;
   /** A URL in the body, for DBL. */
   url?: string;
-  /** The query name and what the test DNS answers. */
+  /** The query name and what knotd answers (A records). */
   answers: Record<string, string[]>;
   /** The symbol the answer must insert, and its score (exactly, or "more than 0" for Spamhaus's listings). */
   symbol: string;
@@ -264,6 +271,32 @@ function scanCases(cfg: Config): Scan[] {
   ];
 }
 
+/**
+ * knotd's zones for the scans: one per list (Spamhaus's DQS zones, the configured blocklists) with
+ * the answers of the cases under it, any other name in it NXDOMAIN (rspamd's monitoring asks
+ * 1.0.0.127.<zone> and wants NXDOMAIN); and the root zone, so every other name rspamd asks (the
+ * package's other lists, SPF) is NXDOMAIN too rather than refused.
+ */
+function knotZones(cfg: Config, scans: Scan[]): KnotZone[] {
+  const zones = spamhausZones(cfg.spam.spamhausDqsKey);
+  const lists = [zones.zen, zones.dbl, ...cfg.spam.blocklists.map((b) => b.zone)];
+  const answers = scans.flatMap((s) => Object.entries(s.answers));
+  for (const [name] of answers) assert.ok(lists.some((z) => name.endsWith(`.${z}`)), `${name}: under none of ${lists.join(', ')}`);
+  const zone = (origin: string, records: Array<[string, string[]]>): KnotZone => ({
+    origin,
+    text: [
+      `$ORIGIN ${origin === '.' ? '.' : `${origin}.`}`,
+      '$TTL 60',
+      '@ SOA ns hostmaster 1 3600 600 86400 60',
+      '@ NS ns',
+      'ns A 127.0.0.1',
+      ...records.flatMap(([name, values]) => values.map((v) => `${name}. A ${v}`)),
+      '',
+    ].join('\n'),
+  });
+  return [zone('.', []), ...lists.map((z) => zone(z, answers.filter(([name]) => name.endsWith(`.${z}`))))];
+}
+
 /** Symbols of blocklists (Spamhaus's and ours) with a score above 0 in one scan. */
 const LISTING = /^(RBL_|RECEIVED_|DBL|MAILRIG_RBL_)/;
 
@@ -282,9 +315,15 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       const tree = mkdtempSync(join(tmpdir(), 'mailrig-rbl-tree-'));
       const cases = mkdtempSync(join(tmpdir(), 'mailrig-rbl-cases-'));
       const work = mkdtempSync(join(tmpdir(), 'mailrig-rbl-work-'));
+      const knot = mkdtempSync(join(tmpdir(), 'mailrig-rbl-knot-'));
       try {
         writeTree(tree, render({ config: cfg, keys: fixtureKeys(['example.com']), release }));
-        writeFileSync(join(cases, 'table.json'), JSON.stringify(Object.assign({}, ...scans.map((s) => s.answers))));
+        const zones = knotZones(cfg, scans);
+        mkdirSync(join(knot, 'zones'));
+        mkdirSync(join(knot, 'db'));
+        for (const z of zones) writeFileSync(join(knot, 'zones', `${z.origin}.zone`), z.text);
+        writeFileSync(join(knot, 'zones.txt'), zones.map((z) => `${z.origin}\n`).join(''));
+        writeFileSync(join(knot, 'knot.conf'), knotConfig(knot, '127.0.0.1', 53, { zones }));
         writeFileSync(join(cases, 'cases.txt'), scans.map((s) => `${s.id} ${s.ip}\n`).join(''));
         for (const s of scans) {
           const body = s.url ? `See ${s.url} for the offer.\n` : 'Hello.\n';
@@ -299,8 +338,9 @@ for (const release of ['debian-12', 'debian-13'] as const) {
             W: work,
             TREE: tree,
             CASES: cases,
-            NODE: process.execPath,
-            DNS: join(PROJECT_ROOT, 'dist/test/support/blocklist-dns.js'),
+            KNOT: knot,
+            KNOTD,
+            KDIG,
             PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
           },
           timeout: 600_000,
@@ -312,7 +352,7 @@ for (const release of ['debian-12', 'debian-13'] as const) {
           const result = JSON.parse(part(s.id)) as { symbols?: Record<string, { score: number }> };
           const symbols = result.symbols ?? {};
           const got = symbols[s.symbol];
-          assert.ok(got, `${s.id} (${s.ip}): ${s.symbol} inserted; got ${Object.keys(symbols).filter((x) => LISTING.test(x)).join(', ') || 'no blocklist symbol'}\nthe test DNS was asked:\n${part('asked')}\nrspamd's monitoring:\n${part('monitored')}`);
+          assert.ok(got, `${s.id} (${s.ip}): ${s.symbol} inserted; got ${Object.keys(symbols).filter((x) => LISTING.test(x)).join(', ') || 'no blocklist symbol'}\nknotd's log:\n${part('knotd')}\nrspamd's monitoring:\n${part('monitored')}`);
           if (s.score === 'positive') assert.ok(got.score > 0, `${s.id}: ${s.symbol} scores (${got.score})`);
           else assert.equal(got.score, s.score, `${s.id}: ${s.symbol} scores ${s.score}`);
           const others = Object.entries(symbols).filter(([name, v]) => name !== s.symbol && LISTING.test(name) && v.score > 0);
@@ -322,7 +362,7 @@ for (const release of ['debian-12', 'debian-13'] as const) {
         const listed = scans.find((s) => s.symbol === cfg.spam.blocklists[0]?.symbol);
         assert.match(log, new RegExp(`\\b${listed?.symbol}\\(`), "rspamd's log line of the scan names the list's symbol");
       } finally {
-        for (const d of [tree, cases, work]) rmSync(d, { recursive: true, force: true });
+        for (const d of [tree, cases, work, knot]) rmSync(d, { recursive: true, force: true });
       }
     });
   });
