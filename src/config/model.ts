@@ -109,6 +109,29 @@ export interface TlsPolicy {
   level: TlsPolicyLevel;
 }
 
+/** A DNS blocklist of IP addresses (spam.blocklists) and the rspamd symbols its answers insert. */
+export interface Blocklist {
+  /** Lower-case zone name. */
+  zone: string;
+  score: number;
+  /** Inserted when the list answers 127.0.0.x: MAILRIG_RBL_<ZONE>, see blocklistSymbol. */
+  symbol: string;
+  /** Inserted, with no score, when the list answers 127.255.255.x (its error answers). */
+  errorSymbol: string;
+}
+
+/** The rspamd symbol of a blocklist: MAILRIG_RBL_ and the zone upper-cased, dots and hyphens as _. */
+export function blocklistSymbol(zone: string): string {
+  return `MAILRIG_RBL_${zone.toUpperCase().replace(/[.-]/g, '_')}`;
+}
+
+/** Spamhaus's zones: the public mirrors, or the Data Query Service zones of a key. */
+export function spamhausZones(dqsKey: string | undefined): { zen: string; dbl: string } {
+  return dqsKey === undefined
+    ? { zen: 'zen.spamhaus.org', dbl: 'dbl.spamhaus.org' }
+    : { zen: `${dqsKey}.zen.dq.spamhaus.net`, dbl: `${dqsKey}.dbl.dq.spamhaus.net` };
+}
+
 export interface Config {
   server: {
     hostname: string;
@@ -120,7 +143,17 @@ export interface Config {
   adminEmail: string;
   domains: Domain[];
   mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean; quotaWarning: { subject: string; body: string } };
-  spam: { reject: number; addHeader: number; greylist: number; greylisting: boolean; gtube: boolean };
+  spam: {
+    reject: number;
+    addHeader: number;
+    greylist: number;
+    greylisting: boolean;
+    gtube: boolean;
+    /** Spamhaus DQS key; undefined: the public mirrors. */
+    spamhausDqsKey: string | undefined;
+    /** DNS blocklists of IP addresses beside Spamhaus, in the file's order. */
+    blocklists: Blocklist[];
+  };
   security: { maxAuthFailures: number; banMinutes: number };
   /** The server's sending limits: every mailbox without its own. */
   limits: SendingLimits;
@@ -221,6 +254,12 @@ export function normalize(raw: RawConfig): Config {
       greylist: raw.spam.greylist,
       greylisting: raw.spam.greylisting,
       gtube: raw.spam.gtube,
+      spamhausDqsKey: raw.spam.spamhaus_dqs_key,
+      blocklists: raw.spam.blocklists.map((b) => {
+        const zone = b.zone.toLowerCase();
+        const symbol = blocklistSymbol(zone);
+        return { zone, score: b.score, symbol, errorSymbol: `${symbol}_ERROR` };
+      }),
     },
     security: { maxAuthFailures: raw.security.max_auth_failures, banMinutes: raw.security.ban_minutes },
     limits,

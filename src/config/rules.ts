@@ -1,8 +1,8 @@
 // Rules that look across fields of mailrig.yaml — what one field's type cannot say. Each rule adds
 // problems with the dotted path where the operator must look; all of them run, every time.
-import type { RawConfig } from './schema.js';
+import { isZoneName, type RawConfig } from './schema.js';
 import { displayAddress as show, isDomainName, isEmailAddress, isLocalPart, isMailboxName, isPolicyDestination, serverAddressProblem, toAsciiDomain } from './syntax.js';
-import { policyDestination, resolveTarget } from './model.js';
+import { blocklistSymbol, policyDestination, resolveTarget } from './model.js';
 
 export interface RuleProblem {
   path: Array<string | number>;
@@ -142,6 +142,8 @@ export function checkRules(input: RawConfig): RuleProblem[] {
     add(['resolver', 'root_trust_anchor'], 'can be false only with resolver.forwarders (a private DNS tree); recursing from the root needs the root\'s key');
   }
 
+  checkBlocklists(raw.spam.blocklists, add);
+
   const { greylist, add_header: addHeader, reject } = raw.spam;
   if (typeof greylist === 'number' && typeof addHeader === 'number' && typeof reject === 'number' && (greylist > addHeader || addHeader > reject)) {
     add(['spam'], 'thresholds must rise: greylist ≤ add_header ≤ reject');
@@ -165,6 +167,28 @@ function checkTlsPolicy(policy: Record<string, unknown>, domains: Map<string, st
     else seen.set(destination, key);
     if (domains.has(destination)) add(path, `"${key}" is a mail domain of this server: its mail is delivered here and never leaves over SMTP`);
   }
+}
+
+/**
+ * Extra blocklists: each zone once (two zones whose symbols would be the same, like bl-x.net and
+ * bl.x.net, count as one), and none of Spamhaus's, which rspamd already asks.
+ */
+function checkBlocklists(lists: unknown, add: (path: Array<string | number>, message: string) => void): void {
+  if (!Array.isArray(lists)) return;
+  const seen = new Map<string, number>();
+  lists.forEach((l: unknown, i) => {
+    const zone = l && typeof l === 'object' ? (l as { zone?: unknown }).zone : undefined;
+    if (typeof zone !== 'string' || !isZoneName(zone)) return;
+    const path = ['spam', 'blocklists', i, 'zone'];
+    if (/(^|\.)spamhaus\.(org|net)$/i.test(zone)) {
+      add(path, `${zone} is Spamhaus's: rspamd already asks ZEN and DBL (set spam.spamhaus_dqs_key to use your DQS key)`);
+      return;
+    }
+    const symbol = blocklistSymbol(zone.toLowerCase());
+    const prior = seen.get(symbol);
+    if (prior !== undefined) add(path, `${zone} is already listed at spam.blocklists.${prior} (both would be rspamd symbol ${symbol})`);
+    else seen.set(symbol, i);
+  });
 }
 
 type RawRelay = { host?: unknown; port?: unknown; username?: unknown };

@@ -213,6 +213,27 @@ const trustAnchor = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/** A Spamhaus DQS key: 26 characters, the first label of every DQS zone name. */
+export const isDqsKey = (v: string): boolean => /^[a-z0-9]{26}$/.test(v);
+
+/** A DNS zone name of letters, digits and hyphens (no Unicode: it names an rspamd symbol too). */
+export const isZoneName = (v: string): boolean =>
+  v.length <= 200 && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/i.test(v) && !/^\d+$/.test(v.slice(v.lastIndexOf('.') + 1));
+
+const blocklist = z
+  .strictObject({
+    zone: z
+      .string()
+      .refine(isZoneName, { message: 'is not a DNS zone name (try bl.example.net)' })
+      .describe('The zone asked, as <reversed address>.<zone>: an answer of 127.0.0.x means listed, 127.255.255.x an error of the list, no answer not listed')
+      .meta({ examples: ['bl.example.net'] }),
+    score: z
+      .number()
+      .refine((n) => Number.isFinite(n) && n > 0 && n <= 100, { message: 'must be a number above 0 and at most 100' })
+      .describe('rspamd score a listing adds (spam.add_header and spam.reject are the thresholds it counts toward)'),
+  })
+  .describe('A DNS blocklist of IP addresses, asked for the address of each server that connects');
+
 export const configSchema = z
   .strictObject({
     server: z
@@ -271,9 +292,19 @@ export const configSchema = z
           .boolean()
           .default(false)
           .describe('Honour GTUBE test patterns from any sender (tests only)'),
+        spamhaus_dqs_key: z
+          .string()
+          .refine(isDqsKey, { message: 'is not a Spamhaus DQS key (26 lower-case letters and digits, from the Spamhaus portal)' })
+          .optional()
+          .describe("Spamhaus Data Query Service key: ZEN and DBL are then asked at <key>.zen.dq.spamhaus.net and <key>.dbl.dq.spamhaus.net instead of the public mirrors, which refuse queries from large shared resolvers")
+          .meta({ examples: ['abcdefghijklmnopqrstuvwxyz'] }),
+        blocklists: z
+          .array(blocklist)
+          .default([])
+          .describe('More DNS blocklists of IP addresses beside Spamhaus (local or regional lists); each listing adds its score'),
       })
-      .default({ reject: 15, add_header: 6, greylist: 4, greylisting: true, gtube: false })
-      .describe('Spam filter thresholds'),
+      .default({ reject: 15, add_header: 6, greylist: 4, greylisting: true, gtube: false, blocklists: [] })
+      .describe('Spam filter thresholds and blocklists'),
     limits: z
       .strictObject({
         per_minute: limitFields.per_minute.default(LIMITS_DEFAULT.per_minute),

@@ -4,8 +4,11 @@
 // for the systemd drop-in beside the package's unit. The worker files go to override.d because merging a
 // second bind_socket or password would add to the package's values instead of replacing them.
 //
-// rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files; the one difference found
-// (Ed25519 keys) is handled by writing keys in the format both accept (see rspamd-dkim.ts).
+// rspamd 3.4 (Debian 12) and 3.12 (Debian 13) accept the same files but for two differences:
+// Ed25519 keys, written in the format both accept (see rspamd-dkim.ts), and how a blocklist rule
+// matches answers (3.4 always as Lua patterns and rejects returncodes_matcher; 3.12 as equal strings
+// unless told), so local.d/rbl.conf says luapattern to 3.12 only.
+import { spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
@@ -45,6 +48,8 @@ const LOCAL = [
   'dkim_signing.conf',
   'arc.conf',
   'dmarc.conf',
+  'rbl_group.conf',
+  'surbl_group.conf',
 ] as const;
 
 function rspamdData(ctx: RenderContext) {
@@ -58,6 +63,10 @@ function rspamdData(ctx: RenderContext) {
     spamHeader: SPAM_HEADER,
     controllerHash: keys.rspamdControllerHash,
     spam: config.spam,
+    dqs: config.spam.spamhausDqsKey === undefined ? false : spamhausZones(config.spam.spamhausDqsKey),
+    blocklists: config.spam.blocklists,
+    // rspamd 3.12 compares RBL answers as strings unless told to match patterns; 3.4 rejects the key.
+    luaPatternKey: ctx.release !== 'debian-12',
     localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
     dkim,
     // Who may use which From: address (the rows of Postfix's sender_logins), as Lua string literals.
@@ -91,6 +100,10 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
     // systemd reads a changed drop-in after a daemon-reload (apply runs one), then the restart applies it.
     file(RSPAMD_DROP_IN, renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS }), 'restart'),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
+    // With a Spamhaus DQS key the zone names hold it: readable by rspamd only, its diff not shown.
+    file('/etc/rspamd/local.d/rbl.conf', renderTemplate('rspamd/local.d/rbl.conf.hbs', data), 'reload', {
+      ...(data.dqs ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
+    }),
     file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data) + renderLimitsLua(ctx.config), 'reload'),
     ...signingKeys(ctx.keys.dkim)
       .filter((k) => domains.has(k.domain))

@@ -211,6 +211,16 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'spam.greylist': [{ mutate: set('spam.greylist', null), phrase: 'expected a number, found an empty value' }],
   'spam.greylisting': [{ mutate: set('spam.greylisting', 'true-ish'), phrase: 'expected true or false' }],
   'spam.gtube': [{ mutate: set('spam.gtube', [true]), phrase: 'expected true or false, found a list' }],
+  'spam.spamhaus_dqs_key': [
+    { mutate: set('spam.spamhaus_dqs_key', 'not-a-key'), phrase: 'spam.spamhaus_dqs_key: is not a Spamhaus DQS key' },
+    { mutate: set('spam.spamhaus_dqs_key', 'ABCDEFGHIJKLMNOPQRSTUVWXYZ'), phrase: 'spam.spamhaus_dqs_key: is not a Spamhaus DQS key (26 lower-case letters and digits' },
+  ],
+  'spam.blocklists': [
+    { mutate: set('spam.blocklists', [{ zone: '203.0.113.5', score: 5 }]), phrase: 'spam.blocklists.0.zone: is not a DNS zone name' },
+    { mutate: set('spam.blocklists', [{ zone: 'bl.example.net', score: 0 }]), phrase: 'spam.blocklists.0.score: must be a number above 0' },
+    { mutate: set('spam.blocklists', [{ zone: 'bl.example.net', score: 4 }, { zone: 'bl.example.net', score: 5 }]), phrase: 'spam.blocklists.1.zone: bl.example.net is already listed at spam.blocklists.0' },
+    { mutate: set('spam.blocklists', { zone: 'bl.example.net', score: 4 }), phrase: 'spam.blocklists' },
+  ],
   'limits.per_minute': [{ mutate: set('limits.per_minute', -30), phrase: 'limits.per_minute: must be a whole number of messages, at least 1' }],
   'limits.per_day': [{ mutate: set('limits.per_day', 1.5), phrase: 'limits.per_day: expected a whole number, found the number 1.5' }],
   'limits.recipients': [{ mutate: set('limits.recipients', 0), phrase: 'limits.recipients: must be a whole number of recipients, at least 1' }],

@@ -143,7 +143,8 @@ function bindable(proto: 'tcp' | 'udp', port: number): Promise<boolean> {
   });
 }
 
-function config(dir: string, host: string, port: number, opts: KnotOptions): string {
+/** knotd's configuration: zones/<origin>.zone, db/ and the control socket under dir; listens on host@port. */
+export function config(dir: string, host: string, port: number, opts: KnotOptions): string {
   const key = opts.updateKey;
   const lines = [
     'server:',

@@ -40,7 +40,8 @@ export const RENDER_CASES: RenderCase[] = [
   {
     // Three domains, one of them an IDN; owned and standalone aliases (one to an outside address), a
     // catch-all, a send-only mailbox, dual-stack and POP3; a resolver that forwards to a private DNS
-    // tree with its own trust anchor, and per-destination TLS levels.
+    // tree with its own trust anchor, and per-destination TLS levels; Spamhaus through DQS, two more
+    // blocklists.
     name: 'three-domains',
     releases: BOTH,
     config: (release) =>
@@ -86,12 +87,20 @@ export const RENDER_CASES: RenderCase[] = [
           default_quota: '5G',
           quota_warning: { subject: 'Postfach zu {percent}% voll', body: "{address}: {percent}% des Speichers belegt; it's time to clean up.\n" },
         },
+        // A Spamhaus DQS key (a made-up one) and two more blocklists.
+        spam: {
+          spamhaus_dqs_key: 'mailrigtestkey0123456789ab',
+          blocklists: [
+            { zone: 'bl.example.net', score: 6 },
+            { zone: 'dnsbl-6.example.org', score: 2.5 },
+          ],
+        },
       }),
   },
   {
     // IPv4 only, POP3 off, two domains with a catch-all next to a send-only mailbox, smaller messages;
     // relays: a default one on 587, one on 465 for mail from example.org, one without a login on 25
-    // for mail to outlook.com.
+    // for mail to outlook.com; one more blocklist, Spamhaus through the public mirrors.
     name: 'ipv4-only-pop3-off',
     releases: BOTH,
     relayPasswords: { 'smtp.relay.example.net': 'relay-password-1', 'smtps.relay.example.net': 'relay-password-2' },
@@ -113,6 +122,7 @@ export const RENDER_CASES: RenderCase[] = [
           },
         },
         mail: { pop3: false, message_size_limit: '25M' },
+        spam: { blocklists: [{ zone: 'rbl.example.org', score: 20 }] },
         relay: {
           default: { host: 'smtp.relay.example.net', port: 587, username: 'mailrig@example.com' },
           sender_domains: { 'example.org': { host: 'smtps.relay.example.net', port: 465, username: 'org' } },

@@ -3,10 +3,12 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { checkDbl, checkZen, zenName } from '../../src/check/deliverability/blocklists.js';
+import { blocklists, checkDbl, checkListed, checkZen, spamhausFor, zenName } from '../../src/check/deliverability/blocklists.js';
+import type { CheckResult } from '../../src/check/types.js';
+import { configFrom } from '../support/fixtures.js';
 import { judgeRelay } from '../../src/check/deliverability/relay.js';
 import { tryRelay } from '../../src/check/net/relay.js';
-import { tableResolver } from '../support/check-env.js';
+import { tableResolver, testEnv } from '../support/check-env.js';
 
 describe('check: Spamhaus', () => {
   it('query names: reversed octets, reversed nibbles', () => {
@@ -42,6 +44,104 @@ describe('check: Spamhaus', () => {
     assert.equal((await dbl('nxdomain')).status, 'ok');
     assert.equal((await dbl(['127.255.255.254'])).unknown, true);
     assert.equal((await dbl(['127.0.1.255'])).unknown, true);
+  });
+});
+
+type Answer = Parameters<typeof tableResolver>[0][string];
+const KEY = 'mailrigtestkey0123456789ab';
+const V6 = '0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2';
+const verdictOf = (r: CheckResult) => (r.unknown ? 'unknown' : r.status);
+
+describe('check: blocklists, every verdict', () => {
+  // [what, address or domain, the name asked, the answer, the verdict]
+  const zen: Array<[string, string, string, Answer, string]> = [
+    ['IPv4 not listed', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', 'nxdomain', 'ok'],
+    ['IPv4 SBL', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', ['127.0.0.2'], 'fail'],
+    ['IPv4 PBL', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', ['127.0.0.10'], 'fail'],
+    ['IPv4 typing error in the zone', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', ['127.255.255.252'], 'unknown'],
+    ['IPv4 public resolver', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', ['127.255.255.254'], 'unknown'],
+    ['IPv4 too many queries', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', ['127.255.255.255'], 'unknown'],
+    ['IPv4 timeout', '203.0.113.10', '10.113.0.203.zen.spamhaus.org', { error: 'no answer' }, 'unknown'],
+    ['IPv6 not listed', '2001:db8::10', `${V6}.zen.spamhaus.org`, 'nxdomain', 'ok'],
+    ['IPv6 listed (its /64 is listed: the address answers)', '2001:db8::10', `${V6}.zen.spamhaus.org`, ['127.0.0.4'], 'fail'],
+    ['IPv6 refused', '2001:db8::10', `${V6}.zen.spamhaus.org`, ['127.255.255.254'], 'unknown'],
+  ];
+  for (const [what, ip, name, answer, expected] of zen) {
+    it(`ZEN, public mirror: ${what} → ${expected}`, async () => {
+      const resolver = tableResolver({ [`${name} A`]: answer });
+      const r = await checkZen(ip, resolver);
+      assert.equal(verdictOf(r), expected, r.message);
+      assert.deepEqual(resolver.asked, [`${name} A`]);
+    });
+    const dqsName = name.replace('zen.spamhaus.org', `${KEY}.zen.dq.spamhaus.net`);
+    it(`ZEN, DQS: ${what} → ${expected}, the key never shown`, async () => {
+      const resolver = tableResolver({ [`${dqsName} A`]: answer });
+      const r = await checkZen(ip, resolver, spamhausFor(KEY));
+      assert.equal(verdictOf(r), expected, r.message);
+      assert.deepEqual(resolver.asked, [`${dqsName} A`]);
+      assert.match(r.subject, /Spamhaus ZEN \(DQS\)$/);
+      assert.doesNotMatch(JSON.stringify(r), new RegExp(KEY));
+      if (expected === 'unknown' && Array.isArray(answer)) assert.match(r.fix ?? '', /spam\.spamhaus_dqs_key/);
+    });
+  }
+
+  const dbl: Array<[string, Answer, string]> = [
+    ['not listed', 'nxdomain', 'ok'],
+    ['low reputation', ['127.0.1.2'], 'fail'],
+    ['IP queries not allowed', ['127.0.1.255'], 'unknown'],
+    ['typing error', ['127.255.255.252'], 'unknown'],
+    ['public resolver', ['127.255.255.254'], 'unknown'],
+    ['too many queries', ['127.255.255.255'], 'unknown'],
+  ];
+  for (const [what, answer, expected] of dbl) {
+    for (const key of [undefined, KEY]) {
+      const zone = key ? `${key}.dbl.dq.spamhaus.net` : 'dbl.spamhaus.org';
+      it(`DBL${key ? ', DQS' : ''}: ${what} → ${expected}`, async () => {
+        const resolver = tableResolver({ [`example.com.${zone} A`]: answer });
+        const r = await checkDbl('example.com', resolver, spamhausFor(key));
+        assert.equal(verdictOf(r), expected, r.message);
+        assert.deepEqual(resolver.asked, [`example.com.${zone} A`]);
+      });
+    }
+  }
+
+  const list = { zone: 'bl.example.net', score: 6, symbol: 'MAILRIG_RBL_BL_EXAMPLE_NET', errorSymbol: 'MAILRIG_RBL_BL_EXAMPLE_NET_ERROR' };
+  const extra: Array<[string, string, string, Answer, string]> = [
+    ['IPv4 not listed', '203.0.113.10', '10.113.0.203.bl.example.net', 'nxdomain', 'ok'],
+    ['IPv4 listed', '203.0.113.10', '10.113.0.203.bl.example.net', ['127.0.0.2'], 'warn'],
+    ['IPv4 listed, another code', '203.0.113.10', '10.113.0.203.bl.example.net', ['127.0.0.17'], 'warn'],
+    ['IPv4 error answer', '203.0.113.10', '10.113.0.203.bl.example.net', ['127.255.255.254'], 'unknown'],
+    ['IPv4 an answer that is no listing', '203.0.113.10', '10.113.0.203.bl.example.net', ['127.0.1.2'], 'ok'],
+    ['IPv4 SERVFAIL', '203.0.113.10', '10.113.0.203.bl.example.net', { error: 'SERVFAIL' }, 'unknown'],
+    ['IPv6 listed', '2001:db8::10', `${V6}.bl.example.net`, ['127.0.0.2'], 'warn'],
+    ['IPv6 not listed', '2001:db8::10', `${V6}.bl.example.net`, 'nxdomain', 'ok'],
+  ];
+  for (const [what, ip, name, answer, expected] of extra) {
+    it(`spam.blocklists: ${what} → ${expected}`, async () => {
+      const resolver = tableResolver({ [`${name} A`]: answer });
+      const r = await checkListed(ip, list, resolver);
+      assert.equal(verdictOf(r), expected, r.message);
+      assert.deepEqual(resolver.asked, [`${name} A`]);
+    });
+  }
+
+  it('asks, for each address, ZEN and every configured list; for each domain, DBL; the DQS zones with a key', async () => {
+    const config = configFrom({
+      server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ipv6: '2001:db8::10', ssh: 'local', release: 'debian-13' },
+      admin_email: 'admin@example.com',
+      domains: { 'example.com': {} },
+      spam: { spamhaus_dqs_key: KEY, blocklists: [{ zone: 'bl.example.net', score: 6 }] },
+    });
+    const resolver = tableResolver({});
+    const results = await blocklists.run(testEnv({ config, records: [], resolver }));
+    assert.deepEqual(resolver.asked.sort(), [
+      `${V6}.${KEY}.zen.dq.spamhaus.net A`,
+      `${V6}.bl.example.net A`,
+      `10.113.0.203.${KEY}.zen.dq.spamhaus.net A`,
+      '10.113.0.203.bl.example.net A',
+      `example.com.${KEY}.dbl.dq.spamhaus.net A`,
+    ].sort());
+    assert.ok(results.every((r) => r.status === 'ok'));
   });
 });
 

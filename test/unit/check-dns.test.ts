@@ -90,6 +90,61 @@ describe('check: PTR', () => {
   });
 });
 
+describe('check: PTR is re-checked before it is reported broken', () => {
+  type Answer = Parameters<typeof tableResolver>[0][string];
+  /** Answers by name, one per lookup in turn (the last one repeats). */
+  function turns(table: Record<string, Answer[]>) {
+    const seen = new Map<string, number>();
+    const asked: string[] = [];
+    return {
+      description: 'test turns',
+      asked,
+      async lookup(name: string, type: 'PTR' | 'A' | 'AAAA') {
+        const key = `${name.toLowerCase()} ${type}`;
+        asked.push(key);
+        const n = seen.get(key) ?? 0;
+        seen.set(key, n + 1);
+        const list = table[key] ?? ['nxdomain'];
+        return tableResolver({ [key]: list[Math.min(n, list.length - 1)] as Answer }).lookup(name, type);
+      },
+    };
+  }
+  const v4 = { ip: '203.0.113.10', rev: '10.113.0.203.in-addr.arpa PTR', fwd: 'mail.example.com A', addr: '203.0.113.10' };
+  const v6 = {
+    ip: '2001:db8::10',
+    rev: '0.1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.8.b.d.0.1.0.0.2.ip6.arpa PTR',
+    fwd: 'mail.example.com AAAA',
+    addr: '2001:db8::10',
+  };
+  const good = ['mail.example.com.'];
+  // [what, reverse answers in turn, forward answers in turn (the address or another), verdict, message, lookups of the PTR]
+  const rows: Array<[string, Answer[], Array<'self' | 'other' | Answer>, string, RegExp, number]> = [
+    ['fine at once: asked once', [good], ['self'], 'ok', /resolves back/, 1],
+    ['no PTR, twice: fail', ['nxdomain', 'nxdomain'], [], 'fail', /^no reverse DNS$/, 2],
+    ['provider default, twice: fail', [['static.vps.example.net.']], [], 'fail', /points to static\.vps\.example\.net/, 2],
+    ['no PTR, then fine: could not check', ['nxdomain', good], ['self'], 'unknown', /two lookups disagree: the first found no reverse DNS, the second fine/, 2],
+    ['wrong name, then SERVFAIL: could not check', [['static.vps.example.net.'], { error: 'SERVFAIL' }], [], 'unknown', /the second .*SERVFAIL/, 2],
+    ['not back to the address, then back: could not check', [good], ['other', 'self'], 'unknown', /first found mail\.example\.com does not resolve back/, 2],
+    ['not back to the address, twice: fail', [good], ['other', 'other'], 'fail', /does not resolve back/, 2],
+    ['a lookup error at once: could not check, not asked again', [{ error: 'SERVFAIL' }], [], 'unknown', /SERVFAIL/, 1],
+  ];
+  for (const family of [v4, v6]) {
+    for (const [what, reverse, forward, expected, says, ptrLookups] of rows) {
+      it(`${family === v4 ? 'IPv4' : 'IPv6'}: ${what}`, async () => {
+        const other = family === v4 ? '198.51.100.7' : '2001:db8::99';
+        const resolver = turns({
+          [family.rev]: reverse,
+          [family.fwd]: forward.map((f) => (f === 'self' ? [family.addr] : f === 'other' ? [other] : f)),
+        });
+        const r = await checkPtr(family.ip, 'mail.example.com', resolver);
+        assert.equal(r.unknown ? 'unknown' : r.status, expected, r.message);
+        assert.match(r.message, says);
+        assert.equal(resolver.asked.filter((a) => a === family.rev).length, ptrLookups);
+      });
+    }
+  }
+});
+
 describe('check: DNSSEC', () => {
   it('unsigned warns that TLSA does not count', () => {
     const r = judgeDnssec('example.com', { dnskey: false, ds: false, validated: false, error: undefined }, true);

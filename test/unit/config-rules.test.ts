@@ -150,6 +150,48 @@ describe('mailrig.yaml rules', () => {
       path: 'spam',
       says: /must rise/,
     },
+    {
+      rule: 'a Spamhaus DQS key is 26 lower-case letters and digits',
+      text: edit((d) => (d.spam = { spamhaus_dqs_key: 'ABCDEFGHIJKLMNOPQRSTUVWXYZ' })),
+      path: 'spam.spamhaus_dqs_key',
+      says: /is not a Spamhaus DQS key \(26 lower-case letters and digits/,
+    },
+    {
+      rule: 'a Spamhaus DQS key of the wrong length',
+      text: edit((d) => (d.spam = { spamhaus_dqs_key: 'abc123' })),
+      path: 'spam.spamhaus_dqs_key',
+      says: /is not a Spamhaus DQS key/,
+    },
+    {
+      rule: 'a blocklist zone must be a DNS name',
+      text: edit((d) => (d.spam = { blocklists: [{ zone: 'bl example net', score: 5 }] })),
+      path: 'spam.blocklists.0.zone',
+      says: /is not a DNS zone name/,
+    },
+    {
+      rule: 'a blocklist score is above 0',
+      text: edit((d) => (d.spam = { blocklists: [{ zone: 'bl.example.net', score: -2 }] })),
+      path: 'spam.blocklists.0.score',
+      says: /must be a number above 0/,
+    },
+    {
+      rule: 'a blocklist needs its score',
+      text: edit((d) => (d.spam = { blocklists: [{ zone: 'bl.example.net' }] })),
+      path: 'spam.blocklists.0.score',
+      says: /is required \(a number\)/,
+    },
+    {
+      rule: 'a blocklist once (zones whose symbols would clash count as one)',
+      text: edit((d) => (d.spam = { blocklists: [{ zone: 'bl-x.example.net', score: 5 }, { zone: 'BL.x.example.net', score: 3 }] })),
+      path: 'spam.blocklists.1.zone',
+      says: /already listed at spam\.blocklists\.0 \(both would be rspamd symbol MAILRIG_RBL_BL_X_EXAMPLE_NET\)/,
+    },
+    {
+      rule: "Spamhaus's zones are not extra blocklists",
+      text: edit((d) => (d.spam = { blocklists: [{ zone: 'zen.spamhaus.org', score: 5 }] })),
+      path: 'spam.blocklists.0.zone',
+      says: /rspamd already asks ZEN and DBL \(set spam\.spamhaus_dqs_key/,
+    },
     { rule: 'at least one domain', text: edit((d) => (d.domains = {})), path: 'domains', says: /at least one/ },
     { rule: 'admin_email must be an address', text: edit((d) => (d.admin_email = 'admin')), path: 'admin_email', says: /email address/ },
     {

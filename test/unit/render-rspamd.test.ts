@@ -5,7 +5,9 @@ import { createPublicKey, sign, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
 import { beforeStart, touchesSystemdUnits } from '../../src/apply/scripts.js';
-import type { Plan } from '../../src/plan/plan.js';
+import type { Facts } from '../../src/host/facts.js';
+import { formatPlan } from '../../src/plan/format.js';
+import { makePlan, sha256, type Plan } from '../../src/plan/plan.js';
 import { RSPAMD_DROP_IN, RSPAMD_WARM_UP, renderRspamd } from '../../src/render/rspamd.js';
 import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
 import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
@@ -207,4 +209,90 @@ describe('rspamd never mails DMARC aggregate reports', () => {
       }
     }
   });
+});
+
+describe('rspamd blocklists (local.d/rbl.conf)', () => {
+  const KEY = 'mailrigtestkey0123456789ab';
+  const rbl = (release: Release, spam: Record<string, unknown>, server: Record<string, unknown> = {}) => {
+    const config = configFrom({
+      server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'local', release, ...server },
+      admin_email: 'admin@example.com',
+      spam,
+      domains: { 'example.com': {} },
+    });
+    const files = renderRspamd({ config, keys: fixtureKeys(['example.com']), release });
+    const file = files.find((f) => f.path === '/etc/rspamd/local.d/rbl.conf');
+    assert.ok(file);
+    return { file, scores: content(files, '/etc/rspamd/local.d/rbl_group.conf'), dbl: content(files, '/etc/rspamd/local.d/surbl_group.conf') };
+  };
+
+  it('maps every Spamhaus error answer to a symbol of score 0, with or without a key', () => {
+    for (const spam of [{}, { spamhaus_dqs_key: KEY }]) {
+      const { file, scores, dbl } = rbl('debian-12', spam);
+      for (const [symbol, code] of [['SPAMHAUS_BLOCKED_TYPO', '127.255.255.252'], ['SPAMHAUS_BLOCKED_OPENRESOLVER', '127.255.255.254'], ['SPAMHAUS_BLOCKED', '127.255.255.255'], ['DBL_PROHIBIT', '127.0.1.255'], ['DBL_BLOCKED_TYPO', '127.255.255.252']] as const) {
+        assert.match(file.content, new RegExp(`^ +${symbol} = "${code.replace(/\./g, '\\.')}";$`, 'm'));
+      }
+      for (const prefix of ['RBL', 'RECEIVED']) for (const s of ['SPAMHAUS', 'SPAMHAUS_BLOCKED_TYPO', 'SPAMHAUS_BLOCKED_OPENRESOLVER', 'SPAMHAUS_BLOCKED']) {
+        assert.match(scores, new RegExp(`^ +"${prefix}_${s}" \\{ weight = 0\\.0;`, 'm'));
+      }
+      for (const s of ['DBL', 'DBL_PROHIBIT', 'DBL_BLOCKED_TYPO', 'DBL_BLOCKED_OPENRESOLVER', 'DBL_BLOCKED']) assert.match(dbl, new RegExp(`^ +"${s}" \\{ weight = 0\\.0;`, 'm'));
+    }
+  });
+
+  it('asks the public mirrors without a key: the package\'s zones stay, the file is not secret', () => {
+    const { file } = rbl('debian-13', {});
+    assert.doesNotMatch(file.content, /^ +rbl = /m);
+    assert.deepEqual([file.secret, file.mode, file.group], [false, '0644', 'root']);
+  });
+
+  it('asks the DQS zones of a key, in a file only rspamd reads and the plan does not show', () => {
+    const { file } = rbl('debian-13', { spamhaus_dqs_key: KEY });
+    assert.match(file.content, new RegExp(`spamhaus \\{\\n[^}]*rbl = "${KEY}\\.zen\\.dq\\.spamhaus\\.net";`));
+    assert.match(file.content, new RegExp(`DBL \\{\\n[^}]*rbl = "${KEY}\\.dbl\\.dq\\.spamhaus\\.net";`));
+    assert.deepEqual([file.secret, file.mode, file.group], [true, '0640', '_rspamd']);
+  });
+
+  it('a key set on a running host: the plan says rbl.conf changes, never what the key is', () => {
+    const before = rbl('debian-12', {}).file;
+    const after = rbl('debian-12', { spamhaus_dqs_key: KEY }).file;
+    const facts: Facts = {
+      os: { id: 'debian', versionId: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' },
+      release: 'debian-12',
+      init: 'systemd',
+      packages: { rspamd: '3.4' },
+      files: { [before.path]: { sha256: sha256(before.content), mode: before.mode, owner: before.owner, group: before.group } },
+      services: { rspamd: 100 },
+      users: ['vmail'],
+      timers: [],
+      managed: [],
+    };
+    const plan = makePlan({ packages: ['rspamd'], daemons: ['rspamd'], files: [after] }, facts);
+    const text = formatPlan(plan, { before: new Map([[before.path, before.content]]) });
+    assert.match(text, /\/etc\/rspamd\/local\.d\/rbl\.conf/);
+    assert.match(text, /secret: content not shown/);
+    assert.doesNotMatch(text, new RegExp(KEY));
+  });
+
+  const lists = { blocklists: [{ zone: 'bl.example.net', score: 6 }, { zone: 'RBL-6.Example.ORG', score: 2.5 }] };
+  const cases: Array<{ release: Release; matcherKey: boolean }> = [
+    { release: 'debian-12', matcherKey: false },
+    { release: 'debian-13', matcherKey: true },
+  ];
+  for (const { release, matcherKey } of cases) {
+    it(`asks each spam.blocklists zone as MAILRIG_RBL_<ZONE>, 127.0.0.x listed, 127.255.255.x an error (${release})`, () => {
+      const { file, scores } = rbl(release, lists);
+      for (const [zone, symbol, score] of [['bl.example.net', 'MAILRIG_RBL_BL_EXAMPLE_NET', '6'], ['rbl-6.example.org', 'MAILRIG_RBL_RBL_6_EXAMPLE_ORG', '2.5']] as const) {
+        const rule = new RegExp(`^  ${symbol} \\{\\n([^}]*returncodes \\{[^}]*\\})`, 'm').exec(file.content)?.[1] ?? '';
+        assert.match(rule, new RegExp(`rbl = "${zone.replace(/\./g, '\\.')}";`));
+        assert.match(rule, /checks = \["from"\];/);
+        assert.match(rule, /unknown = false;/);
+        assert.match(rule, new RegExp(`${symbol} = "127%\\.0%\\.0%\\.%d\\+";`));
+        assert.match(rule, new RegExp(`${symbol}_ERROR = "127%\\.255%\\.255%\\.%d\\+";`));
+        assert.equal(/returncodes_matcher = "luapattern";/.test(rule), matcherKey, 'rspamd 3.4 disables a rule with a key it does not know');
+        assert.doesNotMatch(rule, /exclude_private_ips/, 'rspamd 3.12 knows no such key');
+        assert.match(scores, new RegExp(`^  "${symbol}" \\{ weight = ${score.replace('.', '\\.')};`, 'm'));
+        assert.match(scores, new RegExp(`^  "${symbol}_ERROR" \\{ weight = 0\\.0;`, 'm'));
+      }
+    });
+  }
 });
