@@ -259,7 +259,7 @@ for (const release of releasesUnderTest()) {
       assert.match(yaml, /^ {4}aliases:.*\n/m);
       writeFileSync(
         path,
-        yaml.replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
+        yaml.replace(/^resolver:\n(?: .*\n)*/m, '').replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
           resolverYaml(host.gateway, remoteKey.ds),
       );
       // The second host: its own project for remote.test and sender.test (keys made by domain add),

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { DAEMON_PROCESSES, DAEMON_UNITS, dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
+import { testBedResolver } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, startTestHost, type TestHost, type TestHostRelease } from '../support/testhost.js';
 
 const RELEASES: Record<string, [TestHostRelease, 'debian-12' | 'debian-13']> = { bookworm: ['bookworm', 'debian-12'], trixie: ['trixie', 'debian-13'] };
@@ -64,7 +65,8 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       const dpkg = await host.exec('dpkg-query -W postfix 2>/dev/null; ls /etc/postfix 2>/dev/null | wc -l');
       assert.equal(dpkg.stdout.trim(), '0', 'nothing was installed or written');
       // A second mailbox, with the test suite's known hash, to deliver to.
-      writeFileSync(path, good.replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`));
+      // The test bed's resolver for the host's unbound (provisioned.ts says why).
+      writeFileSync(path, testBedResolver(good.replace('    aliases:', `      bob:\n        password_hash: "${TEST_HASH}"\n    aliases:`)));
     });
 
     it('setup provisions the host: packages, files, services, then prints the DNS records; SSH access is left alone', async () => {
@@ -258,6 +260,8 @@ describe('provisioning a debian-12 host without systemd (init scripts and cron)'
       { input: `${ALICE_PASSWORD}\n` },
     );
     assert.equal(init.code, 0, show(init));
+    const yaml = join(ws.dir, 'mailrig.yaml');
+    writeFileSync(yaml, testBedResolver(readFileSync(yaml, 'utf8')));
     const r = await ws.mailrig(['setup', '--non-interactive', '--yes', '--accept-new-host-key']);
     assert.equal(r.code, 0, show(r));
     // The plan names the cron entry and that cron is made to run; the host below shows both done.
