@@ -70,7 +70,7 @@ function resolverYaml(gateway: string, anchor: string): string {
 
 /** The zone text with its SOA serial set to `serial`. */
 function withSerial(text: string, serial: number): string {
-  const out = text.replace(/(\bSOA\s+\S+\s+\S+\s+)\d+/, `$1${serial}`);
+  const out = text.replace(/(\bSOA\s+\S+\s+\S+\s+\(?\s*)\d+/, `$1${serial}`);
   assert.notEqual(out, text, 'the zone has a SOA record whose serial changes');
   return out;
 }

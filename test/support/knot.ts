@@ -196,7 +196,7 @@ export async function startKnot(opts: KnotOptions): Promise<KnotServer> {
     knotc,
     log: () => log,
     async replaceZone(zone) {
-      const serial = /\bSOA\s+\S+\s+\S+\s+(\d+)/.exec(zone.text)?.[1];
+      const serial = /\bSOA\s+\S+\s+\S+\s+\(?\s*(\d+)/.exec(zone.text)?.[1];
       if (serial === undefined) throw new Error(`no SOA serial in the new text of ${zone.origin}`);
       writeFileSync(join(dir, 'zones', `${zone.origin}.zone`), zone.text);
       await knotc('zone-reload', zone.origin);
