@@ -1,32 +1,33 @@
 // Mail leaving the host, proven on Debian 12 and 13 with two hosts from the provisioned image: the
 // mailrig host (example.com, an alias to an outside address) and a second host that mailrig
-// reconfigured for two other domains (remote.test with dave, sender.test with carol). A knotd on
-// this machine serves both hosts the three zones, through each host's own validating resolver
-// (mailrig's `resolver:` section: the knotd as forwarder, remote.test's key as trust anchor):
-//   example.com   mailrig's own records: MX and SPF name the mailrig host, its DKIM keys (ARC's too)
-//   sender.test   unsigned; MX → the second host; SPF allows only this machine's address on the
-//                 mailrig host's link, where carol's mail is injected from
-//   remote.test   signed (DNSSEC) with mailrig's records for the second host: MX, and the TLSA
-//                 record of its SMTP key (DANE)
+// reconfigured for two other domains (remote.example.net with dave, sender.example.org with
+// carol). A knotd on this machine serves both hosts the zones, through each host's own validating
+// resolver (mailrig's `resolver:` section: the knotd as forwarder, remote.example.net's key as trust
+// anchor). No name is under .test: a validating resolver answers that special-use name itself.
+//   example.com          mailrig's own records: MX and SPF name the mailrig host, its DKIM keys
+//   sender.example.org   unsigned; MX → the second host; SPF allows only this machine's address on
+//                        the mailrig host's link, where carol's mail is injected from
+//   remote.example.net   signed (DNSSEC) with mailrig's records for the second host: MX, and the
+//                        TLSA record of its SMTP key (DANE)
 // Forwarding cases:
-// - carol@sender.test → fwd@example.com → dave@remote.test: at dave's mailbox the envelope sender is
-//   an SRS0 address at example.com, and the second host's rspamd found SPF passing (R_SPF_ALLOW) and
+// - carol@sender.example.org → fwd@example.com → dave@remote.example.net: at dave's mailbox the
+//   envelope sender is an SRS0 address at example.com, and the second host's rspamd found SPF passing (R_SPF_ALLOW) and
 //   the mailrig host's ARC seal valid (ARC_ALLOW, d=example.com);
 // - without SRS the same sender fails SPF there: one SMTP session from the mailrig host's address with
-//   MAIL FROM carol@sender.test gets R_SPF_FAIL;
-// - a forward the second host refuses (alias → nobody@remote.test): the mailrig host's bounce goes
+//   MAIL FROM carol@sender.example.org gets R_SPF_FAIL;
+// - a forward the second host refuses (alias → nobody@remote.example.net): the mailrig host's bounce goes
 //   to the SRS address, which it reverses, and reaches carol's mailbox on the second host;
 // - carol → a local mailbox keeps carol as the envelope sender;
 // - with postsrsd stopped, mail to the alias gets a temporary error, not an unrewritten forward.
-// Blocklists: rbl.test lists the address carol's mail comes from, err.test answers it with an error
+// Blocklists: bl.example.net lists the address carol's mail comes from, err.example.net answers it with an error
 // code (127.255.255.254): rspamd inserts the listing of the first and only the error of the second.
-// DANE cases, mail sent by bob (a logged-in user of the mailrig host) to dave@remote.test:
+// DANE cases, mail sent by bob (a logged-in user of the mailrig host) to dave@remote.example.net:
 // - the TLSA record matches: delivered over a connection the mailrig host logs as Verified;
 // - the TLSA record does not match the served key: deferred, never delivered; fixed → delivered;
 // - the second host stops offering STARTTLS: deferred, not sent in plaintext;
 // - the TLSA records' signature is bogus: deferred, not taken for "no TLSA";
-// - a domain without DNSSEC (sender.test, MX on the same host): opportunistic TLS, as before DANE.
-// Each change to remote.test is served signed by knotd (a new serial, waited for), and the mailrig
+// - a domain without DNSSEC (sender.example.org, MX on the same host): opportunistic TLS, as before DANE.
+// Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the mailrig
 // host's resolver is restarted, so that it forgets what it cached. Every wait is for an event: a
 // message in a mailbox, a line in a log, a port that listens.
 import assert from 'node:assert/strict';
@@ -44,8 +45,8 @@ import { startKnot, type KnotServer } from '../support/knot.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
 
-const DAVE = 'dave@remote.test';
-const CAROL = 'carol@sender.test';
+const DAVE = 'dave@remote.example.net';
+const CAROL = 'carol@sender.example.org';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -62,7 +63,7 @@ async function until<T>(get: () => Promise<T | undefined>, timeoutMs: number, wh
 
 /**
  * The `resolver:` section of both hosts: the test's knotd (on this machine's end of the host's link)
- * answers every query, and remote.test's key is the only trust anchor (there is no root zone here).
+ * answers every query, and remote.example.net's key is the only trust anchor (there is no root zone here).
  */
 function resolverYaml(gateway: string, anchor: string): string {
   return `resolver:\n  forwarders: [${gateway}]\n  root_trust_anchor: false\n  trust_anchors:\n    - "${anchor}"\n`;
@@ -77,10 +78,10 @@ function withSerial(text: string, serial: number): string {
 
 /**
  * Two DNS blocklists of the mailrig host's spam section, both served by the test's knotd: rbl.test
- * lists this machine's address on the link (where carol's mail comes from), err.test answers it
+ * lists this machine's address on the link (where carol's mail comes from), err.example.net answers it
  * with an error code (127.255.255.254), as Spamhaus answers a query it refuses.
  */
-const BLOCKLISTS = '  blocklists:\n    - zone: rbl.test\n      score: 1\n    - zone: err.test\n      score: 5\n';
+const BLOCKLISTS = '  blocklists:\n    - zone: bl.example.net\n      score: 1\n    - zone: err.example.net\n      score: 5\n';
 const reversed = (ip: string) => ip.split('.').reverse().join('.');
 
 /** A TLSA digest no key has: what a record left behind after a key change looks like to DANE. */
@@ -96,21 +97,21 @@ function zone(origin: string, records: string[]): { origin: string; text: string
 /** The second host's mailrig.yaml: its own two domains, greylisting off (see below). */
 function remoteYaml(address: string, release: 'debian-12' | 'debian-13'): string {
   return `server:
-  hostname: mail.remote.test
+  hostname: mail.remote.example.net
   ipv4: ${address}
   ssh: root@${address}
   release: ${release}
   allow_private_addresses: true
-admin_email: postmaster@remote.test
+admin_email: postmaster@remote.example.net
 domains:
-  remote.test:
+  remote.example.net:
     mailboxes:
       dave:
         password_hash: "${TEST_HASH}"
     aliases:
       postmaster: dave
       abuse: dave
-  sender.test:
+  sender.example.org:
     mailboxes:
       carol:
         password_hash: "${TEST_HASH}"
@@ -138,7 +139,7 @@ for (const release of releasesUnderTest()) {
     const tag = randomBytes(4).toString('hex');
     /** The envelope sender dave's copy of a forward arrived with (set by the forward case). */
     let srsAddress = '';
-    /** remote.test's signing key, and its records as the second host's `mailrig dns` gives them. */
+    /** remote.example.net's signing key, and its records as the second host's `mailrig dns` gives them. */
     let remoteKey: ZoneKey;
     let remoteRecords = '';
     /** The certificate the mailrig host's ports serve. */
@@ -146,10 +147,10 @@ for (const release of releasesUnderTest()) {
     let serial = 100;
     const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 
-    /** Injects a message over port 25 from this machine (the gateway sender.test's SPF allows). */
+    /** Injects a message over port 25 from this machine (the gateway sender.example.org's SPF allows). */
     const inject = async (to: string, subject: string) => {
-      const messageId = `<${subject.replace(/\W+/g, '-')}-${tag}@sender.test>`;
-      const transport = nodemailer.createTransport({ host: host.address, port: 25, ignoreTLS: true, name: 'client.sender.test' });
+      const messageId = `<${subject.replace(/\W+/g, '-')}-${tag}@sender.example.org>`;
+      const transport = nodemailer.createTransport({ host: host.address, port: 25, ignoreTLS: true, name: 'client.sender.example.org' });
       try {
         await transport.sendMail({ envelope: { from: CAROL, to }, from: `Carol <${CAROL}>`, to, subject, messageId, text: `${subject}\n` });
       } finally {
@@ -193,13 +194,13 @@ for (const release of releasesUnderTest()) {
       );
     };
     /**
-     * Serves remote.test anew from both knotds — its records changed by `edit`, signed, then changed
+     * Serves remote.example.net anew from both knotds — its records changed by `edit`, signed, then changed
      * by `damage` — and restarts the mailrig host's resolver.
      */
     const serveRemote = async (edit: (records: string) => string = (r) => r, damage: (signed: string) => string = (z) => z) => {
       serial += 1;
       const text = damage(await signZone(remoteKey, withSerial(edit(remoteRecords), serial)));
-      for (const k of knots) await k.replaceZone({ origin: 'remote.test', text });
+      for (const k of knots) await k.replaceZone({ origin: 'remote.example.net', text });
       await restartResolver(host);
     };
     /** bob sends over submission with his password; resolves to the queue id the host gave it. */
@@ -251,7 +252,7 @@ for (const release of releasesUnderTest()) {
         natRules.push(rule);
       }
 
-      remoteKey = await newZoneKey('remote.test');
+      remoteKey = await newZoneKey('remote.example.net');
       // The mailrig host: two aliases to outside addresses. Greylisting off on both hosts: each sees
       // the other (and this machine) as a first-time sender, which greylisting would defer for minutes.
       const path = join(ws.dir, 'mailrig.yaml');
@@ -259,14 +260,14 @@ for (const release of releasesUnderTest()) {
       assert.match(yaml, /^ {4}aliases:.*\n/m);
       writeFileSync(
         path,
-        yaml.replace(/^resolver:\n(?: .*\n)*/m, '').replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.test\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
+        yaml.replace(/^resolver:\n(?: .*\n)*/m, '').replace(/^ {4}aliases:.*\n/m, `    aliases:\n      fwd: ${DAVE}\n      gone: nobody@remote.example.net\n`).replace('  greylisting: true\n', `  greylisting: false\n${BLOCKLISTS}`) +
           resolverYaml(host.gateway, remoteKey.ds),
       );
-      // The second host: its own project for remote.test and sender.test (keys made by domain add),
+      // The second host: its own project for remote.example.net and sender.example.org (keys made by domain add),
       // and its own SRS secret, as another operator's server has (the copied store had the image's).
       writeFileSync(join(remoteWs.dir, 'mailrig.yaml'), remoteYaml(remote.address, debian) + resolverYaml(remote.gateway, remoteKey.ds));
       rmSync(join(remoteWs.dir, '.mailrig/secrets/srs'));
-      const keys = await remoteWs.mailrig(['domain', 'add', 'remote.test']);
+      const keys = await remoteWs.mailrig(['domain', 'add', 'remote.example.net']);
       assert.equal(keys.code, 0, show(keys));
       const [applied, remoteApplied] = await Promise.all([ws.mailrig(['apply', '--yes']), remoteWs.mailrig(['apply', '--yes'])]);
       assert.equal(applied.code, 0, show(applied));
@@ -275,16 +276,16 @@ for (const release of releasesUnderTest()) {
 
       const own = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
       assert.equal(own.code, 0, show(own));
-      const theirs = await remoteWs.mailrig(['dns', '--format', 'bind', '--zone', 'remote.test']);
+      const theirs = await remoteWs.mailrig(['dns', '--format', 'bind', '--zone', 'remote.example.net']);
       assert.equal(theirs.code, 0, show(theirs));
       assert.match(theirs.out, /^_25\._tcp\.mail\S* .*TLSA\s+3 1 1 [0-9a-f]{64}$/m, 'the second host publishes its TLSA record');
       remoteRecords = theirs.out;
       const zones = [
         { origin: 'example.com', text: own.out },
-        zone('sender.test', ['@ IN MX 10 mail.remote.test.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
-        { origin: 'remote.test', text: await signZone(remoteKey, withSerial(remoteRecords, serial)) },
-        zone('rbl.test', [`${reversed(host.gateway)} IN A 127.0.0.2`]),
-        zone('err.test', [`${reversed(host.gateway)} IN A 127.255.255.254`]),
+        zone('sender.example.org', ['@ IN MX 10 mail.remote.example.net.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
+        { origin: 'remote.example.net', text: await signZone(remoteKey, withSerial(remoteRecords, serial)) },
+        zone('bl.example.net', [`${reversed(host.gateway)} IN A 127.0.0.2`]),
+        zone('err.example.net', [`${reversed(host.gateway)} IN A 127.255.255.254`]),
       ];
       // One knotd per host, on this machine's end of its link, where the host's resolver forwards to.
       for (const t of [host, remote]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
@@ -324,9 +325,9 @@ for (const release of releasesUnderTest()) {
       const id = await inject(`fwd@${PROVISIONED.domain}`, 'forwarded to dave');
       const text = await arrived(remote, DAVE, id);
       const returnPath = /^Return-Path: <([^>]*)>/m.exec(text)?.[1] ?? '';
-      assert.match(returnPath, /^SRS0=[^=]+=[^=]+=sender\.test=carol@example\.com$/i, text);
+      assert.match(returnPath, /^SRS0=[^=]+=[^=]+=sender\.example\.org=carol@example\.com$/i, text);
       srsAddress = returnPath;
-      assert.match(text, /^From: Carol <carol@sender\.test>$/m, 'the From: header is not rewritten');
+      assert.match(text, /^From: Carol <carol@sender\.example\.org>$/m, 'the From: header is not rewritten');
       assert.match(text, /^ARC-Seal: i=1;[^\n]*(\n\s[^\n]*)*\bd=example\.com;/m, text);
       const line = await scanned(remote, id);
       assert.match(line, /R_SPF_ALLOW\(/, line);
@@ -335,7 +336,7 @@ for (const release of releasesUnderTest()) {
     });
 
     it('without SRS the same envelope sender fails SPF at the second host', async () => {
-      const id = `<no-srs-${tag}@sender.test>`;
+      const id = `<no-srs-${tag}@sender.example.org>`;
       // One SMTP session from the mailrig host's own address, each reply read before the next command.
       const session = await host.exec('bash -s', {
         stdin: [
@@ -358,16 +359,16 @@ for (const release of releasesUnderTest()) {
       assert.match(line, /R_SPF_FAIL\(/, line);
       assert.doesNotMatch(line, /R_SPF_ALLOW\(/, line);
       const text = await arrived(remote, DAVE, id);
-      assert.match(text, /^Return-Path: <carol@sender\.test>$/m, 'delivered on the second host with its sender as it came');
+      assert.match(text, /^Return-Path: <carol@sender\.example\.org>$/m, 'delivered on the second host with its sender as it came');
     });
 
     it('a forward the second host refuses bounces to the SRS address, which finds its way back to carol', async () => {
       const id = await inject(`gone@${PROVISIONED.domain}`, 'forwarded to nobody');
       const bounce = await arrived(remote, CAROL, id, 'text');
-      assert.match(bounce, /nobody@remote\.test/, bounce);
+      assert.match(bounce, /nobody@remote\.example\.net/, bounce);
       assert.match(bounce, /^Return-Path: <>$/m, bounce);
-      const log = (await host.exec('grep -F "to=<carol@sender.test>" /var/log/postfix.log')).stdout;
-      assert.match(log, /to=<carol@sender\.test>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.test\[[^\]]+\]:25,.*status=sent/, log);
+      const log = (await host.exec('grep -F "to=<carol@sender.example.org>" /var/log/postfix.log')).stdout;
+      assert.match(log, /to=<carol@sender\.example\.org>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.example\.net\[[^\]]+\]:25,.*status=sent/, log);
       process.stderr.write(`# ${debian}: bounce checked at ${elapsed()}\n`);
     });
 
@@ -375,20 +376,20 @@ for (const release of releasesUnderTest()) {
       assert.ok(srsAddress, 'the SRS address of the forward above');
       // What the second host's Postfix sends when a message it accepted cannot be delivered: a
       // report from the null sender to the envelope sender, found through example.com's MX.
-      const id = `<late-bounce-${tag}@remote.test>`;
-      const report = [`From: MAILER-DAEMON@remote.test`, `To: ${srsAddress}`, 'Subject: Undelivered Mail Returned to Sender', `Message-ID: ${id}`, '', 'dave@remote.test: mailbox unavailable', ''].join('\n');
+      const id = `<late-bounce-${tag}@remote.example.net>`;
+      const report = [`From: MAILER-DAEMON@remote.example.net`, `To: ${srsAddress}`, 'Subject: Undelivered Mail Returned to Sender', `Message-ID: ${id}`, '', 'dave@remote.example.net: mailbox unavailable', ''].join('\n');
       const sent = await remote.exec(`/usr/sbin/sendmail -f '<>' '${srsAddress}'`, { stdin: report });
       assert.equal(sent.code, 0, sent.stderr);
       const text = await arrived(remote, CAROL, id);
       assert.match(text, /^Return-Path: <>$/m, text);
       const log = (await host.exec(`grep -F 'orig_to=<${srsAddress}>' /var/log/postfix.log`)).stdout;
-      assert.match(log, /to=<carol@sender\.test>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.test\[[^\]]+\]:25,.*status=sent/, log);
+      assert.match(log, /to=<carol@sender\.example\.org>, orig_to=<SRS0=[^>]*@example\.com>, relay=mail\.remote\.example\.net\[[^\]]+\]:25,.*status=sent/, log);
     });
 
     it('mail from outside delivered here keeps its envelope sender', async () => {
       const id = await inject(PROVISIONED.bob, 'delivered here');
       const text = await arrived(host, PROVISIONED.bob, id);
-      assert.match(text, /^Return-Path: <carol@sender\.test>$/m, text);
+      assert.match(text, /^Return-Path: <carol@sender\.example\.org>$/m, text);
     });
 
     it('while postsrsd is down, mail gets a temporary error instead of leaving unrewritten', async () => {
@@ -410,9 +411,9 @@ for (const release of releasesUnderTest()) {
     it("blocklists: the sending address's listing counts; an error answer (127.255.255.254) is no listing", async () => {
       const id = await inject(PROVISIONED.bob, 'from a listed address');
       const line = await scanned(host, id);
-      assert.match(line, /MAILRIG_RBL_RBL_TEST\(/, line);
-      assert.match(line, /MAILRIG_RBL_ERR_TEST_ERROR\(/, line);
-      assert.doesNotMatch(line, /MAILRIG_RBL_ERR_TEST\(/, line);
+      assert.match(line, /MAILRIG_RBL_BL_EXAMPLE_NET\(/, line);
+      assert.match(line, /MAILRIG_RBL_ERR_EXAMPLE_NET_ERROR\(/, line);
+      assert.doesNotMatch(line, /MAILRIG_RBL_ERR_EXAMPLE_NET\(/, line);
       await arrived(host, PROVISIONED.bob, id);
     });
 
@@ -473,7 +474,7 @@ for (const release of releasesUnderTest()) {
     it('a domain without DNSSEC gets opportunistic TLS, as before DANE', async () => {
       const { queueId, messageId } = await sendAsBob(CAROL, 'no dnssec');
       const line = await attempt(queueId, CAROL, 'sent');
-      // The same server as dave's, with the same key: only sender.test's unsigned MX makes the difference.
+      // The same server as dave's, with the same key: only sender.example.org's unsigned MX makes the difference.
       assert.equal(await tlsOf(line), 'Untrusted', line);
       await arrived(remote, CAROL, messageId);
       process.stderr.write(`# ${debian}: outbound.test.ts in ${elapsed()}\n`);
