@@ -27,6 +27,8 @@
 // - the second host stops offering STARTTLS: deferred, not sent in plaintext;
 // - the TLSA records' signature is bogus: deferred, not taken for "no TLSA";
 // - a domain without DNSSEC (sender.example.org, MX on the same host): opportunistic TLS, as before DANE.
+// Then check counts the verified and the unverified sessions of all this, and with unbound stopped
+// reports the resolver down while the host still resolves through the forwarder.
 // Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the mailrig
 // host's resolver is restarted, so that it forgets what it cached. Every wait is for an event: a
 // message in a mailbox, a line in a log, a port that listens.
@@ -38,7 +40,7 @@ import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
 import { SRS_PORTS } from '../../src/render/postsrsd.js';
-import { show, submit, type Workspace } from '../support/e2e.js';
+import { checkResults, resultById, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH } from '../support/fixtures.js';
 import { breakSignature, newZoneKey, signZone, type ZoneKey } from '../support/dnssec.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -477,6 +479,35 @@ for (const release of releasesUnderTest()) {
       // The same server as dave's, with the same key: only sender.example.org's unsigned MX makes the difference.
       assert.equal(await tlsOf(line), 'Untrusted', line);
       await arrived(remote, CAROL, messageId);
+    });
+
+    it('check counts the verified and the merely encrypted sessions; with unbound stopped it says so, and the host still resolves', async () => {
+      const check = async () => {
+        const r = await ws.mailrig(['check', '--json', '--resolver', `${host.gateway}:53`], { hostFlags: true });
+        return checkResults(r.out);
+      };
+      const before = await check();
+      assert.equal(resultById(before, 'host.resolver').status, 'ok', resultById(before, 'host.resolver').message);
+      // Every delivery to dave above went over a verified session, the one to carol over an unverified one.
+      const tls = resultById(before, 'deliverability.outbound-tls');
+      assert.equal(tls.status, 'ok', tls.message);
+      const [verified = 0, encrypted = 0] = [/(\d+) verified TLS connection/, /(\d+) connections? encrypted/].map((re) => Number(re.exec(tls.message)?.[1]));
+      assert.ok(verified >= 5, tls.message);
+      assert.ok(encrypted >= 1, tls.message);
+      assert.match(tls.message, /\b0 deliveries in plaintext/, tls.message);
+
+      const stopped = await host.exec('service unbound stop >/dev/null 2>&1');
+      assert.equal(stopped.code, 0, stopped.stderr);
+      try {
+        // The host's own lookups (apt's, ssh's) fall back to the forwarder.
+        const looked = await host.exec('getent ahostsv4 mail.remote.example.net');
+        assert.match(looked.stdout, new RegExp(`^${remote.address.replace(/\./g, '\\.')}\s`, 'm'), looked.stdout + looked.stderr);
+        const down = resultById(await check(), 'host.resolver');
+        assert.equal(down.status, 'fail', down.message);
+        assert.match(down.message, /resolver down/);
+      } finally {
+        await restartResolver(host);
+      }
       process.stderr.write(`# ${debian}: outbound.test.ts in ${elapsed()}\n`);
     });
   });
