@@ -29,8 +29,8 @@
 // - a domain without DNSSEC (sender.example.org, MX on the same host): opportunistic TLS, as before DANE.
 // Then check counts the verified and the unverified sessions of all this, and with unbound stopped
 // reports the resolver down while the host still resolves through the forwarder.
-// Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the mailrig
-// host's resolver is restarted, so that it forgets what it cached. Every wait is for an event: a
+// Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the
+// mailrig host's resolver and Postfix are restarted, so that they forget what they cached. Every wait is for an event: a
 // message in a mailbox, a line in a log, a port that listens.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -196,14 +196,17 @@ for (const release of releasesUnderTest()) {
       );
     };
     /**
-     * Serves remote.example.net anew from both knotds — its records changed by `edit`, signed, then changed
-     * by `damage` — and restarts the mailrig host's resolver.
+     * Serves remote.example.net anew from both knotds — its records changed by `edit`, signed, then
+     * changed by `damage` — and restarts the mailrig host's resolver and Postfix: unbound's cache and
+     * each smtp(8) process's own cache of TLSA records would keep the old records for their TTL.
      */
     const serveRemote = async (edit: (records: string) => string = (r) => r, damage: (signed: string) => string = (z) => z) => {
       serial += 1;
       const text = damage(await signZone(remoteKey, withSerial(edit(remoteRecords), serial)));
       for (const k of knots) await k.replaceZone({ origin: 'remote.example.net', text });
       await restartResolver(host);
+      const postfix = await host.exec('service postfix restart </dev/null >/dev/null 2>&1');
+      assert.equal(postfix.code, 0, postfix.stderr);
     };
     /** bob sends over submission with his password; resolves to the queue id the host gave it. */
     const sendAsBob = async (to: string, subject: string) => {
@@ -476,8 +479,9 @@ for (const release of releasesUnderTest()) {
     it('a domain without DNSSEC gets opportunistic TLS, as before DANE', async () => {
       const { queueId, messageId } = await sendAsBob(CAROL, 'no dnssec');
       const line = await attempt(queueId, CAROL, 'sent');
-      // The same server as dave's, with the same key: only sender.example.org's unsigned MX makes the difference.
-      assert.equal(await tlsOf(line), 'Untrusted', line);
+      // The same server as dave's, with the same key: only sender.example.org's unsigned MX makes the
+      // difference. Encrypted, its name not checked (Trusted: the chain is one this host knows).
+      assert.match(await tlsOf(line), /^(Trusted|Untrusted)$/, line);
       await arrived(remote, CAROL, messageId);
     });
 

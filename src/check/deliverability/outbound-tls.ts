@@ -1,15 +1,16 @@
 // Outbound TLS in the last 24 hours, from Postfix's log (smtp_tls_loglevel = 1): each TLS session of
-// smtp(8) logs "<Kind> TLS connection established to <host>": Verified (DANE, or a certificate
-// checked against the destination's name) and Trusted (a CA-signed chain) count as verified,
-// Untrusted and Anonymous as encrypted only. A delivery on a connection that logged no TLS session
+// smtp(8) logs "<Kind> TLS connection established to <host>": only Verified (DANE, or a certificate
+// checked against the destination's name) counts as verified; Trusted (a chain to a known CA, the
+// name not checked: an attacker's certificate for any name passes), Untrusted and Anonymous count
+// as encrypted only. A delivery on a connection that logged no TLS session
 // went in plaintext. The relays' transports (postfix/smarthost) always verify and are not counted.
 import type { CheckEnv } from '../env.js';
 import { ok, plural, warn, type Check, type CheckResult } from '../types.js';
 
 export interface OutboundTls {
-  /** TLS sessions whose peer was verified (Verified, Trusted). */
+  /** TLS sessions whose peer was verified (Verified). */
   verified: number;
-  /** TLS sessions without verification (Untrusted, Anonymous). */
+  /** TLS sessions without verification (Trusted, Untrusted, Anonymous). */
   encrypted: number;
   /** Deliveries (per recipient) sent over a connection without TLS. */
   plaintext: number;
@@ -47,7 +48,7 @@ export function countOutboundTls(lines: string[], now: number, utcOffsetMinutes:
     if (kind === 'tls') {
       session.set(pid, { relay: b, tls: true, queueId: undefined });
       if (!recent) continue;
-      if (a === 'Verified' || a === 'Trusted') counts.verified++;
+      if (a === 'Verified') counts.verified++;
       else counts.encrypted++;
     } else if (kind === 'sent') {
       const [queueId, relay] = [a, b];
