@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { buildProgram } from '../../src/cli/main.js';
+import { run as dns } from '../../src/cli/dns.js';
+import { buildProgram, report } from '../../src/cli/main.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROJECT_ROOT } from '../support/fixtures.js';
 
@@ -87,6 +88,8 @@ interface Row {
   phrase: string | RegExp;
   /** Must not appear in stderr or stdout (e.g. punycode where the user wrote Unicode). */
   absent?: RegExp;
+  /** Run `mailrig dns` in this process (the field rows): see dnsInProcess. */
+  inProcess?: boolean;
 }
 
 const FIRST_DOMAIN = 'example.com';
@@ -475,12 +478,30 @@ function fieldRows(): Row[] {
       (c, i): Row => ({
         name: `mailrig.yaml ${field}${cases.length > 1 ? ` #${i + 1}` : ''}`,
         args: ['dns'],
+        inProcess: true,
         mutate: c.mutate,
         code: 2,
         phrase: c.phrase,
       }),
     ),
   );
+}
+
+/**
+ * `mailrig dns` run in this process: the command's own function and the CLI's own error report,
+ * without starting node for each of the many field rows. That a broken file ends a real mailrig
+ * process with exit 2 and the message on stderr is every "… on a broken file" row's proof.
+ */
+async function dnsInProcess(dir: string): Promise<Result> {
+  let out = '';
+  let err = '';
+  let code: number;
+  try {
+    code = await dns({ config: join(dir, 'mailrig.yaml') }, { out: (t) => (out += t), columns: 100, interactive: false, confirm: async () => false });
+  } catch (e) {
+    code = report(e, (t) => (err += t));
+  }
+  return { code, out, err };
 }
 
 let counter = 0;
@@ -495,7 +516,7 @@ async function runRow(row: Row): Promise<void> {
     writeFileSync(file, doc.toString());
   }
   const before = treeHash(dir);
-  const r = await mailrig(row.args, dir, row.stdin ?? '');
+  const r = row.inProcess ? await dnsInProcess(dir) : await mailrig(row.args, dir, row.stdin ?? '');
   const shown = `mailrig ${row.args.join(' ')}\nexit ${r.code}\n--- stdout\n${r.out.slice(-2000)}\n--- stderr\n${r.err.slice(-2000)}`;
   assert.equal(r.code, row.code, shown);
   if (typeof row.phrase === 'string') assert.ok(r.err.includes(row.phrase), `stderr lacks ${JSON.stringify(row.phrase)}\n${shown}`);
