@@ -15,10 +15,10 @@ import { after, before, describe, it } from 'node:test';
 import type { Command } from 'commander';
 import { parseDocument, type Document } from 'yaml';
 import type { z } from 'zod';
-import { run as dns } from '../../src/cli/dns.js';
-import { buildProgram, report } from '../../src/cli/main.js';
+import { buildProgram } from '../../src/cli/main.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROJECT_ROOT } from '../support/fixtures.js';
+import { dnsInProcess } from '../support/project.js';
 
 const BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
 const PASSWORD = 'Example-password-2026';
@@ -88,7 +88,11 @@ interface Row {
   phrase: string | RegExp;
   /** Must not appear in stderr or stdout (e.g. punycode where the user wrote Unicode). */
   absent?: RegExp;
-  /** Run `mailrig dns` in this process (the field rows): see dnsInProcess. */
+  /**
+   * Run `mailrig dns` in this process (the field rows, which are many): the loader's message is the
+   * question there. That a broken file ends a real mailrig process with exit 2 and the message on
+   * stderr is every "… on a broken file" row's proof.
+   */
   inProcess?: boolean;
 }
 
@@ -485,23 +489,6 @@ function fieldRows(): Row[] {
       }),
     ),
   );
-}
-
-/**
- * `mailrig dns` run in this process: the command's own function and the CLI's own error report,
- * without starting node for each of the many field rows. That a broken file ends a real mailrig
- * process with exit 2 and the message on stderr is every "… on a broken file" row's proof.
- */
-async function dnsInProcess(dir: string): Promise<Result> {
-  let out = '';
-  let err = '';
-  let code: number;
-  try {
-    code = await dns({ config: join(dir, 'mailrig.yaml') }, { out: (t) => (out += t), columns: 100, interactive: false, confirm: async () => false });
-  } catch (e) {
-    code = report(e, (t) => (err += t));
-  }
-  return { code, out, err };
 }
 
 let counter = 0;
