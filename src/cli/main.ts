@@ -339,33 +339,34 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function report(e: unknown): number {
+/** What the CLI says about an error that ended a command (on `write`, stderr by default), and its exit code. */
+export function report(e: unknown, write: (text: string) => void = (t) => process.stderr.write(t)): number {
   if (e instanceof CommanderError) {
     // Commander has printed its own message (or the help/version) already.
     return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.exitCode === 0 ? 0 : 2;
   }
   if (e instanceof ConfigError) {
-    process.stderr.write(`mailrig: ${e.format()}\n`);
+    write(`mailrig: ${e.format()}\n`);
     return e.exitCode;
   }
   if (e instanceof UsageError) {
-    process.stderr.write(`mailrig: ${e.message}\n`);
+    write(`mailrig: ${e.message}\n`);
     return e.exitCode;
   }
   if (e instanceof RuntimeError) {
-    process.stderr.write(`mailrig: ${e.message}\n${e.detail ? `${e.detail}\n` : ''}`);
+    write(`mailrig: ${e.message}\n${e.detail ? `${e.detail}\n` : ''}`);
     return e.exitCode;
   }
   const ordinary = describeOrdinaryFailure(e);
   if (ordinary) {
-    process.stderr.write(`mailrig: ${ordinary.message}\n`);
+    write(`mailrig: ${ordinary.message}\n`);
     return ordinary.exitCode;
   }
   if (e instanceof Error && e.name === 'ExitPromptError') {
-    process.stderr.write('mailrig: interrupted; nothing was written\n');
+    write('mailrig: interrupted; nothing was written\n');
     return 130;
   }
-  process.stderr.write(
+  write(
     `mailrig: unexpected error — this is a bug in mailrig, please report it:\n${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`,
   );
   return 70;

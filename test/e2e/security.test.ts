@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { ImapFlow } from 'imapflow';
-import { ehloKeywords, probe, saslPlain, Session, sleep, smtpSession, timed, type Endpoint, type TlsOptions } from '../support/attack.js';
+import { ehloKeywords, probe, saslPlain, Session, sleep, smtpSession, timed, tlsOffer, type Endpoint, type StartTls, type TlsOptions } from '../support/attack.js';
 import { show, sshAccess, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -215,20 +215,30 @@ for (const release of releasesUnderTest()) {
 
     it('3. TLS on 25, 587, 465, 143, 993 and 443: TLS 1.2+ only, forward-secret AEAD ciphers, no compression or insecure renegotiation', { timeout: 12 * 60_000 }, async (t) => {
       const dir = mkdtempSync(join(tmpdir(), 'mailrig-testssl-'));
-      const targets: Array<[number, string[]]> = [[25, ['--starttls', 'smtp']], [587, ['--starttls', 'smtp']], [465, []], [143, ['--starttls', 'imap']], [993, []], [443, []]];
-      // -p protocols, -e every offered cipher (--fast: through openssl in bulk), -R renegotiation,
-      // -C compression. Nothing else: the six scans run at once. The cipher categories (-s: NULL,
-      // EXPORT, LOW, 3DES, CBC) would ask openssl again about ciphers -e lists one by one, each
-      // of which must be forward-secret AEAD below. A scan still running when the test ends is
-      // stopped, so it cannot load the host during later tests.
+      // testssl.sh scans one port of each daemon: Postfix (25), Dovecot (993), nginx (443). -p
+      // protocols, -e every offered cipher (--fast: through openssl in bulk), -R renegotiation, -C
+      // compression. Nothing else: the scans run at once. The cipher categories (-s: NULL, EXPORT,
+      // LOW, 3DES, CBC) would ask openssl again about ciphers -e lists one by one, each of which
+      // must be forward-secret AEAD below. A scan still running when the test ends is stopped, so
+      // it cannot load the host during later tests.
+      const scanned: Array<[number, StartTls]> = [[25, 'smtp'], [993, undefined], [443, undefined]];
+      // The daemon's other ports (a master.cf service or a Dovecot listener may override the TLS
+      // settings) are held to what its scanned port offers by handshakes of this test's own
+      // (tlsOffer): the same certificate, protocol versions and cipher list. The same handshakes on
+      // the scanned ports must find what testssl.sh found, so they see what it sees.
+      const siblings: Array<[number, StartTls, number]> = [[587, 'smtp', 25], [465, undefined, 25], [143, 'imap', 993]];
       t.after(() => rmSync(dir, { recursive: true, force: true }));
-      const scans = await Promise.all(
-        targets.map(async ([port, starttls]) => {
-          const json = join(dir, `${port}.json`);
-          await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--nodns', 'none', '--fast', '-p', '-e', '-R', '-C', ...starttls, '--jsonfile', json, `${host.address}:${port}`], { maxBuffer: 1 << 24, signal: t.signal }).catch(() => undefined);
-          return { port, findings: JSON.parse(readFileSync(json, 'utf8')) as Array<{ id: string; finding: string; severity: string }> };
-        }),
-      );
+      const [scans, offers] = await Promise.all([
+        Promise.all(
+          scanned.map(async ([port, starttls]) => {
+            const json = join(dir, `${port}.json`);
+            await run('testssl', ['--quiet', '--color', '0', '--warnings', 'off', '--sneaky', '--nodns', 'none', '--fast', '-p', '-e', '-R', '-C', ...(starttls ? ['--starttls', starttls] : []), '--jsonfile', json, `${host.address}:${port}`], { maxBuffer: 1 << 24, signal: t.signal }).catch(() => undefined);
+            return { port, findings: JSON.parse(readFileSync(json, 'utf8')) as Array<{ id: string; finding: string; severity: string }> };
+          }),
+        ),
+        Promise.all([...scanned, ...siblings].map(async ([port, starttls]) => [port, await tlsOffer({ ...ep(port), tls }, starttls)] as const)),
+      ]);
+      const offered = new Map(offers);
       for (const { port, findings } of scans) {
         const byId = new Map(findings.map((f) => [f.id, f.finding]));
         const where = `port ${port}`;
@@ -236,6 +246,7 @@ for (const release of releasesUnderTest()) {
         for (const old of ['SSLv2', 'SSLv3', 'TLS1', 'TLS1_1']) assert.match(byId.get(old) ?? 'missing', /^not offered/, `${where}: ${old}`);
         const ciphers = findings.filter((f) => f.id.startsWith('cipher_x'));
         assert.ok(ciphers.length > 0, `${where}: testssl listed the offered ciphers`);
+        const names: string[] = [];
         for (const c of ciphers) {
           // "xc02b   ECDHE-ECDSA-AES128-GCM-SHA256   ECDH 253   AESGCM   128   TLS_ECDHE_…" (the
           // key exchange's bits may be missing; --fast spells ChaCha20 in capitals)
@@ -246,10 +257,17 @@ for (const release of releasesUnderTest()) {
           assert.match(enc, /^(AESGCM|ChaCha20|AESCCM)$/i, `${where}: ${name} is an AEAD cipher`);
           // ADH/AECDH: anonymous key exchange (aNULL), forward-secret and AEAD all the same.
           assert.doesNotMatch(name, /RC4|DES|EXP|NULL|CBC|SHA$|^ADH|^AECDH/, `${where}: ${name}`);
+          names.push(name);
         }
         assert.match(byId.get('secure_renego') ?? '', /^supported/, `${where}: secure renegotiation`);
         assert.match(byId.get('secure_client_renego') ?? '', /^not vulnerable/, `${where}: client renegotiation`);
         assert.match(byId.get('CRIME_TLS') ?? '', /^not vulnerable/, `${where}: no TLS compression`);
+        const offer = offered.get(port);
+        assert.deepEqual(offer?.ciphers, names.sort(), `${where}: the handshakes find the ciphers testssl found`);
+        assert.deepEqual(offer?.protocols, { TLSv1: false, 'TLSv1.1': false, 'TLSv1.2': true, 'TLSv1.3': /^offered/.test(byId.get('TLS1_3') ?? '') }, `${where}: the handshakes agree with testssl on protocols`);
+      }
+      for (const [port, , like] of siblings) {
+        assert.deepEqual(offered.get(port), offered.get(like), `port ${port} offers what port ${like} does: certificate, protocols and ciphers`);
       }
     });
 

@@ -18,6 +18,7 @@ import type { z } from 'zod';
 import { buildProgram } from '../../src/cli/main.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROJECT_ROOT } from '../support/fixtures.js';
+import { dnsInProcess } from '../support/project.js';
 
 const BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
 const PASSWORD = 'Example-password-2026';
@@ -87,6 +88,12 @@ interface Row {
   phrase: string | RegExp;
   /** Must not appear in stderr or stdout (e.g. punycode where the user wrote Unicode). */
   absent?: RegExp;
+  /**
+   * Run `mailrig dns` in this process (the field rows, which are many): the loader's message is the
+   * question there. That a broken file ends a real mailrig process with exit 2 and the message on
+   * stderr is every "… on a broken file" row's proof.
+   */
+  inProcess?: boolean;
 }
 
 const FIRST_DOMAIN = 'example.com';
@@ -502,6 +509,7 @@ function fieldRows(): Row[] {
       (c, i): Row => ({
         name: `mailrig.yaml ${field}${cases.length > 1 ? ` #${i + 1}` : ''}`,
         args: ['dns'],
+        inProcess: true,
         mutate: c.mutate,
         code: 2,
         phrase: c.phrase,
@@ -522,7 +530,7 @@ async function runRow(row: Row): Promise<void> {
     writeFileSync(file, doc.toString());
   }
   const before = treeHash(dir);
-  const r = await mailrig(row.args, dir, row.stdin ?? '');
+  const r = row.inProcess ? await dnsInProcess(dir) : await mailrig(row.args, dir, row.stdin ?? '');
   const shown = `mailrig ${row.args.join(' ')}\nexit ${r.code}\n--- stdout\n${r.out.slice(-2000)}\n--- stderr\n${r.err.slice(-2000)}`;
   assert.equal(r.code, row.code, shown);
   if (typeof row.phrase === 'string') assert.ok(r.err.includes(row.phrase), `stderr lacks ${JSON.stringify(row.phrase)}\n${shown}`);

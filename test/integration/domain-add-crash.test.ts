@@ -1,10 +1,11 @@
 // domain add and init killed (SIGKILL) at points where they change a file, one run per point: the
-// project still loads after each, and running the command again finishes it.
+// project still loads after each (mailrig dns, run in this process), and running the command again
+// finishes it.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fixtureProject, mailrig, scratchDir } from '../support/project.js';
+import { dnsInProcess, fixtureProject, mailrig, scratchDir } from '../support/project.js';
 
 const temporaries = (dir: string): string[] =>
   readdirSync(dir, { withFileTypes: true, recursive: true })
@@ -12,7 +13,7 @@ const temporaries = (dir: string): string[] =>
     .map((e) => join(e.parentPath, e.name));
 
 describe('domain add, killed at each step', () => {
-  it('leaves a project that loads, and runs again to success', () => {
+  it('leaves a project that loads, and runs again to success', async () => {
     let killed = 0;
     for (let step = 1; ; step++) {
       const p = fixtureProject();
@@ -25,13 +26,13 @@ describe('domain add, killed at each step', () => {
       }
       assert.equal(r.signal, 'SIGKILL');
       killed++;
-      const dns = mailrig(p.dir, ['dns', '--format', 'json']);
+      const dns = await dnsInProcess(p.dir, { format: 'json' });
       assert.equal(dns.code, 0, `after a kill at step ${step}, mailrig dns: ${dns.err}`);
       const text = p.read();
       assert.ok(text === before || /\n {2}new\.example:\n/.test(text), `mailrig.yaml is the old one or the new one at step ${step}`);
       const again = mailrig(p.dir, ['domain', 'add', 'new.example']);
       assert.equal(again.code, 0, `domain add again after a kill at step ${step}: ${again.err}`);
-      const after = mailrig(p.dir, ['dns', '--format', 'json', '--domain', 'new.example']);
+      const after = await dnsInProcess(p.dir, { format: 'json', domain: 'new.example' });
       assert.equal(after.code, 0, after.err);
       assert.match(after.out, /_domainkey\.new\.example/);
       assert.deepEqual(temporaries(p.dir), [], `no temporary files are left after a kill at step ${step} and a run`);
@@ -44,7 +45,7 @@ const INIT = ['init', '--non-interactive', '--domain', 'example.com', '--ipv4', 
 const PASSWORD = 'Correct-horse-battery-9\n';
 
 describe('init, killed at every third step', () => {
-  it('leaves no project or one that loads, and runs again to success', () => {
+  it('leaves no project or one that loads, and runs again to success', async () => {
     let killed = 0;
     for (let step = 2; ; step += 3) {
       const dir = scratchDir('mailrig-init-crash-');
@@ -60,7 +61,7 @@ describe('init, killed at every third step', () => {
         const again = mailrig(dir, INIT, PASSWORD);
         assert.equal(again.code, 0, `init again after a kill at step ${step}: ${again.err}`);
       }
-      const dns = mailrig(dir, ['dns', '--format', 'json']);
+      const dns = await dnsInProcess(dir, { format: 'json' });
       assert.equal(dns.code, 0, `after a kill at step ${step} and init: ${dns.err}`);
       assert.deepEqual(temporaries(dir), [], `no temporary files are left after a kill at step ${step} and a run`);
     }

@@ -1,9 +1,12 @@
 // A scratch project (mailrig.yaml and a key store) and the built CLI run in it as a user runs it:
-// bin/mailrig.js in a child process. Every project made here is removed when the test process exits.
+// bin/mailrig.js in a child process (and, for tests that load a project many times, mailrig dns in
+// this process). Every project made here is removed when the test process exits.
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { run as dns, type DnsOptions } from '../../src/cli/dns.js';
+import { report } from '../../src/cli/main.js';
 import { FIXTURES, PROJECT_ROOT, fixtureKeyDir } from './fixtures.js';
 
 export const MAILRIG_BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
@@ -49,6 +52,23 @@ const childEnv = (env: Record<string, string> = {}) => ({ ...process.env, NO_COL
 export function mailrig(dir: string, args: string[], input = '', env: Record<string, string> = {}): Run {
   const r = spawnSync(process.execPath, [MAILRIG_BIN, ...args], { cwd: dir, input, encoding: 'utf8', env: childEnv(env), maxBuffer: 64 << 20 });
   return { code: r.status, signal: r.signal, out: r.stdout, err: r.stderr };
+}
+
+/**
+ * `mailrig dns` on the project in `dir`, in this process: the command's own function and the CLI's
+ * own error report (message and exit code), without starting node. For tests that load a project
+ * many times; what the real process does with a broken project is proven by running it.
+ */
+export async function dnsInProcess(dir: string, opts: Omit<DnsOptions, 'config'> = {}): Promise<{ code: number; out: string; err: string }> {
+  let out = '';
+  let err = '';
+  let code: number;
+  try {
+    code = await dns({ ...opts, config: join(dir, 'mailrig.yaml') }, { out: (t) => (out += t), columns: 100, interactive: false, confirm: async () => false });
+  } catch (e) {
+    code = report(e, (t) => (err += t));
+  }
+  return { code, out, err };
 }
 
 /** Starts mailrig in `dir`: `seen(text)` resolves once its standard error contains `text`, `done` when it exits. */
