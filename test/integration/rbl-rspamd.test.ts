@@ -41,15 +41,18 @@ function config(release: Release, spam: Record<string, unknown>): Config {
 }
 
 // Inside a private mount namespace: an overlay of the cached root filesystem (the cache is never
-// written), the rendered rspamd files copied over the package's, then rspamadm, each output framed.
-const SESSION = `
+// written), with the rendered rspamd files copied over the package's.
+const OVERLAY = `
 set -eu
 mount -t tmpfs tmpfs "$W"
 mkdir "$W/u" "$W/w" "$W/m"
 mount -t overlay overlay -o "lowerdir=$R,upperdir=$W/u,workdir=$W/w" "$W/m"
 mount -t tmpfs tmpfs "$W/m/tmp"; mount --bind /dev "$W/m/dev"; mount -t proc proc "$W/m/proc"
 cp -r "$TREE/etc/rspamd/." "$W/m/etc/rspamd/"
-echo "=== configtest"; chroot "$W/m" rspamadm configtest 2>&1 || echo "configtest exit $?"
+`;
+
+// Then rspamadm, each output framed.
+const SESSION = `${OVERLAY}echo "=== configtest"; chroot "$W/m" rspamadm configtest 2>&1 || echo "configtest exit $?"
 echo "=== rbl"; chroot "$W/m" rspamadm configdump -j rbl 2>/dev/null
 echo "=== group"; chroot "$W/m" rspamadm configdump -j group 2>/dev/null
 `;
@@ -197,14 +200,7 @@ for (const release of ['debian-12', 'debian-13'] as const) {
 // knotd (the host's, its files in $KNOT) in the same network namespace as rspamd, on 127.0.0.1:53,
 // serving every zone of $KNOT/zones.txt before rspamd starts in the overlay (see SESSION); then one
 // scan per case; rspamd's log lines of the scans and knotd's log at the end.
-const SCANS = `
-set -eu
-mount -t tmpfs tmpfs "$W"
-mkdir "$W/u" "$W/w" "$W/m"
-mount -t overlay overlay -o "lowerdir=$R,upperdir=$W/u,workdir=$W/w" "$W/m"
-mount -t tmpfs tmpfs "$W/m/tmp"; mount --bind /dev "$W/m/dev"; mount -t proc proc "$W/m/proc"
-cp -r "$TREE/etc/rspamd/." "$W/m/etc/rspamd/"
-cp "$CASES"/*.eml "$W/m/tmp/"
+const SCANS = `${OVERLAY}cp "$CASES"/*.eml "$W/m/tmp/"
 echo "nameserver 127.0.0.1" > "$W/m/etc/resolv.conf"
 echo "disable_hyperscan = true;" >> "$W/m/etc/rspamd/local.d/options.inc"
 chroot "$W/m" ip link set lo up
