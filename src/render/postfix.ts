@@ -122,7 +122,7 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     ...relayFiles(ctx),
     // The resolver configuration smtp(8) reads in its chroot: the same as /etc/resolv.conf, which
     // Debian's Postfix start copies here too; written now so a change reaches Postfix without a restart.
-    conf(POSTFIX_RESOLV_CONF, resolvConf(config), 'none'),
+    conf(POSTFIX_RESOLV_CONF, resolvConf(), 'none'),
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
     conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     // Debian's convention for "the name of this mail system", read by other mail tools.

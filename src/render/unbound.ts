@@ -28,21 +28,15 @@ export const ROOT_KEY = '/usr/share/dns/root.key';
 export const RESOLVER_ADDRESS = '127.0.0.1';
 export const RESOLVER_PORT = 53;
 
-/** glibc reads at most three nameservers: unbound, then at most two fallbacks. */
-const MAX_FALLBACKS = 2;
-
 /**
- * The nameservers after unbound in /etc/resolv.conf: the forwarders on port 53 (resolv.conf takes no
- * port), at most two. None without forwarders: a fallback is asked, unvalidated, whenever unbound
- * fails a lookup, so mailrig adds none the operator has not already chosen to trust.
+ * /etc/resolv.conf as mailrig writes it (and Postfix's chroot copy): unbound alone. glibc asks the
+ * next nameserver whenever one answers SERVFAIL, which is unbound's answer to a bogus signature, so
+ * any fallback would turn a forged TLSA record into "no TLSA" and DANE into opportunistic TLS. And
+ * Debian copies /etc/resolv.conf into Postfix's chroot from many places (each start, network and
+ * resolvconf hooks, a path unit on Debian 13): Postfix's copy cannot be kept different.
  */
-export function fallbackNameservers(config: Config): string[] {
-  return config.resolver.forwarders.filter((f) => !/@\d+$/.test(f) || f.endsWith('@53')).map(forwarderAddress).slice(0, MAX_FALLBACKS);
-}
-
-/** /etc/resolv.conf as mailrig writes it (and Postfix's chroot copy). */
-export function resolvConf(config: Config): string {
-  return renderTemplate('unbound/resolv.conf.hbs', { fallbacks: fallbackNameservers(config) });
+export function resolvConf(): string {
+  return renderTemplate('unbound/resolv.conf.hbs', {});
 }
 
 function isLoopback(address: string): boolean {
@@ -84,7 +78,7 @@ export function renderUnbound(ctx: RenderContext): FileSpec[] {
     file(UNBOUND_CONF, conf, 'restart'),
     file('/etc/default/unbound', renderTemplate('unbound/default.hbs', {}), 'restart'),
     // glibc rereads a changed resolv.conf by itself; nothing to restart.
-    file(RESOLV_CONF, resolvConf(config), 'none'),
+    file(RESOLV_CONF, resolvConf(), 'none'),
     // Sourced by dhclient-script (where isc-dhcp-client is installed), not executed.
     file(DHCLIENT_HOOK, renderTemplate('unbound/dhclient-hook.hbs', {}), 'none'),
   ];

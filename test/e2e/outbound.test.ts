@@ -27,8 +27,8 @@
 // - the second host stops offering STARTTLS: deferred, not sent in plaintext;
 // - the TLSA records' signature is bogus: deferred, not taken for "no TLSA";
 // - a domain without DNSSEC (sender.example.org, MX on the same host): opportunistic TLS, as before DANE.
-// Then check counts the verified and the unverified sessions of all this, and with unbound stopped
-// reports the resolver down while the host still resolves through the forwarder.
+// Then check counts the verified and the unverified sessions of all this; with unbound stopped the
+// host resolves nothing (no fallback), mail waits in the queue, and check reports the resolver down.
 // Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the
 // mailrig host's resolver and Postfix are restarted, so that they forget what they cached. Every wait is for an event: a
 // message in a mailbox, a line in a log, a port that listens.
@@ -485,7 +485,7 @@ for (const release of releasesUnderTest()) {
       await arrived(remote, CAROL, messageId);
     });
 
-    it('check counts the verified and the merely encrypted sessions; with unbound stopped it says so, and the host still resolves', async () => {
+    it('check counts the verified and the merely encrypted sessions; with unbound stopped mail waits and check says why', async () => {
       const check = async () => {
         const r = await ws.mailrig(['check', '--json', '--resolver', `${host.gateway}:53`], { hostFlags: true });
         return checkResults(r.out);
@@ -503,12 +503,21 @@ for (const release of releasesUnderTest()) {
       const stopped = await host.exec('service unbound stop >/dev/null 2>&1');
       assert.equal(stopped.code, 0, stopped.stderr);
       try {
-        // The host's own lookups (apt's, ssh's) fall back to the forwarder.
+        // No fallback nameserver (docs/SECURITY.md says why): the host resolves nothing, and mail to
+        // dave waits in the queue instead of leaving without DNSSEC; check still reaches the host
+        // over SSH and says why.
         const looked = await host.exec('getent ahostsv4 mail.remote.example.net');
-        assert.match(looked.stdout, new RegExp(`^${remote.address.replace(/\./g, '\\.')}\s`, 'm'), looked.stdout + looked.stderr);
+        assert.notEqual(looked.code, 0, looked.stdout);
+        const { queueId, messageId } = await sendAsBob(DAVE, 'while unbound is down');
+        const deferred = await attempt(queueId, DAVE, 'deferred');
+        assert.match(deferred, /Name service error|lookup error|try again/i, deferred);
         const down = resultById(await check(), 'host.resolver');
         assert.equal(down.status, 'fail', down.message);
         assert.match(down.message, /resolver down/);
+        await restartResolver(host);
+        assert.equal((await host.exec(`postqueue -i ${queueId}`)).code, 0);
+        assert.equal(await tlsOf(await attempt(queueId, DAVE, 'sent')), 'Verified');
+        await arrived(remote, DAVE, messageId);
       } finally {
         await restartResolver(host);
       }

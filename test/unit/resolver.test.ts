@@ -43,7 +43,7 @@ describe('unbound and resolv.conf as rendered', () => {
     assert.match(text('/etc/default/unbound'), /^RESOLVCONF=false$/m);
   });
 
-  it('forwarders, extra anchors, no root key, IPv6: in unbound.conf, and port-53 forwarders as fallbacks', () => {
+  it('forwarders, extra anchors, no root key, IPv6: in unbound.conf; resolv.conf names unbound alone', () => {
     const { text } = files({
       server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ipv6: '2001:db8::10', ssh: 'root@203.0.113.10', release: 'debian-13' },
       resolver: { forwarders: ['192.0.2.53', '127.0.0.1@5353', '2001:db8::53', '192.0.2.54'], trust_anchors: ['remote.test. IN DS 12345 13 2 ABCDEF'], root_trust_anchor: false },
@@ -57,11 +57,10 @@ describe('unbound and resolv.conf as rendered', () => {
     assert.ok(settings(text('/etc/postfix/main.cf')).includes('dnssec_probe = ns:remote.test.'), "Postfix probes the anchor's zone, not the root");
     const v4host = settings(files({ resolver: { forwarders: ['2001:db8::53'] } } as never).text('/etc/unbound/unbound.conf'));
     assert.ok(v4host.includes('do-ip6: yes') && !v4host.includes('interface: ::1'), 'an IPv6 forwarder is asked over IPv6; ::1 only with server.ipv6');
-    assert.deepEqual(
-      settings(text('/etc/resolv.conf')).filter((l) => l.startsWith('nameserver')),
-      ['nameserver 127.0.0.1', 'nameserver 192.0.2.53', 'nameserver 2001:db8::53'],
-      'glibc reads three: unbound, then two forwarders that listen on port 53',
-    );
+    // No fallback, forwarders or not: glibc would ask it whenever unbound answers SERVFAIL, as it
+    // answers a bogus signature, and a forged TLSA record would pass for none.
+    assert.deepEqual(settings(text('/etc/resolv.conf')).filter((l) => l.startsWith('nameserver')), ['nameserver 127.0.0.1']);
+    assert.equal(text('/var/spool/postfix/etc/resolv.conf'), text('/etc/resolv.conf'));
   });
 
   it('rspamd asks unbound only', () => {
