@@ -89,6 +89,11 @@ for (const release of releasesUnderTest()) {
     });
 
     it('the security settings apply; the attackers are strangers to the host', async () => {
+      // The host's resolver forwards to a knotd on this machine (started below) serving the zone
+      // mailrig prints: a real host has working DNS; this one's upstream does not know example.com.
+      const path = join(ws.dir, 'mailrig.yaml');
+      const yaml = readFileSync(path, 'utf8').replace(/^resolver:\n(?: .*\n)*/m, '').trimEnd();
+      writeFileSync(path, `${yaml}\n\nresolver:\n  forwarders: [${host.gateway}]\n  root_trust_anchor: false\n`);
       editConfig(ws, [
         ['        # aliases: [first.last]', '        aliases: [a.smith]'],
         ['\n    aliases:', `\n      load:\n        password_hash: "${TEST_HASH}"\n    aliases:`],
@@ -100,12 +105,15 @@ for (const release of releasesUnderTest()) {
       const apply = await ws.mailrig(['apply', '--yes']);
       assert.equal(apply.code, 0, show(apply));
 
-      // The host's resolver: a knotd on this machine serving the zone mailrig printed (a real host
-      // has working DNS; this one's upstream does not know example.com). rspamd reads it at start.
+      // The zone the host's resolver asks for; unbound and rspamd start afresh once it is served (they
+      // may have given up on a forwarder that was not there yet).
       const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
       assert.equal(zone.code, 0, show(zone));
       knot = await startKnot({ zones: [{ origin: 'example.com', text: zone.out }], listenAddress: host.gateway, port: 53 });
-      const dns = await host.exec(`echo "nameserver ${host.gateway}" > /etc/resolv.conf && service rspamd restart </dev/null >/dev/null 2>&1`);
+      const resolver = await host.exec('service unbound restart </dev/null >/dev/null 2>&1');
+      assert.equal(resolver.code, 0, resolver.stderr);
+      await eventually(async () => (await host.exec("ss -Hlun 'sport = :53'")).stdout.includes('127.0.0.1:53'), 30_000, 'unbound listens again');
+      const dns = await host.exec('service rspamd restart </dev/null >/dev/null 2>&1');
       assert.equal(dns.code, 0, dns.stderr);
       // Restarted means answering again (its controller), not merely started.
       await eventually(async () => (await host.exec('rspamc stat >/dev/null 2>&1')).code === 0, 60_000, 'rspamd answers after its restart');
