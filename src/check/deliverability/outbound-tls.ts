@@ -5,6 +5,7 @@
 // as encrypted only. A delivery on a connection that logged no TLS session
 // went in plaintext. The relays' transports (postfix/smarthost) always verify and are not counted.
 import type { CheckEnv } from '../env.js';
+import { withHost } from '../host/view.js';
 import { ok, plural, warn, type Check, type CheckResult } from '../types.js';
 
 export interface OutboundTls {
@@ -86,10 +87,8 @@ export function judgeOutboundTls(c: OutboundTls, relayed = false): CheckResult {
 export const outboundTls: Check<CheckEnv> = {
   section: 'deliverability',
   name: 'outbound-tls',
-  async run(env) {
-    const access = await env.host;
-    if (!access.ok) return [];
-    const { check } = access.view;
-    return [judgeOutboundTls(countOutboundTls(check.smtpTlsLog, check.now, check.utcOffsetMinutes), env.config.relay?.default !== undefined)];
-  },
+  run: (env) =>
+    withHost(env, ({ check }) => [
+      judgeOutboundTls(countOutboundTls(check.smtpTlsLog, check.now, check.utcOffsetMinutes), env.config.relay?.default !== undefined),
+    ]),
 };

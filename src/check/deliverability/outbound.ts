@@ -8,6 +8,7 @@ import { UsageError } from '../../errors.js';
 import type { OutboundProbe } from '../../host/facts-check.js';
 import { showRelay } from '../../render/relay.js';
 import type { CheckEnv } from '../env.js';
+import { withHost } from '../host/view.js';
 import { fail, ok, unknown, warn, type Check, type CheckResult } from '../types.js';
 
 /** Large receivers' MX hosts, answering on 25 around the clock; any one answering is enough. */
@@ -64,9 +65,5 @@ export function judgeOutbound(probes: OutboundProbe[], config?: Pick<Config, 're
 export const outbound: Check<CheckEnv> = {
   section: 'deliverability',
   name: 'outbound',
-  async run(env) {
-    const access = await env.host;
-    if (!access.ok) return [];
-    return [judgeOutbound(access.view.check.outbound, env.config)];
-  },
+  run: (env) => withHost(env, (view) => [judgeOutbound(view.check.outbound, env.config)]),
 };

@@ -4,6 +4,7 @@
 import { relayKey, relays, type Relay } from '../../config/model.js';
 import { routingLines, showRelay } from '../../render/relay.js';
 import type { CheckEnv } from '../env.js';
+import { withHost } from '../host/view.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
 
 export function routeResults(config: CheckEnv['config']): CheckResult[] {
@@ -36,8 +37,6 @@ export const routes: Check<CheckEnv> = {
     const results = routeResults(env.config);
     const list = relays(env.config);
     if (list.length === 0) return results;
-    const access = await env.host;
-    if (!access.ok) return results;
-    return [...results, ...list.map((r) => judgeRelayLog(r, access.view.check.relayLog))];
+    return [...results, ...(await withHost(env, ({ check }) => list.map((r) => judgeRelayLog(r, check.relayLog))))];
   },
 };
