@@ -120,8 +120,11 @@ describe('check: the resolver', () => {
     assert.equal(judgeResolver('mail.example.com', check(servfail), facts(true), '').status, 'warn');
   });
 
-  it('resolv.conf: 127.0.0.1 first with trust-ad, else fail', () => {
-    assert.equal(judgeResolvConf(['nameserver 127.0.0.1', 'nameserver 192.0.2.53', 'options trust-ad timeout:2']).status, 'ok');
+  it('resolv.conf: 127.0.0.1 alone with trust-ad; a nameserver after it warns; another first fails', () => {
+    assert.equal(judgeResolvConf(['nameserver 127.0.0.1', 'options trust-ad timeout:2 attempts:2']).status, 'ok');
+    const fallback = judgeResolvConf(['nameserver 127.0.0.1', 'nameserver 192.0.2.53', 'options trust-ad timeout:2']);
+    assert.equal(fallback.status, 'warn');
+    assert.match(fallback.message, /also names 192\.0\.2\.53/);
     assert.match(judgeResolvConf(['nameserver 10.0.0.1', 'nameserver 127.0.0.1', 'options trust-ad']).message, /names 10\.0\.0\.1 first/);
     assert.match(judgeResolvConf(['nameserver 127.0.0.1', 'options edns0']).message, /lacks "options trust-ad"/);
     assert.equal(judgeResolvConf([]).status, 'fail');

@@ -43,7 +43,16 @@ export function judgeResolvConf(lines: string[]): CheckResult {
   }
   if (!options.includes('trust-ad')) return fail(head, 'lacks "options trust-ad": glibc clears the AD bit, so Postfix never sees a validated answer (no DANE)', fix);
   const rest = servers.slice(1);
-  return ok(head, `${RESOLVER_ADDRESS} first, trust-ad${rest.length ? `; fallback ${rest.join(', ')}` : ''}`);
+  if (rest.length) {
+    // glibc asks the next nameserver whenever unbound answers SERVFAIL, which is its answer to a
+    // forged signature: a bogus TLSA record would then pass for "no TLSA" (docs/SECURITY.md).
+    return warn(
+      head,
+      `${RESOLVER_ADDRESS} first, but also names ${rest.join(', ')}: when unbound refuses a forged DNSSEC answer, lookups go on to ${rest.length === 1 ? 'it' : 'them'} and DANE can be bypassed`,
+      fix,
+    );
+  }
+  return ok(head, `${RESOLVER_ADDRESS} alone, trust-ad`);
 }
 
 export const resolver: Check<CheckEnv> = {
