@@ -106,9 +106,12 @@ describe('test host (bookworm) and SshTransport', { skip: notRoot }, () => {
     const ssh = await asRoot();
     try {
       // Without detachStreams this would wait for the daemon's end of the channel: until the timeout.
-      const r = await ssh.exec('echo starting; sleep 300 & echo started >&2', { detachStreams: true, timeoutMs: 60_000 });
+      // The daemon's pid is recorded by the command itself: the process exists from the fork on,
+      // while a search by name would race the child's exec of sleep.
+      const r = await ssh.exec('echo starting; sleep 300 & echo $! >/run/detached.pid; echo started >&2', { detachStreams: true, timeoutMs: 60_000 });
       assert.deepEqual(r, { stdout: 'starting\n', stderr: 'started\n', code: 0 });
-      assert.equal((await host.exec('pgrep -x sleep >/dev/null && echo alive')).stdout, 'alive\n');
+      assert.equal((await host.exec('kill -0 "$(cat /run/detached.pid)" && echo alive')).stdout, 'alive\n');
+      await host.exec('kill "$(cat /run/detached.pid)"');
       await assert.rejects(ssh.exec('sleep 301 &', { timeoutMs: 1500 }), TransportError, 'without detachStreams the channel stays open');
     } finally {
       await ssh.close();
