@@ -72,7 +72,7 @@ describe('outbound DANE in Postfix as rendered', () => {
   it('dnssec lookups, dane by default, a policy table (empty without tls_policy), TLS logged', () => {
     const { get, text } = files();
     const main = settings(text('/etc/postfix/main.cf'));
-    for (const s of ['smtp_dns_support_level = dnssec', 'smtp_tls_security_level = dane', 'smtp_tls_policy_maps = lmdb:/etc/postfix/tls_policy', 'smtp_tls_loglevel = 1']) assert.ok(main.includes(s), s);
+    for (const s of ['smtp_dns_support_level = dnssec', 'smtp_tls_security_level = dane', 'smtp_tls_policy_maps = lmdb:/etc/postfix/tls_policy, socketmap:inet:127.0.0.1:8462:postfix', 'smtp_tls_loglevel = 1']) assert.ok(main.includes(s), s);
     assert.deepEqual(settings(text('/etc/postfix/tls_policy')), []);
     assert.equal(get('/etc/postfix/tls_policy').onChange, 'postmap');
   });
