@@ -3,6 +3,7 @@
 // then the front, never mta-sts-daemon directly), and the loopback-only ports check audits. The
 // relays' own empty policy table is pinned in resolver.test.ts.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { parse } from 'yaml';
 import { LOOPBACK_PORTS, publicPorts } from '../../src/check/host/ports.js';
@@ -63,6 +64,9 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       assert.match(script.content, new RegExp(`^LISTEN = \\('127\\.0\\.0\\.1', ${STS_PORTS.front}\\)$`, 'm'));
       assert.match(script.content, new RegExp(`^UPSTREAM = \\('127\\.0\\.0\\.1', ${STS_PORTS.daemon}\\)$`, 'm'));
       assert.match(script.content, /^RESOLVER = '127\.0\.0\.1'$/m);
+      // It compiles (Python 3 of the machine running the tests; the hosts' own run it at apply: --check).
+      const python = spawnSync('python3', ['-c', 'import sys; compile(sys.stdin.read(), "sts-front", "exec")'], { input: script.content, encoding: 'utf8' });
+      if (python.error === undefined) assert.equal(python.status, 0, python.stderr);
       assert.ok(STS_FRONT_PROCESS.length <= 15 && STS_FRONT_SCRIPT.endsWith(`/${STS_FRONT_PROCESS}`), 'its process name is its file name');
 
       const unit = get(fs, STS_FRONT_FILES.unit).content;
