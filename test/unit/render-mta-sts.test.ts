@@ -82,6 +82,8 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       assert.equal(init.mode, '0755');
       assert.match(init.content, new RegExp(`--chuid ${MTA_STS_USER}:${MTA_STS_USER} --startas "\\$SCRIPT"`));
       assert.match(init.content, new RegExp(`^NAME=${STS_FRONT_PROCESS}$`, 'm'));
+      const sh = spawnSync('sh', ['-n'], { input: init.content, encoding: 'utf8' });
+      assert.equal(sh.status, 0, sh.stderr);
     });
 
     it('two daemons before Postfix, their packages, validators and loopback-only ports', () => {
