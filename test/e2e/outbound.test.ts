@@ -258,7 +258,7 @@ for (const release of releasesUnderTest()) {
      */
     const forget = async () => {
       await restartResolver(host);
-      const sts = await host.exec(`service postfix-mta-sts-resolver stop >/dev/null 2>&1 && rm -f ${MTA_STS_CACHE} && service postfix-mta-sts-resolver start </dev/null >/dev/null 2>&1`);
+      const sts = await host.exec(`service postfix-mta-sts-resolver stop >/dev/null 2>&1 && rm -f ${MTA_STS_CACHE} ${MTA_STS_CACHE}-wal ${MTA_STS_CACHE}-shm && service postfix-mta-sts-resolver start </dev/null >/dev/null 2>&1`);
       assert.equal(sts.code, 0, sts.stderr);
       await until(
         async () => ((await host.exec(`ss -Hltn 'sport = :${STS_PORTS.daemon}'`)).stdout.includes(`127.0.0.1:${STS_PORTS.daemon}`) ? true : undefined),
