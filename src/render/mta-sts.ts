@@ -4,8 +4,8 @@
 // fetches each destination's policy and answers Postfix as a socketmap table, "secure match=<mx
 // patterns>" or NOTFOUND. Asked alone it would answer "secure" for a domain that also has DANE, and
 // Postfix would then check the certificate against the public CAs instead of the TLSA records (its
-// README says as much). So Postfix asks mailrig's small front instead (a Python script on Debian's
-// python3-dnspython, a systemd unit): it answers "dane" where the MX RRset is DNSSEC-secure and an
+// README says as much). So Postfix asks mailrig's small front instead (a Python script, standard library
+// only, and a systemd unit): it answers "dane" where the MX RRset is DNSSEC-secure and an
 // MX host has TLSA records — or the lookup fails, when Postfix's own lookup defers — and passes the
 // question on to mta-sts-daemon otherwise. Both listen on loopback only and run as the package's
 // unprivileged user.

@@ -19,7 +19,8 @@ export const mtaSts: ServiceDescriptor = {
 
 export const stsFront: ServiceDescriptor = {
   name: 'sts-front',
-  packages: () => ['python3-dnspython'],
+  // Python's standard library only (python3 comes with postfix-mta-sts-resolver too).
+  packages: () => ['python3'],
   render: renderStsFront,
   daemon: {
     unit: STS_FRONT_UNIT,
