@@ -1,7 +1,7 @@
 // Benchmark 3: memory of the deployed stack. For each release (Debian 12 and 13): provision a test
 // host, deliver one message (alice → bob over 587), let the host go idle, then sum the PSS
-// (/proc/<pid>/smaps_rollup) of every Postfix, Dovecot, rspamd, Redis, nginx, unbound and postsrsd
-// process, per service and in total, over a few samples; rspamd's processes (main, proxy,
+// (/proc/<pid>/smaps_rollup) of every Postfix, Dovecot, rspamd, Redis, nginx, unbound, postsrsd,
+// mta-sts-daemon and TLS policy front (both Python: told apart by their command lines) process, per service and in total, over a few samples; rspamd's processes (main, proxy,
 // controller, normal, hs_helper) are shown one by one as well. Target: under 150 MB in total, spam
 // filtering and the local validating resolver on.
 //
@@ -19,6 +19,7 @@
 // BENCH_MEMORY_RELEASES=bookworm,trixie picks releases; BENCH_IDLE_SECONDS (default 110: Postfix's
 // per-message processes exit after max_idle, 100 s) sets the wait before sampling;
 // BENCH_MEMORY_HOLD_SECONDS keeps the host up afterwards for manual experiments (nsenter into it).
+import { STS_FRONT_SCRIPT } from '../src/render/mta-sts.js';
 import type { TestHost, TestHostRelease } from '../test/support/testhost.js';
 import { show } from '../test/support/e2e.js';
 import { BOB_MAILDIR, mustExec, sendOne, waitForMessages, withProvisionedHost } from './lib/host.js';
@@ -29,7 +30,7 @@ const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 110);
 const HOLD_SECONDS = Number(process.env.BENCH_MEMORY_HOLD_SECONDS ?? 0);
 const SAMPLES = 3;
 const TARGET_MB = 150;
-const SERVICES = ['postfix', 'dovecot', 'rspamd', 'redis', 'nginx', 'unbound', 'postsrsd'] as const;
+const SERVICES = ['postfix', 'dovecot', 'rspamd', 'redis', 'nginx', 'unbound', 'postsrsd', 'mta-sts', 'sts-front'] as const;
 type Counted = (typeof SERVICES)[number];
 const log = (line: string) => process.stderr.write(`bench: ${line}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -53,7 +54,7 @@ const PSS_SCRIPT = `for d in /proc/[0-9]*; do
   printf '%s\\t%s\\t%s\\t%s\\t%s\\n' "\${d#/proc/}" "$exe" "$(cat "$d/comm" 2>/dev/null)" "$pss" "$(tr '\\0\\t' '  ' < "$d/cmdline" 2>/dev/null)"
 done`;
 
-export function serviceOf(exe: string): Counted | 'other' {
+export function serviceOf(exe: string, cmdline = ''): Counted | 'other' {
   if (exe.startsWith('/usr/lib/postfix/') || /^\/usr\/sbin\/(postfix|postdrop|postqueue|sendmail)$/.test(exe)) return 'postfix';
   if (exe.startsWith('/usr/lib/dovecot/') || exe === '/usr/sbin/dovecot') return 'dovecot';
   if (exe === '/usr/bin/rspamd' || exe.startsWith('/usr/bin/rspamd')) return 'rspamd';
@@ -61,6 +62,11 @@ export function serviceOf(exe: string): Counted | 'other' {
   if (exe === '/usr/sbin/nginx') return 'nginx';
   if (exe === '/usr/sbin/unbound') return 'unbound';
   if (exe === '/usr/sbin/postsrsd') return 'postsrsd';
+  if (/^\/usr\/bin\/python3/.test(exe)) {
+    const script = cmdline.split(' ').find((word) => !word.startsWith('/usr/bin/python3'));
+    if (script === '/usr/bin/mta-sts-daemon') return 'mta-sts';
+    if (script === STS_FRONT_SCRIPT) return 'sts-front';
+  }
   return 'other';
 }
 
@@ -71,7 +77,7 @@ export async function sampleProcesses(host: TestHost): Promise<ProcessMemory[]> 
     .filter(Boolean)
     .map((line) => {
       const [pid, exe, comm, pss, cmdline] = line.split('\t');
-      return { pid: Number(pid), exe: exe ?? '', comm: comm ?? '', cmdline: (cmdline ?? '').trim(), pssKb: Number(pss), service: serviceOf(exe ?? '') };
+      return { pid: Number(pid), exe: exe ?? '', comm: comm ?? '', cmdline: (cmdline ?? '').trim(), pssKb: Number(pss), service: serviceOf(exe ?? '', cmdline ?? '') };
     });
 }
 

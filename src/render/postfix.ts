@@ -25,6 +25,7 @@ import {
   relaySenderRows,
   relayTransport,
 } from './relay.js';
+import { STS_POLICY_TABLE } from './mta-sts.js';
 import { SRS_TABLES } from './postsrsd.js';
 import { POSTFIX_RESOLV_CONF, resolvConf } from './unbound.js';
 import { renderTemplate } from './template.js';
@@ -42,6 +43,8 @@ interface PostfixDialect {
 
 /** The per-destination TLS policy table (smtp_tls_policy_maps), rendered even when empty. */
 export const TLS_POLICY = '/etc/postfix/tls_policy';
+/** Debian's bundle of the system's trusted CAs (ca-certificates, update-ca-certificates). */
+export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
 /** Postfix's log file (maillog_file): read by fail2ban, rotated by logrotate. */
 export const POSTFIX_LOG = '/var/log/postfix.log';
@@ -77,7 +80,8 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     curves: MOZILLA_INTERMEDIATE.curves.join(' '),
     relay: relayData(ctx),
     srs: SRS_TABLES,
-    tlsPolicyMaps: `lmdb:${TLS_POLICY}`,
+    tlsPolicyMaps: `lmdb:${TLS_POLICY}, ${STS_POLICY_TABLE}`,
+    caFile: SYSTEM_CA_FILE,
     dnssecProbe: dnssecProbe(config),
   };
   return [
@@ -115,7 +119,8 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
       'tls_policy',
       [
         'Destination (domain, or .domain for its subdomains) -> TLS level (smtp_tls_policy_maps), from',
-        'tls_policy in mailrig.yaml. Every other destination gets DANE, else opportunistic TLS.',
+        'tls_policy in mailrig.yaml. Every other destination gets DANE, else its MTA-STS policy, else',
+        'opportunistic TLS.',
       ],
       tlsPolicyRows(config),
     ),

@@ -2,12 +2,14 @@
 // started in this order: unbound first, as rspamd and Postfix resolve names through it; Redis
 // before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
 // whose auth and LMTP sockets live in the directory Postfix creates under its queue
-// (/var/spool/postfix/private).
+// (/var/spool/postfix/private). mta-sts-daemon and the TLS policy front Postfix asks before
+// Postfix, after unbound, through which both resolve.
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
 import { fail2ban } from './fail2ban.js';
 import { limits } from './limits.js';
+import { mtaSts, stsFront } from './mta-sts.js';
 import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
@@ -23,6 +25,8 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   redis,
   rspamd,
   postsrsd,
+  mtaSts,
+  stsFront,
   postfix,
   dovecot,
   nginx,

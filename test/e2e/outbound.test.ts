@@ -27,19 +27,35 @@
 // - the second host stops offering STARTTLS: deferred, not sent in plaintext;
 // - the TLSA records' signature is bogus: deferred, not taken for "no TLSA";
 // - a domain without DNSSEC (sender.example.org, MX on the same host): opportunistic TLS, as before DANE.
+// MTA-STS cases (RFC 8461), the second host serving the policy at https://mta-sts.<domain>/ (its
+// nginx, mailrig's inbound MTA-STS; the test rewrites the file), mail sent by bob:
+// - sender.example.org (unsigned), an enforce policy whose mx does not match its MX: deferred;
+// - an enforce policy naming an MX (mx.sender.example.org) whose certificate lacks that name: deferred;
+// - an enforce policy that matches: delivered over a Verified session;
+// - a testing policy that does not match: delivered (Trusted, not Verified); neither mta-sts-daemon
+//   nor Postfix logs the mismatch (the daemon answers "no policy" for testing mode);
+// - remote.example.net, with TLSA records and an enforce policy that does not match: delivered,
+//   Verified: DANE wins (mta-sts-daemon itself answers "secure", the front "dane");
+// - the TLS policy front down: deferred, not sent without the policy.
+// The mailrig host trusts the second host's self-signed certificate (installed with
+// update-ca-certificates), as it would trust a public CA's: mta-sts-daemon fetches the policy over
+// HTTPS with Python's default trust store, smtp(8) checks the MX's chain with the same bundle.
 // Then check counts the verified and the unverified sessions of all this; with unbound stopped the
 // host resolves nothing (no fallback), mail waits in the queue, and check reports the resolver down.
 // Each change to remote.example.net is served signed by knotd (a new serial, waited for), and the
 // mailrig host's resolver and Postfix are restarted, so that they forget what they cached. Every wait is for an event: a
 // message in a mailbox, a line in a log, a port that listens.
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
+import { MTA_STS_CACHE, STS_PORTS } from '../../src/render/mta-sts.js';
 import { SRS_PORTS } from '../../src/render/postsrsd.js';
+import { TLS_CERT } from '../../src/render/tls.js';
+import { MTA_STS_ROOT } from '../../src/render/web.js';
 import { checkResults, resultById, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH } from '../support/fixtures.js';
 import { breakSignature, newZoneKey, signZone, type ZoneKey } from '../support/dnssec.js';
@@ -95,6 +111,36 @@ function zone(origin: string, records: string[]): { origin: string; text: string
     text: [`$ORIGIN ${origin}.`, '$TTL 300', `@ IN SOA ns1.${origin}. hostmaster.${origin}. 1 3600 600 86400 300`, `@ IN NS ns1.${origin}.`, ...records, ''].join('\n'),
   };
 }
+
+/** sender.example.org (unsigned): its MX, its SPF record, and with `sts` its MTA-STS records. */
+function senderZone(gateway: string, remoteAddress: string, opts: { mx?: string; stsId?: string } = {}) {
+  const mx = opts.mx ?? 'mail.remote.example.net';
+  return zone('sender.example.org', [
+    `@ IN MX 10 ${mx}.`,
+    `@ IN TXT "v=spf1 ip4:${gateway} -all"`,
+    ...(mx === 'mx.sender.example.org' ? [`mx IN A ${remoteAddress}`] : []),
+    ...(opts.stsId ? [`mta-sts IN A ${remoteAddress}`, `_mta-sts IN TXT "v=STSv1; id=${opts.stsId}"`] : []),
+  ]);
+}
+
+/** An MTA-STS policy file as RFC 8461 section 3.2 gives it. */
+function stsPolicy(mode: 'enforce' | 'testing', mx: string): string {
+  return ['version: STSv1', `mode: ${mode}`, `mx: ${mx}`, 'max_age: 86400', ''].join('\r\n');
+}
+
+/** A socketmap query (socketmap_table(5)) to a loopback port, run on the host: prints the reply. */
+const SOCKETMAP_QUERY = `import socket, sys
+query = b'postfix ' + sys.argv[2].encode()
+with socket.create_connection(('127.0.0.1', int(sys.argv[1])), timeout=60) as s:
+    s.sendall(b'%d:%s,' % (len(query), query))
+    reply = b''
+    while not reply.endswith(b','):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+print(reply.decode())
+`;
 
 /** The second host's mailrig.yaml: its own two domains, greylisting off (see below). */
 function remoteYaml(address: string, release: 'debian-12' | 'debian-13'): string {
@@ -204,9 +250,48 @@ for (const release of releasesUnderTest()) {
       serial += 1;
       const text = damage(await signZone(remoteKey, withSerial(edit(remoteRecords), serial)));
       for (const k of knots) await k.replaceZone({ origin: 'remote.example.net', text });
+      await forget();
+    };
+    /**
+     * The mailrig host forgets what it learnt: unbound's cache, mta-sts-daemon's policies (its cache
+     * file, kept across restarts, is removed while it is stopped) and smtp(8)'s TLSA records.
+     */
+    const forget = async () => {
       await restartResolver(host);
+      const sts = await host.exec(`service postfix-mta-sts-resolver stop >/dev/null 2>&1 && rm -f ${MTA_STS_CACHE} ${MTA_STS_CACHE}-wal ${MTA_STS_CACHE}-shm && service postfix-mta-sts-resolver start </dev/null >/dev/null 2>&1`);
+      assert.equal(sts.code, 0, sts.stderr);
+      await until(
+        async () => ((await host.exec(`ss -Hltn 'sport = :${STS_PORTS.daemon}'`)).stdout.includes(`127.0.0.1:${STS_PORTS.daemon}`) ? true : undefined),
+        30_000,
+        'mta-sts-daemon listening',
+      );
       const postfix = await host.exec('service postfix restart </dev/null >/dev/null 2>&1');
       assert.equal(postfix.code, 0, postfix.stderr);
+    };
+    let stsId = 0;
+    /**
+     * sender.example.org served anew (MX `mx`, with MTA-STS records and a new policy id when
+     * `policy` is given), the second host's policy file rewritten (one file serves every domain's
+     * mta-sts. name there), and the mailrig host's caches emptied.
+     */
+    const serveSender = async (opts: { mx?: string; policy?: string } = {}) => {
+      serial += 1;
+      stsId += 1;
+      const text = withSerial(senderZone(host.gateway, remote.address, { mx: opts.mx, stsId: opts.policy ? `mailrig${serial}${stsId}` : undefined }).text, serial);
+      for (const k of knots) await k.replaceZone({ origin: 'sender.example.org', text });
+      if (opts.policy) await writePolicy(opts.policy);
+      await forget();
+    };
+    /** The policy the second host serves at https://mta-sts.<each domain>/.well-known/mta-sts.txt. */
+    const writePolicy = async (policy: string) => {
+      const w = await remote.exec(`cat > ${MTA_STS_ROOT}/.well-known/mta-sts.txt`, { stdin: policy });
+      assert.equal(w.code, 0, w.stderr);
+    };
+    /** What the socketmap table on the host's loopback `port` answers for `domain`. */
+    const askMap = async (port: number, domain: string) => {
+      const r = await host.exec(`python3 - ${port} ${domain}`, { stdin: SOCKETMAP_QUERY, timeoutMs: 90_000 });
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.trim();
     };
     /** bob sends over submission with his password; resolves to the queue id the host gave it. */
     const sendAsBob = async (to: string, subject: string) => {
@@ -237,9 +322,10 @@ for (const release of releasesUnderTest()) {
       const upTo = log.slice(0, log.findIndex((l) => l.includes(line.slice(-60))) + 1);
       return upTo.reverse().map((l) => /: (\w+) TLS connection established to /.exec(l)?.[1]).find((w) => w !== undefined) ?? 'none';
     };
-    /** Whether dave's mailbox on the second host holds the message (one look, now). */
-    const inDavesMailbox = async (messageId: string) =>
-      (await remote.exec(`doveadm search -u ${DAVE} header message-id ${JSON.stringify(messageId)}`)).stdout.trim() !== '';
+    /** Whether `user`'s mailbox on the second host holds the message (one look, now). */
+    const inMailbox = async (user: string, messageId: string) =>
+      (await remote.exec(`doveadm search -u ${user} header message-id ${JSON.stringify(messageId)}`)).stdout.trim() !== '';
+    const inDavesMailbox = (messageId: string) => inMailbox(DAVE, messageId);
 
     before(async () => {
       await cleanupStaleTestHosts();
@@ -278,6 +364,18 @@ for (const release of releasesUnderTest()) {
       assert.equal(applied.code, 0, show(applied));
       assert.equal(remoteApplied.code, 0, show(remoteApplied));
       process.stderr.write(`# ${debian}: both hosts configured in ${elapsed()}\n`);
+      // The second host's self-signed certificate (the names of its mail host and of each domain's
+      // mta-sts. host) becomes a CA the mailrig host trusts, as a public CA is on a real server:
+      // update-ca-certificates adds it to /etc/ssl/certs, where Python's default context (the policy
+      // fetch over HTTPS) and Postfix's smtp_tls_CAfile (the MX's chain) both find it.
+      const remoteCert = await remote.exec(`cat ${TLS_CERT}`);
+      assert.equal(remoteCert.code, 0, remoteCert.stderr);
+      const pem = remoteCert.stdout;
+      const names = (new X509Certificate(pem).subjectAltName ?? '').split(', ');
+      for (const name of ['mail.remote.example.net', 'mta-sts.remote.example.net', 'mta-sts.sender.example.org']) assert.ok(names.includes(`DNS:${name}`), `${name} in ${names.join(' ')}`);
+      assert.ok(!names.includes('DNS:mx.sender.example.org'), 'mx.sender.example.org is not a name of the certificate');
+      const trusted = await host.exec('cat > /usr/local/share/ca-certificates/mailrig-test-remote.crt && update-ca-certificates >/dev/null 2>&1', { stdin: pem });
+      assert.equal(trusted.code, 0, trusted.stderr);
 
       const own = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
       assert.equal(own.code, 0, show(own));
@@ -287,7 +385,7 @@ for (const release of releasesUnderTest()) {
       remoteRecords = theirs.out;
       const zones = [
         { origin: 'example.com', text: own.out },
-        zone('sender.example.org', ['@ IN MX 10 mail.remote.example.net.', `@ IN TXT "v=spf1 ip4:${host.gateway} -all"`]),
+        senderZone(host.gateway, remote.address),
         { origin: 'remote.example.net', text: await signZone(remoteKey, withSerial(remoteRecords, serial)) },
         zone('bl.example.net', [`${reversed(host.gateway)} IN A 127.0.0.2`]),
         zone('err.example.net', [`${reversed(host.gateway)} IN A 127.255.255.254`]),
@@ -321,6 +419,9 @@ for (const release of releasesUnderTest()) {
       // Its tables answer on loopback only.
       const listening = await host.exec(`ss -Hltn '( sport = :${SRS_PORTS.forward} or sport = :${SRS_PORTS.reverse} )' | awk '{print $4}' | sort`);
       assert.deepEqual(listening.stdout.trim().split('\n'), [`127.0.0.1:${SRS_PORTS.forward}`, `127.0.0.1:${SRS_PORTS.reverse}`]);
+      // So do mta-sts-daemon and the TLS policy front, as the package's unprivileged user.
+      const sts = await host.exec(`ss -Hltnp '( sport = :${STS_PORTS.daemon} or sport = :${STS_PORTS.front} )' | awk '{print $4}' | sort; ps -o user= -C mta-sts-daemon,sts-front | sort -u`);
+      assert.deepEqual(sts.stdout.trim().split('\n'), [`127.0.0.1:${STS_PORTS.daemon}`, `127.0.0.1:${STS_PORTS.front}`, '_mta-sts']);
       const plan = await ws.mailrig(['plan']);
       assert.equal(plan.code, 0, show(plan));
       assert.ok(!plan.out.includes(secret) && !plan.err.includes(secret), 'the plan never shows the secret');
@@ -481,8 +582,91 @@ for (const release of releasesUnderTest()) {
       const line = await attempt(queueId, CAROL, 'sent');
       // The same server as dave's, with the same key: only sender.example.org's unsigned MX makes the
       // difference. Encrypted, its name not checked (Trusted: the chain is one this host knows).
-      assert.match(await tlsOf(line), /^(Trusted|Untrusted)$/, line);
+      assert.equal(await tlsOf(line), 'Trusted', line);
       await arrived(remote, CAROL, messageId);
+      // No MTA-STS record either: the front passes the question on, mta-sts-daemon has no policy.
+      assert.match(await askMap(STS_PORTS.front, 'sender.example.org'), /^\d+:NOTFOUND ?,$/);
+    });
+
+    it('MTA-STS: an enforce policy whose mx does not match the MX defers the mail', async () => {
+      await serveSender({ policy: stsPolicy('enforce', 'mx.elsewhere.example.org') });
+      assert.match(await askMap(STS_PORTS.front, 'sender.example.org'), /^\d+:OK secure match=mx\.elsewhere\.example\.org\b/);
+      const { queueId, messageId } = await sendAsBob(CAROL, 'sts mx mismatch');
+      const deferred = await attempt(queueId, CAROL, 'deferred');
+      assert.match(deferred, /certificate not verified/i, deferred);
+      assert.equal(await inMailbox(CAROL, messageId), false, 'not delivered to an MX the policy does not name');
+    });
+
+    it("MTA-STS: an enforce policy naming an MX whose certificate lacks that name defers the mail", async () => {
+      await serveSender({ mx: 'mx.sender.example.org', policy: stsPolicy('enforce', 'mx.sender.example.org') });
+      const { queueId, messageId } = await sendAsBob(CAROL, 'sts certificate name');
+      const deferred = await attempt(queueId, CAROL, 'deferred');
+      assert.match(deferred, /certificate not verified/i, deferred);
+      assert.match(deferred, /relay=mx\.sender\.example\.org\[/, deferred);
+      assert.equal(await inMailbox(CAROL, messageId), false, 'not delivered to a certificate without the MX name');
+    });
+
+    it('MTA-STS: an enforce policy that matches delivers over a verified connection', async () => {
+      await serveSender({ policy: stsPolicy('enforce', 'mail.remote.example.net') });
+      const { queueId, messageId } = await sendAsBob(CAROL, 'sts enforce matching');
+      const line = await attempt(queueId, CAROL, 'sent');
+      assert.equal(await tlsOf(line), 'Verified', line);
+      await arrived(remote, CAROL, messageId);
+    });
+
+    it('MTA-STS: a testing policy that does not match is not enforced; nothing logs the mismatch', async () => {
+      await serveSender({ policy: stsPolicy('testing', 'mx.elsewhere.example.org') });
+      const { queueId, messageId } = await sendAsBob(CAROL, 'sts testing mismatch');
+      const line = await attempt(queueId, CAROL, 'sent');
+      assert.equal(await tlsOf(line), 'Trusted', line);
+      await arrived(remote, CAROL, messageId);
+      // mta-sts-daemon fetched the policy (its cache holds it) and answers "no policy" for testing
+      // mode (strict_testing off); it logs nothing of it, and Postfix logs only the unverified session.
+      assert.match(await askMap(STS_PORTS.daemon, 'sender.example.org'), /^\d+:NOTFOUND ?,$/);
+      const cached = await host.exec(
+        `python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("select pol_body from sts_policy_cache where domain = ?", (sys.argv[2],)).fetchone()[0])' ${MTA_STS_CACHE} sender.example.org`,
+      );
+      assert.equal(cached.code, 0, cached.stderr);
+      assert.match(cached.stdout, /"mode": "testing"/, cached.stdout);
+    });
+
+    it('MTA-STS and DANE: with TLSA records and an enforce policy that does not match, DANE wins', async () => {
+      await writePolicy(stsPolicy('enforce', 'mx.elsewhere.example.org'));
+      // A new policy id in remote.example.net's _mta-sts record, and the caches emptied.
+      await serveRemote((records) => records.replace(/(v=STSv1; id=)\w+/, `$1dane${serial}`));
+      // mta-sts-daemon alone would have Postfix check the certificate against the policy's MX name;
+      // the front answers "dane", and Postfix verifies against the TLSA records instead.
+      assert.match(await askMap(STS_PORTS.daemon, 'remote.example.net'), /OK secure match=mx\.elsewhere\.example\.org/);
+      assert.equal(await askMap(STS_PORTS.front, 'remote.example.net'), '7:OK dane,');
+      const { queueId, messageId } = await sendAsBob(DAVE, 'dane wins over sts');
+      const line = await attempt(queueId, DAVE, 'sent');
+      assert.equal(await tlsOf(line), 'Verified', line);
+      await arrived(remote, DAVE, messageId);
+    });
+
+    it('MTA-STS: while the TLS policy front is down, mail waits instead of leaving without its policy', async () => {
+      await serveSender({ policy: stsPolicy('enforce', 'mail.remote.example.net') });
+      const stopped = await host.exec('service mailrig-sts-front stop >/dev/null 2>&1');
+      assert.equal(stopped.code, 0, stopped.stderr);
+      let queued = '';
+      try {
+        const { queueId, messageId } = await sendAsBob(CAROL, 'sts front down');
+        queued = queueId;
+        const deferred = await attempt(queueId, CAROL, 'deferred');
+        // Postfix: "client TLS configuration problem" (the policy table did not answer).
+        assert.match(deferred, /TLS configuration problem|policy/i, deferred);
+        assert.equal(await inMailbox(CAROL, messageId), false, 'not delivered without a policy answer');
+      } finally {
+        const started = await host.exec('service mailrig-sts-front start </dev/null >/dev/null 2>&1');
+        assert.equal(started.code, 0, started.stderr);
+        await until(
+          async () => ((await host.exec(`ss -Hltn 'sport = :${STS_PORTS.front}'`)).stdout.includes(`127.0.0.1:${STS_PORTS.front}`) ? true : undefined),
+          30_000,
+          'the TLS policy front listening',
+        );
+      }
+      assert.equal((await host.exec(`postqueue -i ${queued}`)).code, 0);
+      assert.equal(await tlsOf(await attempt(queued, CAROL, 'sent')), 'Verified');
     });
 
     it('check counts the verified and the merely encrypted sessions; with unbound stopped mail waits and check says why', async () => {

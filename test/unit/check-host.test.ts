@@ -114,7 +114,7 @@ describe('check: host judgements', () => {
   const desired = desiredState({ config, keys, release: 'debian-12' }, 'sysv');
 
   it('daemons: a stopped one fails with how to start it', async () => {
-    const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t\nrspamd\t11\npostsrsd\t15\nredis\t12\nnginx\t13\nfail2ban\t14\n');
+    const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t\nrspamd\t11\npostsrsd\t15\nmta-sts\t16\nsts-front\t17\nredis\t12\nnginx\t13\nfail2ban\t14\n');
     const view = { target: 't', facts, check: good, plan: makePlan(desired, facts), managedFiles: desired.files.length };
     const rs = await daemons.run(testEnv({ config, records: [] }, { ok: true, view }));
     assert.deepEqual(rs.filter((r) => r.status === 'fail').map((r) => r.subject), ['dovecot']);

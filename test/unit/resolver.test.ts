@@ -72,7 +72,7 @@ describe('outbound DANE in Postfix as rendered', () => {
   it('dnssec lookups, dane by default, a policy table (empty without tls_policy), TLS logged', () => {
     const { get, text } = files();
     const main = settings(text('/etc/postfix/main.cf'));
-    for (const s of ['smtp_dns_support_level = dnssec', 'smtp_tls_security_level = dane', 'smtp_tls_policy_maps = lmdb:/etc/postfix/tls_policy', 'smtp_tls_loglevel = 1']) assert.ok(main.includes(s), s);
+    for (const s of ['smtp_dns_support_level = dnssec', 'smtp_tls_security_level = dane', 'smtp_tls_policy_maps = lmdb:/etc/postfix/tls_policy, socketmap:inet:127.0.0.1:8462:postfix', 'smtp_tls_loglevel = 1']) assert.ok(main.includes(s), s);
     assert.deepEqual(settings(text('/etc/postfix/tls_policy')), []);
     assert.equal(get('/etc/postfix/tls_policy').onChange, 'postmap');
   });
@@ -147,13 +147,19 @@ describe('check: outbound TLS in the last 24 hours', () => {
     'Dec  2 09:21:00 mail postfix/smtp[101]: 7A: to=<c@dane.example>, relay=mx.dane.example[192.0.2.1]:25, delay=1, dsn=2.0.0, status=sent (250 ok)',
     'Dec  2 09:30:00 mail postfix/smtp[105]: 8A: to=<a@down.example>, relay=none, delay=30, dsn=4.4.1, status=deferred (connect timed out)',
     'Dec  2 09:40:00 mail postfix/smarthost/smtp[106]: 9A: to=<a@relayed.example>, relay=relay.example.net[192.0.2.8]:587, delay=1, dsn=2.0.0, status=sent (250 ok)',
+    // MTA-STS: a policy whose MX names the certificate carries (Verified), then one it does not: the
+    // session is encrypted, the mail deferred, not a delivery.
+    'Dec  2 09:50:00 mail postfix/smtp[107]: Verified TLS connection established to mx.sts.example[192.0.2.6]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384',
+    'Dec  2 09:50:01 mail postfix/smtp[107]: AA: to=<a@sts.example>, relay=mx.sts.example[192.0.2.6]:25, delay=1, dsn=2.0.0, status=sent (250 ok)',
+    'Dec  2 09:55:00 mail postfix/smtp[108]: Trusted TLS connection established to mx.sts.example[192.0.2.6]:25: TLSv1.3 with cipher TLS_AES_256_GCM_SHA384',
+    'Dec  2 09:55:01 mail postfix/smtp[108]: AB: to=<b@sts.example>, relay=mx.sts.example[192.0.2.6]:25, delay=1, dsn=4.7.5, status=deferred (Server certificate not verified)',
   ];
   // 2026-12-02 10:00 at UTC+1 (the host's clock): the first two lines are older than 24 hours.
   const now = Date.UTC(2026, 11, 2, 9, 0, 0) / 1000;
 
   it("reduces Postfix's lines on the host with sed, to what the count reads", () => {
     const out = execFileSync('sed', ['-nE', SMTP_TLS_SED], { input: `${log.join('\n')}\n` }).toString().trim().split('\n');
-    assert.equal(out.length, 12, 'TLS lines and sent deliveries of postfix/smtp only');
+    assert.equal(out.length, 15, 'TLS lines and sent deliveries of postfix/smtp only');
     assert.deepEqual(out[2]?.split('\t'), ['Dec 02 09:00:00', '101', 'tls', 'Verified', 'mx.dane.example[192.0.2.1]:25']);
     assert.deepEqual(out[10]?.split('\t'), ['Dec  2 09:20:02', '104', 'sent', '6A', 'mx.plain.example[192.0.2.4]:25', '2']);
   });
@@ -162,10 +168,10 @@ describe('check: outbound TLS in the last 24 hours', () => {
     const lines = execFileSync('sed', ['-nE', SMTP_TLS_SED], { input: `${log.join('\n')}\n` }).toString().trim().split('\n');
     const c = countOutboundTls(lines, now, 60);
     // Trusted (a CA-signed chain, its name unchecked) is encrypted, not verified.
-    assert.deepEqual(c, { verified: 1, encrypted: 2, plaintext: 3, sent: 7 });
+    assert.deepEqual(c, { verified: 2, encrypted: 3, plaintext: 3, sent: 8 });
     const r = judgeOutboundTls(c);
     assert.equal(r.status, 'warn');
-    assert.match(r.message, /^1 verified TLS connection .*2 connections encrypted without verification, 3 deliveries in plaintext$/);
+    assert.match(r.message, /^2 verified TLS connections .*3 connections encrypted without verification, 3 deliveries in plaintext$/);
     assert.match(r.fix ?? '', /tls_policy/);
     assert.equal(judgeOutboundTls({ verified: 1, encrypted: 0, plaintext: 0, sent: 1 }).status, 'ok');
     assert.match(judgeOutboundTls({ verified: 0, encrypted: 0, plaintext: 0, sent: 0 }).message, /^no mail sent to other servers/);

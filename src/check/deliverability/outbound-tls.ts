@@ -1,6 +1,7 @@
 // Outbound TLS in the last 24 hours, from Postfix's log (smtp_tls_loglevel = 1): each TLS session of
 // smtp(8) logs "<Kind> TLS connection established to <host>": only Verified (DANE, or a certificate
-// checked against the destination's name) counts as verified; Trusted (a chain to a known CA, the
+// checked against the destination's name: an MTA-STS policy's MX names, a tls_policy of verify or
+// secure) counts as verified; Trusted (a chain to a known CA, the
 // name not checked: an attacker's certificate for any name passes), Untrusted and Anonymous count
 // as encrypted only. A delivery on a connection that logged no TLS session
 // went in plaintext. The relays' transports (postfix/smarthost) always verify and are not counted.
