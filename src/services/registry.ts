@@ -2,7 +2,8 @@
 // started in this order: unbound first, as rspamd and Postfix resolve names through it; Redis
 // before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
 // whose auth and LMTP sockets live in the directory Postfix creates under its queue
-// (/var/spool/postfix/private).
+// (/var/spool/postfix/private); Radicale, which asks Dovecot's auth service, before nginx sends it
+// requests.
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
@@ -11,6 +12,7 @@ import { limits } from './limits.js';
 import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
+import { radicale } from './radicale.js';
 import { redis } from './redis.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
@@ -25,6 +27,7 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   postsrsd,
   postfix,
   dovecot,
+  radicale,
   nginx,
   fail2ban,
   tls,
