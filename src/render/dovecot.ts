@@ -82,7 +82,8 @@ function dovecotData(ctx: RenderContext) {
     },
     spamHeader: SPAM_HEADER,
     messageSizeLimit: config.mail.messageSizeLimit,
-    dav: davEnabled(config) && { authSocket: RADICALE.authSocket, user: RADICALE.user },
+    // Named relative to Dovecot's base_dir (/run/dovecot), as Dovecot asks.
+    dav: davEnabled(config) && { authListener: RADICALE.authSocket.replace(/^\/run\/dovecot\//, ''), user: RADICALE.user },
   };
 }
 

@@ -85,11 +85,12 @@ def run(step):
     if op == "read":
         events = [e.data for cal in principal.calendars() for e in cal.events()]
         card = c.request(home + "contacts/carol.vcf", "GET")
+        raw = card.raw.decode() if isinstance(card.raw, bytes) else card.raw
         return {
             "principal": home,
             "summaries": sorted(line[len("SUMMARY:"):].strip() for data in events for line in data.splitlines() if line.startswith("SUMMARY:")),
             "card": card.status,
-            "names": [line[3:].strip() for line in card.raw.splitlines() if line.startswith("FN:")] if card.status == 200 else [],
+            "names": [line[3:].strip() for line in raw.splitlines() if line.startswith("FN:")] if card.status == 200 else [],
         }
     raise ValueError(op)
 

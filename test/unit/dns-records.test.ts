@@ -132,4 +132,21 @@ describe('buildRecords', () => {
     const moved = { ...a, config: { ...a.config, server: { ...a.config.server, hostname: 'mx.example.com' } } };
     assert.notEqual(sts(moved), sts(a));
   });
+
+  it('dav: RFC 6764 SRV and TXT records per domain point CalDAV and CardDAV clients at the mail host, /dav/; none without dav', () => {
+    const c = oneDomainCase();
+    assert.deepEqual(find(build(c), '_caldavs._tcp.example.com', 'SRV'), []);
+    const dav = buildRecords({ ...c.config, dav: 'radicale' }, c.pub);
+    const davRows = rows(dav).filter((r) => /dav/.test(r));
+    assert.deepEqual(davRows, [
+      'example.com _caldavs._tcp.example.com SRV 0 1 443 mail.example.com.',
+      'example.com _caldavs._tcp.example.com TXT path=/dav/',
+      'example.com _carddavs._tcp.example.com SRV 0 1 443 mail.example.com.',
+      'example.com _carddavs._tcp.example.com TXT path=/dav/',
+    ]);
+    for (const r of dav.filter((r) => /dav/.test(r.name))) assert.equal(r.required, false, 'optional: mail works without them');
+    const three = threeDomainCase();
+    const perDomain = buildRecords({ ...three.config, dav: 'radicale' }, three.pub).filter((r) => r.name.startsWith('_caldavs._tcp.') && r.type === 'SRV');
+    assert.deepEqual(perDomain.map((r) => r.name), three.config.domains.map((d) => `_caldavs._tcp.${d.name}`));
+  });
 });
