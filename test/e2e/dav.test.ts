@@ -3,7 +3,7 @@
 // loopback only, runs as its own user and comes back at boot; a real DAV client (python3's caldav
 // library) on this machine, over HTTPS through nginx, finds the collections through /.well-known/,
 // creates an event and a contact with the mail password and reads them back with an app password for
-// dav; another user cannot read them, and a wrong password is refused and logged by Dovecot. Switched
+// dav; another user cannot read them, and a wrong password is refused and logged with the client's address. Switched
 // off again, nginx no longer serves /dav/, mailrig's files are gone, Radicale is stopped and disabled,
 // the collections stay, and the next apply has nothing to do.
 import assert from 'node:assert/strict';
@@ -98,20 +98,22 @@ for (const release of releasesUnderTest()) describe(`calendars and contacts (Rad
     assert.deepEqual(files.stdout.trim().split('\n'), ['2', 'radicale'], files.stdout);
   });
 
-  it("another user cannot read them; a wrong password is refused, and Dovecot's log names the failure", async () => {
+  it("another user cannot read them; a wrong password is refused, and Radicale's log names the client's own address", async () => {
     const bob = { user: PROVISIONED.bob, password: PROVISIONED.bobPassword };
     const steps = [String(written.calendar), String(written.card), String(written.principal)].map((url) => ({ op: 'status' as const, url, method: 'PROPFIND' as const, ...bob }));
     const results = await davClient(target, [...steps, { op: 'status', url: String(written.card), ...bob }]);
     for (const r of results) assert.ok(r.status === 403 || r.status === 404, JSON.stringify(results));
-    const logged = (await host.exec('wc -l < /var/log/dovecot.log')).stdout.trim();
+    const failures = "journalctl --sync; journalctl -u radicale -o cat | grep 'Failed login attempt' || true";
+    const before = (await host.exec(failures)).stdout;
     const [wrong, status] = await davClient(target, [
       { op: 'read', url: DAV, ...alice('not-the-password') },
       { op: 'status', url: String(written.card), ...alice('not-the-password') },
     ]);
     assert.equal(wrong?.error, 'unauthorized', JSON.stringify(wrong));
     assert.equal(status?.status, 401);
-    const log = await host.exec(`tail -n +${Number(logged) + 1} /var/log/dovecot.log`);
-    assert.match(log.stdout, /auth.*alice@example\.com.*(mismatch|failed)/i, log.stdout);
+    // Radicale logs the failure before it answers, with the address nginx saw (X-Forwarded-For).
+    const log = (await host.exec(failures)).stdout.slice(before.length);
+    assert.match(log, new RegExp(`Failed login attempt from 127\\.0\\.0\\.1 \\(forwarded for '${host.gateway.replaceAll('.', '\\.')}'\\): 'alice@example\\.com'`), log);
   });
 
   it('switched off: Radicale stops and is disabled, mailrig removes its files, nginx no longer serves /dav/, the data stays; the next apply is a no-op', async () => {
