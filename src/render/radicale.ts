@@ -1,8 +1,9 @@
 // Radicale: calendars (CalDAV) and contacts (CardDAV) for every mailbox, on 127.0.0.1 behind nginx
 // under https://<mail host>/dav/. Logins are checked by Dovecot's auth service, so the mail password,
-// the app passwords (service dav) and their hashes have one source of truth, and failures land in
-// Dovecot's log with every other login. Radicale 3.5 (Debian 13) has that built in (auth type
-// dovecot); for 3.1 (Debian 12) mailrig renders a small auth plugin speaking the same protocol.
+// the app passwords (service dav) and their hashes have one source of truth. Radicale 3.1 (Debian 12)
+// cannot ask Dovecot, and the built-in `dovecot` auth of 3.5.3 (Debian 13) reads Dovecot's handshake
+// with a single recv(): Dovecot 2.4 sends its VERSION line on its own first, so every login fails.
+// mailrig renders a small auth plugin speaking the same auth-client protocol for both.
 // Everything that differs between Debian releases is in DIALECTS, nowhere else.
 import type { Config, Release } from '../config/model.js';
 import { DAV_PATH } from '../dns/records.js';
@@ -13,17 +14,15 @@ import type { FileSpec } from './types.js';
 
 interface RadicaleDialect {
   version: string;
-  /** The auth type: Radicale's own `dovecot`, or the module of mailrig's plugin. */
-  authType: string;
-  /** Where mailrig's plugin goes (a directory on the release's python3 path); none with the built-in. */
-  pluginDir?: string;
+  /** Where mailrig's auth plugin goes: a directory on the release's python3 path. */
+  pluginDir: string;
 }
 
 export const RADICALE_PLUGIN_MODULE = 'mailrig_radicale_auth';
 
 const DIALECTS: Record<Release, RadicaleDialect> = {
-  'debian-12': { version: '3.1', authType: RADICALE_PLUGIN_MODULE, pluginDir: '/usr/local/lib/python3.11/dist-packages' },
-  'debian-13': { version: '3.5', authType: 'dovecot' },
+  'debian-12': { version: '3.1', pluginDir: '/usr/local/lib/python3.11/dist-packages' },
+  'debian-13': { version: '3.5', pluginDir: '/usr/local/lib/python3.13/dist-packages' },
 };
 
 export const RADICALE = {
@@ -49,8 +48,7 @@ export function renderRadicale(ctx: RenderContext): FileSpec[] {
   const data = {
     release: ctx.release,
     version: dialect.version,
-    authType: dialect.authType,
-    builtinDovecot: dialect.authType === 'dovecot',
+    authType: RADICALE_PLUGIN_MODULE,
     port: RADICALE.port,
     authSocket: RADICALE.authSocket,
     collections: RADICALE.collections,
@@ -72,7 +70,7 @@ export function renderRadicale(ctx: RenderContext): FileSpec[] {
   return [
     // Readable by Radicale, not writable: it holds no secret, but Radicale must not change its rules.
     file(RADICALE.config, renderTemplate('radicale/config.hbs', data), { mode: '0640', group: RADICALE.user }),
-    ...(dialect.pluginDir ? [file(`${dialect.pluginDir}/${RADICALE_PLUGIN_MODULE}.py`, renderTemplate('radicale/auth-plugin.py.hbs', data))] : []),
+    file(`${dialect.pluginDir}/${RADICALE_PLUGIN_MODULE}.py`, renderTemplate('radicale/auth-plugin.py.hbs', data)),
     file(`${NGINX_HOST_DIR}/dav.conf`, renderTemplate('radicale/nginx-dav.conf.hbs', data), { service: 'nginx', onChange: 'reload' }),
   ];
 }

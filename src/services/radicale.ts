@@ -13,12 +13,12 @@ export const radicale: ServiceDescriptor = {
     unit: 'radicale',
     mainProcess: 'radicale',
     // Parses the configuration and checks the stored collections (as radicale: a lock file made by
-    // root would lock it out), and imports mailrig's auth plugin where the release uses one. Nothing
-    // to check once dav is switched off and the configuration is gone.
+    // root would lock it out), and imports mailrig's auth plugin. Nothing to check once dav is
+    // switched off and the configuration is gone.
     validate: [
       `[ ! -e ${RADICALE.config} ] || {`,
       `runuser -u ${RADICALE.user} -- radicale --config ${RADICALE.config} --verify-storage >/dev/null &&`,
-      `if grep -q '^type = ${RADICALE_PLUGIN_MODULE}$' ${RADICALE.config}; then PYTHONDONTWRITEBYTECODE=1 python3 -c 'import ${RADICALE_PLUGIN_MODULE}'; fi; }`,
+      `PYTHONDONTWRITEBYTECODE=1 python3 -c 'import ${RADICALE_PLUGIN_MODULE}'; }`,
     ].join(' '),
     ports: (config) => (davEnabled(config) ? [RADICALE.port] : []),
     consumesTls: false,
