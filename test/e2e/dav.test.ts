@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { probe, sleep } from '../support/attack.js';
 import { davClient, type DavTarget } from '../support/dav.js';
 import { show, type Workspace } from '../support/e2e.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
@@ -22,7 +23,18 @@ const DAV = `${BASE}/dav/`;
 const HOME = `${DAV}${encodeURIComponent(PROVISIONED.alice)}/`;
 /** Stored items, without Radicale's caches. */
 const ITEMS = "find /var/lib/radicale/collections -name .Radicale.cache -prune -o \\( -name '*.ics' -o -name '*.vcf' \\) -print | wc -l";
-const MAILRIG_FILES = ['/etc/radicale/config', '/etc/nginx/mailrig-host.d/dav.conf'];
+const MAILRIG_FILES = ['/etc/radicale/config', '/etc/nginx/mailrig-host.d/dav.conf', '/etc/fail2ban/filter.d/mailrig-dav.conf'];
+/** security.max_auth_failures of the provisioned image (the default). */
+const MAX_AUTH_FAILURES = 5;
+
+/** Polls until `check` holds (an event on the host: fail2ban reading the journal), or fails after `timeoutMs`. */
+async function eventually(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+    await sleep(500);
+  }
+}
 
 for (const release of releasesUnderTest()) describe(`calendars and contacts (Radicale) on a provisioned ${CONFIG_RELEASE[release]} host`, { timeout: 10 * 60_000 }, () => {
   let host: TestHost;
@@ -114,6 +126,26 @@ for (const release of releasesUnderTest()) describe(`calendars and contacts (Rad
     // Radicale logs the failure before it answers, with the address nginx saw (X-Forwarded-For).
     const log = (await host.exec(failures)).stdout.slice(before.length);
     assert.match(log, new RegExp(`Failed login attempt from 127\\.0\\.0\\.1 \\(forwarded for '${host.gateway.replaceAll('.', '\\.')}'\\): 'alice@example\\.com'`), log);
+  });
+
+  it('guessing: the address that fails max_auth_failures times loses HTTPS (fail2ban reads Radicale in the journal), not before, and keeps the mail ports', async () => {
+    const failed = async () => Number(/Total failed:\s*(\d+)/.exec((await host.exec('fail2ban-client status mailrig-dav')).stdout)?.[1] ?? 'NaN');
+    const fail = async (n: number) => {
+      const steps = Array.from({ length: n }, () => ({ op: 'status' as const, url: String(written.card), ...alice('still-not-it') }));
+      for (const r of await davClient(target, steps)) assert.equal(r.status, 401);
+    };
+    // The two failures of the test before count too.
+    await eventually(async () => (await failed()) >= 2, 60_000, 'fail2ban counted the earlier failures');
+    await fail(MAX_AUTH_FAILURES - 1 - (await failed()));
+    await eventually(async () => (await failed()) >= MAX_AUTH_FAILURES - 1, 60_000, 'fail2ban counted every failure');
+    assert.equal(await probe(host.address, 443), 'open', `${MAX_AUTH_FAILURES - 1} failures do not block yet`);
+    await fail(1);
+    await eventually(async () => (await probe(host.address, 443)) === 'refused', 60_000, 'the guesser is blocked on 443');
+    const status = await host.exec('fail2ban-client status mailrig-dav');
+    assert.match(status.stdout, new RegExp(`Banned IP list:\\s+${host.gateway.replaceAll('.', '\\.')}`), status.stdout);
+    assert.equal(await probe(host.address, 993), 'open', 'the mail ports stay open');
+    await host.exec(`fail2ban-client set mailrig-dav unbanip ${host.gateway}`);
+    assert.equal(await probe(host.address, 443), 'open');
   });
 
   it('switched off: Radicale stops and is disabled, mailrig removes its files, nginx no longer serves /dav/, the data stays; the next apply is a no-op', async () => {
