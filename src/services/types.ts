@@ -73,7 +73,7 @@ export interface ServiceDescriptor {
   /** The name files are tagged with (FileSpec.service) and the plan prints. */
   name: string;
   /**
-   * An optional service says here whether the config turns it on (unset: always on). Off, it has no
+   * An optional service says here whether the config turns it on (unset: always on). Off, it asks for no
    * packages, files or ports, and its daemon is stopped if it runs: it costs nothing.
    */
   enabled?: (config: Config) => boolean;
