@@ -1,10 +1,11 @@
 // Ports: the public ones answer from outside (a TCP connect from this machine to each server
-// address), and the internal ones (unbound, rspamd, Redis, postsrsd) listen on loopback only —
+// address), and the internal ones (unbound, rspamd, Redis, postsrsd, Radicale) listen on loopback only —
 // judged from the host's own socket list and confirmed from outside.
 import { portsFor } from '../../plan/desired.js';
 import type { Daemon } from '../../plan/plan.js';
 import type { ListeningSocket } from '../../host/facts-check.js';
 import { SRS_PORTS } from '../../render/postsrsd.js';
+import { RADICALE } from '../../render/radicale.js';
 import { RESOLVER_PORT } from '../../render/unbound.js';
 import type { CheckEnv, HostAccess } from '../env.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
@@ -18,6 +19,8 @@ export const LOOPBACK_PORTS: Array<{ port: number; what: string; required: boole
   { port: 6379, what: 'redis', required: true, daemon: 'redis' },
   { port: SRS_PORTS.forward, what: 'postsrsd (SRS rewriting)', required: true, daemon: 'postsrsd' },
   { port: SRS_PORTS.reverse, what: 'postsrsd (SRS reversal)', required: true, daemon: 'postsrsd' },
+  // Only with dav: radicale; nginx serves it on 443.
+  { port: RADICALE.port, what: 'Radicale (calendars and contacts)', required: false, daemon: 'radicale' },
 ];
 
 export function isLoopback(address: string): boolean {
