@@ -3,9 +3,10 @@
 // loopback only, runs as its own user and comes back at boot; a real DAV client (python3's caldav
 // library) on this machine, over HTTPS through nginx, finds the collections through /.well-known/,
 // creates an event and a contact with the mail password and reads them back with an app password for
-// dav; another user cannot read them, and a wrong password is refused and logged with the client's address. Switched
-// off again, nginx no longer serves /dav/, mailrig's files are gone, Radicale is stopped and disabled,
-// the collections stay, and the next apply has nothing to do.
+// dav; another user cannot read them; a wrong password is refused and logged with the client's
+// address, and fail2ban bans that address from 443 at security.max_auth_failures, not before.
+// Switched off again, nginx no longer serves /dav/, mailrig's files are gone, Radicale is stopped and
+// disabled, the collections stay, and the next apply has nothing to do.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
