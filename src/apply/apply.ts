@@ -173,6 +173,7 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
 
 function describe(task: Task): string {
   if (task.kind === 'schedule') return task.init === 'sysv' ? 'making cron run' : `${task.action === 'enable' ? 'enabling' : 'disabling'} ${task.unit}.timer`;
+  if (task.kind === 'stop') return `stopping ${task.daemon}`;
   if (task.kind === 'backup-repository') return `opening the backup repository ${task.repository}`;
   return 'requesting a certificate';
 }

@@ -40,6 +40,8 @@ install -d -o ${VMAIL.user} -g ${VMAIL.user} -m 0750 ${VMAIL.home}
 install -d -m 0700 ${STATE_DIR}
 # DKIM keys: readable by rspamd only.
 if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /var/lib/rspamd/dkim; fi
+# Radicale's collections: Debian's package leaves the directory root's, its daemon runs as radicale.
+if getent passwd radicale >/dev/null; then install -d -o radicale -g radicale -m 0750 /var/lib/radicale/collections; fi
 # The logs fail2ban's jails read: fail2ban refuses a jail whose log file does not exist yet.
 for f in /var/log/postfix.log /var/log/dovecot.log; do [ -e "$f" ] || install -m 0600 /dev/null "$f"; done
 `;
@@ -164,7 +166,8 @@ export function rollbackScript(backup: string, plan: Plan): string {
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
 export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
   const spec = daemonSpec(daemon);
-  const cmd = init === 'systemd' ? `systemctl ${action} ${spec.unit}` : `service ${spec.unit} ${action}`;
+  let cmd = init === 'systemd' ? `systemctl ${action} ${spec.unit}` : `service ${spec.unit} ${action}`;
+  if (action === 'start' && spec.enableOnStart) cmd = init === 'systemd' ? `systemctl enable --now ${spec.unit}` : `update-rc.d ${spec.unit} enable && ${cmd}`;
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
   if (action !== 'reload' || !spec.reload) return run;
   return [spec.reload.before, run, spec.reload.after].join('\n');

@@ -14,7 +14,8 @@ export const BACKUP_TAG = 'mailrig';
 
 /**
  * What a backup holds: the mail, every daemon's rendered configuration, mailrig's own files on the
- * host (TLS key and certificate, backup settings) and the DKIM keys rspamd signs with.
+ * host (TLS key and certificate, backup settings), the DKIM keys rspamd signs with, and Radicale's
+ * calendars and contacts.
  */
 export const BACKUP_PATHS = [
   '/var/vmail',
@@ -25,6 +26,9 @@ export const BACKUP_PATHS = [
   '/etc/redis',
   '/etc/mailrig',
   '/var/lib/rspamd/dkim',
+  // Calendars and contacts (dav: radicale), and its configuration; absent paths are skipped.
+  '/etc/radicale',
+  '/var/lib/radicale/collections',
 ];
 
 export interface Retention {

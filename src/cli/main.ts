@@ -162,7 +162,7 @@ export function buildProgram(): Command {
   const appPassword = user.command('app-password').description('revocable passwords for one device or program each: add, list, rm');
   accounts(appPassword.command('add <address>').description('make an app password; it is shown once, only its hash is kept'))
     .option('--name <name>', 'what uses it, e.g. phone (a-z, 0-9, _ and -)')
-    .option('--only <services>', `services it logs in to, comma-separated: imap, pop3, smtp, sieve (default all)`)
+    .option('--only <services>', `services it logs in to, comma-separated: imap, pop3, smtp, sieve, dav (default all)`)
     .option('--yes', 'with --apply: apply without asking')
     .action(async (address: string, opts) => exit(await (await import('./app-password.js')).runAppPasswordAdd(address, opts)));
   appPassword

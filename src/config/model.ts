@@ -165,6 +165,8 @@ export interface Config {
   tlsPolicy: TlsPolicy[];
   /** Daily restic backups; undefined when mailrig.yaml has no backup section. */
   backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
+  /** Calendars and contacts; undefined when mailrig.yaml has no dav setting. */
+  dav?: 'radicale' | undefined;
   dns: {
     provider: 'manual' | 'rfc2136';
     ttl: number;
@@ -280,6 +282,7 @@ export function normalize(raw: RawConfig): Config {
       keepWeekly: raw.backup.keep_weekly,
       keepMonthly: raw.backup.keep_monthly,
     },
+    dav: raw.dav,
     dns: {
       provider: raw.dns.provider,
       ttl: raw.dns.ttl,

@@ -38,6 +38,9 @@ const quota = sizeIn(100 * 1024, 1024 ** 5, 'unlimited');
 const email = z.string().refine(isEmailAddress, { message: 'is not an email address (try admin@example.com)' });
 
 export const RELEASES = ['debian-12', 'debian-13'] as const;
+
+/** The CalDAV/CardDAV servers mailrig sets up. */
+export const DAV_SERVERS = ['radicale'] as const;
 export type Release = (typeof RELEASES)[number];
 
 export const PASSWORD_SCHEMES = ['ARGON2ID', 'BLF-CRYPT', 'SHA512-CRYPT'] as const;
@@ -78,8 +81,11 @@ const vacation = z
   })
   .describe('Automatic reply (Sieve vacation): at most one per sender per `days`, never to lists, bulk or automatic mail');
 
-/** The services a login is for, as Dovecot names them (smtp: submission through Postfix's SASL). */
-export const LOGIN_SERVICES = ['imap', 'pop3', 'smtp', 'sieve'] as const;
+/**
+ * The services a login is for, as Dovecot names them (smtp: submission through Postfix's SASL), and
+ * dav: calendars and contacts (Radicale, which Dovecot knows as the service "radicale").
+ */
+export const LOGIN_SERVICES = ['imap', 'pop3', 'smtp', 'sieve', 'dav'] as const;
 export type LoginService = (typeof LOGIN_SERVICES)[number];
 
 /** At most this many app passwords per mailbox: each is one passdb lookup Dovecot may make. */
@@ -395,6 +401,11 @@ export const configSchema = z
       })
       .optional()
       .describe('Daily restic backups of the mail, the configuration and the keys, made on the host'),
+    dav: z
+      .enum(DAV_SERVERS)
+      .optional()
+      .describe('Calendars and contacts (CalDAV, CardDAV) for every mailbox under https://<server.hostname>/dav/, with the mail and app passwords; unset means none')
+      .meta({ examples: ['radicale'] }),
     tls: z
       .strictObject({
         acme: z

@@ -10,6 +10,9 @@ import { mtaStsId, mtaStsPolicy } from './mtasts.js';
 import { absolute, parentZone, reverseName, zoneFinder, zoneOf } from './names.js';
 import type { DnsRecord, RecordType } from './types.js';
 
+/** Where nginx serves calendars and contacts on the mail host (render/radicale.ts RADICALE.path). */
+export const DAV_PATH = '/dav/';
+
 /** Preference of the one MX; any number works, 10 leaves room on both sides. */
 export const MX_PREFERENCE = 10;
 
@@ -103,7 +106,16 @@ function addDomain(config: Config, dkim: PublicKeys['dkim'], shared: Shared, d: 
   for (const [label, port, what] of services) {
     add(`${label}.${name}`, 'SRV', `0 1 ${port} ${absolute(host)}`, `Mail clients find ${what} on ${host}:${port}`, false);
   }
+  if (config.dav !== undefined) addDav(host, name, add);
   addCaa(config, name, who, add);
+}
+
+/** RFC 6764: CalDAV and CardDAV clients find the server (HTTPS on the mail host) and the path. */
+function addDav(host: string, name: string, add: Add): void {
+  for (const [label, what] of [['_caldavs._tcp', 'Calendar (CalDAV)'], ['_carddavs._tcp', 'Contacts (CardDAV)']] as const) {
+    add(`${label}.${name}`, 'SRV', `0 1 443 ${absolute(host)}`, `${what} clients find the server on ${host}:443`, false);
+    add(`${label}.${name}`, 'TXT', `path=${DAV_PATH}`, `${what} clients find the collections under https://${host}${DAV_PATH}`, false);
+  }
 }
 
 /**

@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from '../host/facts.js';
 import type { FileSpec, OnChange } from '../render/types.js';
-import { DAEMONS, SERVICES, TLS_CONSUMERS, type Daemon } from '../services/index.js';
+import { DAEMONS, daemonSpec, SERVICES, TLS_CONSUMERS, type Daemon } from '../services/index.js';
 import { parseManifest } from './manifest.js';
 
 export { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
@@ -31,6 +31,8 @@ export interface FileRemoval {
 export type Task =
   /** systemd: enable and start <unit>.timer (after a daemon-reload), or stop and disable it; sysv: make cron run. */
   | { kind: 'schedule'; action: 'enable' | 'disable'; unit: string; init: 'systemd' | 'sysv'; because: string }
+  /** Stop an optional daemon the config switched off, and keep it from starting at boot. */
+  | { kind: 'stop'; daemon: Daemon; unit: string; init: 'systemd' | 'sysv'; because: string }
   /** Open the restic repository, create it when missing, and record it on the host. */
   | { kind: 'backup-repository'; repository: string }
   /** Request a certificate from the ACME CA for the current key and install it. */
@@ -138,6 +140,14 @@ function scheduleTasks(desired: DesiredState, facts: Facts, changes: FileChange[
   return tasks;
 }
 
+/** Optional daemons the config leaves off that still run: stopped before their files go. */
+function stopTasks(desired: DesiredState, facts: Facts): Task[] {
+  return SERVICES.filter((s) => s.enabled !== undefined && s.daemon !== undefined)
+    .map((s) => s.name)
+    .filter((d) => !desired.daemons.includes(d) && facts.services[d] !== undefined)
+    .map((d) => ({ kind: 'stop' as const, daemon: d, unit: daemonSpec(d).unit, init: facts.init, because: `${d} is no longer configured` }));
+}
+
 /** `before` holds the host's current content of updated files where known (never of secrets). */
 export function makePlan(desired: DesiredState, facts: Facts, before: Map<string, string> = new Map()): Plan {
   const installs = desired.packages.filter((p) => facts.packages[p] === undefined);
@@ -168,7 +178,7 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
     }
   }
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
-  const tasks = [...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
+  const tasks = [...stopTasks(desired, facts), ...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
   return { installs, changes, mapBuilds, actions, removals, tasks, purges: desired.purges ?? [] };
 }
 

@@ -2,7 +2,7 @@
 //   user:password:uid:gid:(gecos):home:(shell):extra fields
 // Send-only mailboxes are listed too: they log in and submit; Postfix refuses mail addressed to them.
 import { allMailboxes, type Config, type Mailbox } from '../config/model.js';
-import { LOGIN_SERVICES, MAX_APP_PASSWORDS } from '../config/schema.js';
+import { LOGIN_SERVICES, MAX_APP_PASSWORDS, type LoginService } from '../config/schema.js';
 import { mailHome, VMAIL } from './vmail.js';
 
 
@@ -42,6 +42,16 @@ export function passwdFile(config: Config, quotaField: QuotaField): string {
 /** 1 … MAX_APP_PASSWORDS: one passdb each, whether or not any mailbox has that many. */
 export const APP_PASSWORD_SLOTS = Array.from({ length: MAX_APP_PASSWORDS }, (_, i) => i + 1);
 
+/** Dovecot's name of a login service (its %{protocol}): Radicale asks with service=radicale. */
+export function dovecotProtocol(service: LoginService): string {
+  return service === 'dav' ? 'radicale' : service;
+}
+
+/** The login services this host has: dav only while calendars and contacts are on. */
+function hostServices(config: Config): LoginService[] {
+  return LOGIN_SERVICES.filter((s) => s !== 'dav' || config.dav !== undefined);
+}
+
 function checkField(text: string, what: string): string {
   if (/[:\n]/.test(text)) throw new Error(`${what}: a passwd-file field cannot contain ':' or a newline`);
   return text;
@@ -55,12 +65,12 @@ function checkField(text: string, what: string): string {
 export function appPasswordFiles(config: Config, dir: string): Array<{ path: string; content: string }> {
   const files: Array<{ path: string; content: string }> = [];
   for (const slot of APP_PASSWORD_SLOTS) {
-    for (const service of LOGIN_SERVICES) {
+    for (const service of hostServices(config)) {
       const lines = allMailboxes(config).flatMap((m) => {
         const p = m.appPasswords[slot - 1];
         return p && p.services.includes(service) ? [`${checkField(m.address, m.address)}:${checkField(p.hash, `${m.address} ${p.name}`)}`] : [];
       });
-      if (lines.length) files.push({ path: `${dir}/${slot}/${service}`, content: `${lines.join('\n')}\n` });
+      if (lines.length) files.push({ path: `${dir}/${slot}/${dovecotProtocol(service)}`, content: `${lines.join('\n')}\n` });
     }
   }
   return files;
@@ -68,8 +78,8 @@ export function appPasswordFiles(config: Config, dir: string): Array<{ path: str
 
 /** Per service, the mailboxes whose main password may not log in to it (a deny passdb each). */
 export function mainPasswordDeniedFiles(config: Config, dir: string): Array<{ path: string; content: string }> {
-  return LOGIN_SERVICES.flatMap((service) => {
+  return hostServices(config).flatMap((service) => {
     const users = allMailboxes(config).filter((m) => !m.mainPasswordServices.includes(service)).map((m) => checkField(m.address, m.address));
-    return users.length ? [{ path: `${dir}/${service}`, content: `${users.join('\n')}\n` }] : [];
+    return users.length ? [{ path: `${dir}/${dovecotProtocol(service)}`, content: `${users.join('\n')}\n` }] : [];
   });
 }

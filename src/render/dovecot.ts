@@ -9,6 +9,7 @@ import { appPasswordFiles, APP_PASSWORD_SLOTS, mainPasswordDeniedFiles, passwdFi
 import { quotaWarningScript, vacationScript } from './dovecot-mailbox.js';
 import { VMAIL } from './vmail.js';
 import type { RenderContext } from './context.js';
+import { davEnabled, RADICALE } from './radicale.js';
 import { SPAM_HEADER } from './rspamd.js';
 import { renderTemplate } from './template.js';
 import type { FileSpec } from './types.js';
@@ -81,6 +82,8 @@ function dovecotData(ctx: RenderContext) {
     },
     spamHeader: SPAM_HEADER,
     messageSizeLimit: config.mail.messageSizeLimit,
+    // Named relative to Dovecot's base_dir (/run/dovecot), as Dovecot asks.
+    dav: davEnabled(config) && { authListener: RADICALE.authSocket.replace(/^\/run\/dovecot\//, ''), user: RADICALE.user },
   };
 }
 

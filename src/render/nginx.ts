@@ -9,6 +9,9 @@ import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
 import type { FileSpec } from './types.js';
 import { ACME_WEBROOT, AUTOCONFIG_ROOT, AUTODISCOVER_FILE, MTA_STS_ROOT } from './web.js';
 
+/** Files other services render here are included in the mail host's server block (its locations). */
+export const NGINX_HOST_DIR = '/etc/nginx/mailrig-host.d';
+
 interface NginxDialect {
   version: string;
   /** The `http2 on;` directive exists from 1.25.1; older versions take `listen ... http2`. */
@@ -45,6 +48,7 @@ export function renderNginx(ctx: RenderContext): FileSpec[] {
     mtaStsRoot: MTA_STS_ROOT,
     autoconfigRoot: AUTOCONFIG_ROOT,
     autodiscoverFile: AUTODISCOVER_FILE,
+    hostIncludes: NGINX_HOST_DIR,
     mtaStsNames: names('mta-sts'),
     autoconfigNames: names('autoconfig'),
     autodiscoverNames: names('autodiscover'),

@@ -16,6 +16,11 @@ const daemons = SERVICES.filter((s): s is ServiceDescriptor & { daemon: DaemonSp
 /** The daemons mailrig runs, in the order they are started. */
 export const DAEMONS: readonly Daemon[] = daemons.map((s) => s.name);
 
+/** The daemons this config runs, in start order: every daemon but the optional ones it leaves off. */
+export function daemonsFor(config: Config): Daemon[] {
+  return daemons.filter((s) => s.enabled?.(config) ?? true).map((s) => s.name);
+}
+
 /** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */
 export const TLS_CONSUMERS: readonly Daemon[] = daemons.filter((s) => s.daemon.consumesTls).map((s) => s.name);
 

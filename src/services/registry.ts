@@ -3,7 +3,8 @@
 // before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
 // whose auth and LMTP sockets live in the directory Postfix creates under its queue
 // (/var/spool/postfix/private). mta-sts-daemon and the TLS policy front Postfix asks before
-// Postfix, after unbound, through which both resolve.
+// Postfix, after unbound, through which both resolve; Radicale, which asks Dovecot's auth service,
+// before nginx sends it requests.
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
@@ -13,6 +14,7 @@ import { mtaSts, stsFront } from './mta-sts.js';
 import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
+import { radicale } from './radicale.js';
 import { redis } from './redis.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
@@ -29,6 +31,7 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   stsFront,
   postfix,
   dovecot,
+  radicale,
   nginx,
   fail2ban,
   tls,

@@ -53,6 +53,11 @@ export interface DaemonSpec {
    * daemon's rendered systemd drop-in (which runs the same step before every start) has no effect.
    */
   beforeStartWithoutSystemd?: { message: string; script: string };
+  /**
+   * The package installs the unit disabled (Debian's radicale): apply enables it when it starts it,
+   * so that it comes back after a reboot, and disables it again when the service is switched off.
+   */
+  enableOnStart?: boolean;
 }
 
 /**
@@ -67,6 +72,11 @@ export interface ScheduleSpec {
 export interface ServiceDescriptor {
   /** The name files are tagged with (FileSpec.service) and the plan prints. */
   name: string;
+  /**
+   * An optional service says here whether the config turns it on (unset: always on). Off, it asks for no
+   * packages, files or ports, and its daemon is stopped if it runs: it costs nothing.
+   */
+  enabled?: (config: Config) => boolean;
   /** Packages it needs on this kind of host (none when the config leaves it out). */
   packages: (config: Config, host: HostKind) => string[];
   /** Its files on the host; reload-vs-restart rules are per file (FileSpec.onChange, restartWhen). */

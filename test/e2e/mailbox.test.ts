@@ -156,7 +156,7 @@ for (const release of releasesUnderTest()) {
       assert.deepEqual(await logins('dave@example.com', TEST_PASSWORD), { imap: false, smtp: false });
       assert.deepEqual(await logins('carol@example.com', TEST_PASSWORD), { imap: true, smtp: true });
       const list = await ws.mailrig(['user', 'app-password', 'list', 'dave@example.com']);
-      assert.match(list.out, /^phone +\d{4}-\d{2}-\d{2} +imap, pop3, smtp, sieve$/m, show(list));
+      assert.match(list.out, /^phone +\d{4}-\d{2}-\d{2} +imap, pop3, smtp, sieve, dav$/m, show(list));
       assert.match(list.out, /^tablet +\d{4}-\d{2}-\d{2} +imap$/m);
       const rm = await ws.mailrig(['user', 'app-password', 'rm', 'dave@example.com', 'phone']);
       assert.equal(rm.code, 0, show(rm));

@@ -238,6 +238,10 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'backup.keep_daily': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_daily', -1)), phrase: 'backup.keep_daily' }],
   'backup.keep_weekly': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_weekly', 'four')), phrase: 'expected a number' }],
   'backup.keep_monthly': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_monthly', 1.5)), phrase: 'expected a whole number' }],
+  dav: [
+    { mutate: set('dav', 'nextcloud'), phrase: 'dav: must be one of "radicale", found the string "nextcloud"' },
+    { mutate: set('dav', true), phrase: 'dav: ' },
+  ],
   'tls.acme': [{ mutate: set('tls.acme', 'http://acme.example.net/dir'), phrase: 'https:// ACME directory URL' }],
   'tls.ca_bundle': [{ mutate: set('tls.ca_bundle', 7), phrase: 'expected a string, found the number 7' }],
   'relay.default.host': [

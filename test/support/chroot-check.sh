@@ -145,6 +145,15 @@ ensure_vmail() {
     in_root useradd -u 5000 -g vmail -d /var/vmail -m -s /usr/sbin/nologin vmail
 }
 
+# A tree with calendars and contacts names the radicale user (Dovecot's listener for it, the owner of
+# /etc/radicale/config): made as Debian's package makes it. Radicale itself is not in the root
+# filesystem, so its configuration is not validated here (the host runs radicale --verify-storage).
+ensure_radicale_user() {
+  [[ -d $1/etc/radicale ]] || return 0
+  in_root getent passwd radicale >/dev/null ||
+    in_root useradd --system --user-group -d /var/lib/radicale -M -s /usr/sbin/nologin radicale
+}
+
 copy_tree() {
   local tree=$1 p
   # Existing directories keep their metadata (/etc stays root 0755); files become root-owned until
@@ -474,6 +483,7 @@ inner_main() {
   ip link set lo up
   start_syslog_catcher
   ensure_vmail
+  ensure_radicale_user "$TREE"
   copy_tree "$TREE"
   make_test_certs
   if ! apply_manifest "$work/manifest.tsv"; then FAILED+=(manifest); fi

@@ -27,11 +27,11 @@ export interface Workspace {
   mailrig(args: string[], opts?: { input?: string; hostFlags?: boolean }): Promise<CliResult>;
 }
 
-/** The systemd units of the daemons mailrig runs on every host, in the order it starts them. */
-export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon ? [s.daemon.unit] : []));
+/** The systemd units of the daemons mailrig runs on every host (not the optional ones), in the order it starts them. */
+export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon && !s.enabled ? [s.daemon.unit] : []));
 
 /** The command names of those daemons' main processes (pgrep -x finds them). */
-export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) => (s.daemon ? [s.daemon.mainProcess] : []));
+export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) => (s.daemon && !s.enabled ? [s.daemon.mainProcess] : []));
 
 /** One result of `mailrig check --json`. */
 export interface CheckResultJson {

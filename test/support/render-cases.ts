@@ -100,7 +100,8 @@ export const RENDER_CASES: RenderCase[] = [
   {
     // IPv4 only, POP3 off, two domains with a catch-all next to a send-only mailbox, smaller messages;
     // relays: a default one on 587, one on 465 for mail from example.org, one without a login on 25
-    // for mail to outlook.com; one more blocklist, Spamhaus through the public mirrors.
+    // for mail to outlook.com; one more blocklist, Spamhaus through the public mirrors; calendars and
+    // contacts (Radicale), with an app password for them alone and a main password that is not for them.
     name: 'ipv4-only-pop3-off',
     releases: BOTH,
     relayPasswords: { 'smtp.relay.example.net': 'relay-password-1', 'smtps.relay.example.net': 'relay-password-2' },
@@ -110,7 +111,13 @@ export const RENDER_CASES: RenderCase[] = [
         admin_email: 'hostmaster@example.org',
         domains: {
           'example.com': {
-            mailboxes: { alice: { password_hash: TEST_HASH } },
+            mailboxes: {
+              alice: {
+                password_hash: TEST_HASH,
+                main_password_only: ['imap', 'smtp', 'sieve'],
+                app_passwords: { phone: { hash: TEST_HASH, created: '2026-07-01', only: ['dav'] } },
+              },
+            },
             aliases: { postmaster: 'alice' },
           },
           'example.org': {
@@ -128,6 +135,7 @@ export const RENDER_CASES: RenderCase[] = [
           sender_domains: { 'example.org': { host: 'smtps.relay.example.net', port: 465, username: 'org' } },
           recipient_domains: { 'outlook.com': { host: 'mx.smarthost.example.net', port: 25 } },
         },
+        dav: 'radicale',
       }),
   },
 ];

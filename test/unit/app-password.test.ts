@@ -39,7 +39,7 @@ describe('mailrig user app-password', () => {
     const listed = io();
     assert.equal(await runAppPasswordList('alice@example.com', { config: p.path }, listed), 0);
     assert.match(listed.text(), /^Main password of alice@example\.com: all services$/m);
-    assert.match(listed.text(), /^phone +2026-07-01 +imap, pop3, smtp, sieve$/m);
+    assert.match(listed.text(), /^phone +2026-07-01 +imap, pop3, smtp, sieve, dav$/m);
     assert.match(listed.text(), /^laptop +2026-07-01 +sieve$/m);
     assert.equal(await runAppPasswordRm('alice@example.com', 'phone', { config: p.path }, io()), 0);
     assert.deepEqual(loadConfig(p.path).config.domains[0]?.mailboxes[0]?.appPasswords.map((a) => a.name), ['laptop']);

@@ -51,7 +51,7 @@ describe('backup rendering', () => {
   it('backs up mail, configuration and keys, then applies the retention, in a script sh accepts', () => {
     const script = file(renderBackup(ctx({ repository: '/r', keep_daily: 3, keep_weekly: 0, keep_monthly: 2 })), '/usr/local/sbin/mailrig-backup').content;
     assert.equal(spawnSync('sh', ['-n'], { input: script }).status, 0, script);
-    assert.match(script, /^for p in \/var\/vmail \/etc\/postfix \/etc\/dovecot \/etc\/rspamd \/etc\/nginx \/etc\/redis \/etc\/mailrig \/var\/lib\/rspamd\/dkim; do$/m);
+    assert.match(script, /^for p in \/var\/vmail \/etc\/postfix \/etc\/dovecot \/etc\/rspamd \/etc\/nginx \/etc\/redis \/etc\/mailrig \/var\/lib\/rspamd\/dkim \/etc\/radicale \/var\/lib\/radicale\/collections; do$/m);
     assert.match(script, /^restic backup --tag mailrig --host mail\.example\.com "\$@"$/m);
     assert.match(script, /^restic forget --prune --tag mailrig --host mail\.example\.com --keep-daily 3 --keep-monthly 2$/m);
     assert.match(script, /^flock -n 9|if ! flock -n 9/m);

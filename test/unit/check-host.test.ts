@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { daemons } from '../../src/check/host/daemons.js';
 import { judgeDrift } from '../../src/check/host/drift.js';
-import { judgeLoopbackPort, judgePublicPort, LOOPBACK_PORTS, ports } from '../../src/check/host/ports.js';
+import { judgeLoopbackPort, judgePublicPort, LOOPBACK_PORTS, ports, publicPorts } from '../../src/check/host/ports.js';
 import { judgeQueue } from '../../src/check/host/queue.js';
 import { judgeDisks, judgeMemory } from '../../src/check/host/resources.js';
 import { judgeSsh } from '../../src/check/host/ssh.js';
@@ -119,6 +119,17 @@ describe('check: host judgements', () => {
     const rs = await daemons.run(testEnv({ config, records: [] }, { ok: true, view }));
     assert.deepEqual(rs.filter((r) => r.status === 'fail').map((r) => r.subject), ['dovecot']);
     assert.match(rs.find((r) => r.subject === 'dovecot')?.fix ?? '', /mailrig apply starts it \(or ssh root@203\.0\.113\.10 'service dovecot start'\)/);
+  });
+
+  it('with dav: radicale, a stopped Radicale fails too, and its port counts as loopback-only, not public', async () => {
+    const dav = { ...config, dav: 'radicale' as const };
+    const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t16\nrspamd\t11\npostsrsd\t15\nredis\t12\nradicale\t\nnginx\t13\nfail2ban\t14\n');
+    const view = { target: 't', facts, check: good, plan: makePlan(desired, facts), managedFiles: desired.files.length };
+    const rs = await daemons.run(testEnv({ config: dav, records: [] }, { ok: true, view }));
+    assert.deepEqual(rs.filter((r) => r.status === 'fail').map((r) => r.subject), ['radicale']);
+    const env = testEnv({ config: dav, records: [] }, { ok: true, view });
+    assert.ok(!publicPorts(env).some((p) => p.port === 5232), 'Radicale is reached through nginx only');
+    assert.equal(LOOPBACK_PORTS.find((p) => p.port === 5232)?.daemon, 'radicale');
   });
 
   it('public ports: refused and nothing listening vs listening behind a firewall', () => {

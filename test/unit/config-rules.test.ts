@@ -253,6 +253,14 @@ describe('mailrig.yaml rules', () => {
       path: 'tls_policy.XN--BCHER-KVA.test',
       says: /same destination as "bücher.test"/,
     },
+    { rule: 'dav names a known server', text: edit((d) => (d.dav = 'nextcloud')), path: 'dav', says: /radicale/ },
+    { rule: 'dav is a server name, not a switch', text: edit((d) => (d.dav = true)), path: 'dav', says: /radicale/ },
+    {
+      rule: 'app passwords name known services',
+      text: edit((d) => (d.domains['example.com'].mailboxes.alice.app_passwords = { phone: { hash: TEST_HASH, created: '2026-07-01', only: ['caldav'] } })),
+      path: 'domains.example.com.mailboxes.alice.app_passwords.phone.only.0',
+      says: /dav/,
+    },
     { rule: 'tls_policy is not for own domains', text: edit((d) => (d.tls_policy = { 'example.com': 'encrypt' })), path: 'tls_policy.example.com', says: /mail domain of this server/ },
   ];
 

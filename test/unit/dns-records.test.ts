@@ -4,7 +4,9 @@ import { describe, it } from 'node:test';
 import { mtaStsId, mtaStsPolicy } from '../../src/dns/mtasts.js';
 import { buildRecords, caaIssuer, hostZone } from '../../src/dns/records.js';
 import { isInZone } from '../../src/dns/names.js';
+import { writeFileSync } from 'node:fs';
 import type { DnsRecord } from '../../src/dns/types.js';
+import { dnsInProcess, fixtureProject } from '../support/project.js';
 import { allCases, hostIsDomainCase, hostOutsideCase, oneDomainCase, threeDomainCase, type DnsCase } from '../support/dns-cases.js';
 
 const rows = (records: DnsRecord[]) => records.map((r) => `${r.zone ?? '-'} ${r.name} ${r.type} ${r.value}`);
@@ -131,5 +133,38 @@ describe('buildRecords', () => {
     assert.equal(sts(a), sts(oneDomainCase()));
     const moved = { ...a, config: { ...a.config, server: { ...a.config.server, hostname: 'mx.example.com' } } };
     assert.notEqual(sts(moved), sts(a));
+  });
+
+  it('dav: RFC 6764 SRV and TXT records per domain point CalDAV and CardDAV clients at the mail host, /dav/; none without dav', () => {
+    const c = oneDomainCase();
+    assert.deepEqual(find(build(c), '_caldavs._tcp.example.com', 'SRV'), []);
+    const dav = buildRecords({ ...c.config, dav: 'radicale' }, c.pub);
+    const davRows = rows(dav).filter((r) => /dav/.test(r));
+    assert.deepEqual(davRows, [
+      'example.com _caldavs._tcp.example.com SRV 0 1 443 mail.example.com.',
+      'example.com _caldavs._tcp.example.com TXT path=/dav/',
+      'example.com _carddavs._tcp.example.com SRV 0 1 443 mail.example.com.',
+      'example.com _carddavs._tcp.example.com TXT path=/dav/',
+    ]);
+    for (const r of dav.filter((r) => /dav/.test(r.name))) assert.equal(r.required, false, 'optional: mail works without them');
+    const three = threeDomainCase();
+    const perDomain = buildRecords({ ...three.config, dav: 'radicale' }, three.pub).filter((r) => r.name.startsWith('_caldavs._tcp.') && r.type === 'SRV');
+    assert.deepEqual(perDomain.map((r) => r.name), three.config.domains.map((d) => `_caldavs._tcp.${d.name}`));
+  });
+
+  it('mailrig dns prints the dav records, each with its purpose, once mailrig.yaml says dav: radicale', async () => {
+    const p = fixtureProject();
+    const without = await dnsInProcess(p.dir);
+    assert.equal(without.code, 0, without.err);
+    assert.doesNotMatch(without.out, /_caldavs|_carddavs/);
+    writeFileSync(p.config, `${p.read().trimEnd()}\ndav: radicale\n`);
+    const r = await dnsInProcess(p.dir);
+    assert.equal(r.code, 0, r.err);
+    for (const label of ['_caldavs', '_carddavs']) {
+      // In the zone example.com, names are relative to it.
+      assert.match(r.out, new RegExp(`^  ${label}\\._tcp +SRV +0 1 443 mail\\.example\\.com\\.$`, 'm'));
+      assert.match(r.out, new RegExp(`^  ${label}\\._tcp +TXT +path=/dav/$`, 'm'));
+    }
+    assert.match(r.out, /Calendar \(CalDAV\) clients find the server on mail\.example\.com:443/);
   });
 });

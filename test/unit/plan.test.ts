@@ -113,4 +113,24 @@ describe('plan', () => {
     const plan = makePlan(desired, { ...factsMatching(desired), files: {} });
     assert.deepEqual(stagedDirs(plan.changes), ['/etc/dovecot', '/etc/mailrig/tls', '/etc/postfix']);
   });
+
+  it('an optional daemon switched off but running is stopped and disabled before its files go; once stopped, nothing is left to do', () => {
+    const on = { ...desired, daemons: [...desired.daemons, 'radicale'], files: [...desired.files, file('/etc/radicale/config', '[server]\n', { service: 'radicale', onChange: 'restart' })] };
+    const running = factsMatching(on);
+    running.managed = on.files.map((f) => `${f.path}\t${f.service}\t${f.onChange}`);
+    const plan = makePlan(desired, running);
+    assert.deepEqual(plan.tasks, [{ kind: 'stop', daemon: 'radicale', unit: 'radicale', init: 'sysv', because: 'radicale is no longer configured' }]);
+    assert.deepEqual(plan.removals.map((r) => r.path), ['/etc/radicale/config']);
+    assert.deepEqual(plan.actions, [], 'a daemon that is off is neither reloaded nor started for its removed file');
+    assert.match(formatPlan(plan, { before: new Map() }), /stop radicale and disable it at boot \(radicale is no longer configured; its data stays\)/);
+    assert.match(summarize(plan), /stop radicale/);
+    const stopped = { ...factsMatching(desired), managed: [] };
+    assert.ok(isEmpty(makePlan(desired, stopped)));
+  });
+
+  it('an optional daemon that is on is started like any other', () => {
+    const on = { ...desired, daemons: [...desired.daemons, 'radicale'] };
+    const facts = factsMatching(desired);
+    assert.deepEqual(makePlan(on, facts).actions.map((a) => `${a.action} ${a.daemon}`), ['start radicale']);
+  });
 });

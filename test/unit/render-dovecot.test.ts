@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
 import { renderDovecot } from '../../src/render/dovecot.js';
-import { dovecotSize, passwdFileLine } from '../../src/render/dovecot-users.js';
+import { appPasswordFiles, dovecotSize, mainPasswordDeniedFiles, passwdFileLine } from '../../src/render/dovecot-users.js';
 import { SPAM_HEADER, renderRspamd } from '../../src/render/rspamd.js';
 import type { FileSpec } from '../../src/render/types.js';
 import { configFrom, fixtureKeys, TEST_HASH } from '../support/fixtures.js';
@@ -125,5 +125,30 @@ describe('sieve and spam learning', () => {
       assert.match(content(files, `/etc/dovecot/sieve/learn-${kind}.sieve`), new RegExp(`pipe :copy "rspamd-learn-${kind}\\.sh";`));
     }
     assert.match(content(files, '/etc/dovecot/sieve/learn-ham.sieve'), /if string "\$\{mailbox\}" \["Trash", "Junk"\]/);
+  });
+});
+
+describe('dovecot passdb files for dav (Radicale asks as the service "radicale")', () => {
+  const config = (dav: boolean) =>
+    configFrom({
+      server: { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'root@203.0.113.10', release: 'debian-12' },
+      admin_email: 'admin@example.com',
+      domains: {
+        'example.com': {
+          mailboxes: {
+            alice: { password_hash: TEST_HASH, main_password_only: ['imap'], app_passwords: { phone: { hash: TEST_HASH, created: '2026-07-01' } } },
+          },
+        },
+      },
+      ...(dav ? { dav: 'radicale' as const } : {}),
+    });
+  const paths = (dav: boolean) => appPasswordFiles(config(dav), '/a').map((f) => f.path).concat(mainPasswordDeniedFiles(config(dav), '/m').map((f) => f.path));
+
+  it('with dav on: an app password for all services covers radicale, a main password without dav is denied there', () => {
+    assert.deepEqual(paths(true), ['/a/1/imap', '/a/1/pop3', '/a/1/smtp', '/a/1/sieve', '/a/1/radicale', '/m/pop3', '/m/smtp', '/m/sieve', '/m/radicale']);
+  });
+
+  it('with dav off: no file for radicale at all', () => {
+    assert.deepEqual(paths(false), ['/a/1/imap', '/a/1/pop3', '/a/1/smtp', '/a/1/sieve', '/m/pop3', '/m/smtp', '/m/sieve']);
   });
 });

@@ -1,5 +1,5 @@
-// Each daemon mailrig runs has its main process.
-import { DAEMONS } from '../../plan/plan.js';
+// Each daemon mailrig runs (optional ones only when the config turns them on) has its main process.
+import { daemonsFor } from '../../services/index.js';
 import type { CheckEnv } from '../env.js';
 import { fail, ok, type Check } from '../types.js';
 import { onHost, withHost } from './view.js';
@@ -9,7 +9,7 @@ export const daemons: Check<CheckEnv> = {
   name: 'daemons',
   run: (env) =>
     withHost(env, (view) =>
-      DAEMONS.map((d) => {
+      daemonsFor(env.config).map((d) => {
         const head = { id: `host.daemon.${d}`, section: 'host' as const, subject: d };
         const pid = view.facts.services[d];
         if (pid !== undefined) return ok(head, `running (pid ${pid})`);

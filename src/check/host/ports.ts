@@ -1,12 +1,13 @@
 // Ports: the public ones answer from outside (a TCP connect from this machine to each server
-// address), and the internal ones (unbound, rspamd, Redis, postsrsd, mta-sts-daemon and the TLS policy
-// front) listen on loopback only —
+// address), and the internal ones (unbound, rspamd, Redis, postsrsd, mta-sts-daemon, the TLS policy
+// front and Radicale) listen on loopback only —
 // judged from the host's own socket list and confirmed from outside.
 import { portsFor } from '../../plan/desired.js';
 import type { Daemon } from '../../plan/plan.js';
 import type { ListeningSocket } from '../../host/facts-check.js';
 import { STS_PORTS } from '../../render/mta-sts.js';
 import { SRS_PORTS } from '../../render/postsrsd.js';
+import { RADICALE } from '../../render/radicale.js';
 import { RESOLVER_PORT } from '../../render/unbound.js';
 import type { CheckEnv, HostAccess } from '../env.js';
 import { fail, ok, type Check, type CheckResult } from '../types.js';
@@ -22,6 +23,8 @@ export const LOOPBACK_PORTS: Array<{ port: number; what: string; required: boole
   { port: SRS_PORTS.reverse, what: 'postsrsd (SRS reversal)', required: true, daemon: 'postsrsd' },
   { port: STS_PORTS.daemon, what: 'mta-sts-daemon (MTA-STS policies)', required: true, daemon: 'mta-sts' },
   { port: STS_PORTS.front, what: 'TLS policy front (DANE before MTA-STS)', required: true, daemon: 'sts-front' },
+  // Only with dav: radicale; nginx serves it on 443.
+  { port: RADICALE.port, what: 'Radicale (calendars and contacts)', required: false, daemon: 'radicale' },
 ];
 
 export function isLoopback(address: string): boolean {

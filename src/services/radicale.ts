@@ -1,0 +1,27 @@
+// Radicale: calendars and contacts, optional (dav: radicale). Debian's unit runs it as its own user;
+// the package leaves it disabled, so apply enables it when it starts it, and switching dav off
+// stops and disables it, removes mailrig's files and keeps the collections.
+import { davEnabled, RADICALE, RADICALE_PLUGIN_MODULE, renderRadicale } from '../render/radicale.js';
+import type { ServiceDescriptor } from './types.js';
+
+export const radicale: ServiceDescriptor = {
+  name: 'radicale',
+  enabled: davEnabled,
+  packages: (config) => (davEnabled(config) ? ['radicale'] : []),
+  render: renderRadicale,
+  daemon: {
+    unit: 'radicale',
+    mainProcess: 'radicale',
+    // Parses the configuration and checks the stored collections (as radicale: a lock file made by
+    // root would lock it out), and imports mailrig's auth plugin. Nothing to check once dav is
+    // switched off and the configuration is gone.
+    validate: [
+      `[ ! -e ${RADICALE.config} ] || {`,
+      `runuser -u ${RADICALE.user} -- radicale --config ${RADICALE.config} --verify-storage >/dev/null &&`,
+      `PYTHONDONTWRITEBYTECODE=1 python3 -c 'import ${RADICALE_PLUGIN_MODULE}'; }`,
+    ].join(' '),
+    ports: (config) => (davEnabled(config) ? [RADICALE.port] : []),
+    consumesTls: false,
+    enableOnStart: true,
+  },
+};
