@@ -1,8 +1,9 @@
 // Benchmark 3: memory of the deployed stack. For each release (Debian 12 and 13): provision a test
 // host, deliver one message (alice → bob over 587), let the host go idle, then sum the PSS
 // (/proc/<pid>/smaps_rollup) of every Postfix, Dovecot, rspamd, Redis, nginx, unbound, postsrsd,
-// mta-sts-daemon and TLS policy front (both Python: told apart by their command lines) process, per service and in total, over a few samples; rspamd's processes (main, proxy,
-// controller, normal, hs_helper) are shown one by one as well. Target: under 150 MB in total, spam
+// mta-sts-daemon and TLS policy front (both Python: told apart by their command lines) process, per
+// service and in total, over a few samples; rspamd's processes (main, proxy, controller, hs_helper,
+// and any other role found) are shown one by one as well. Target: under 150 MB in total, spam
 // filtering and the local validating resolver on.
 //
 // Three moments, each followed by one more delivery and the same idle wait:
@@ -17,7 +18,8 @@
 // whether that holds at every moment.
 //
 // BENCH_MEMORY_RELEASES=bookworm,trixie picks releases; BENCH_IDLE_SECONDS (default 110: Postfix's
-// per-message processes exit after max_idle, 100 s) sets the wait before sampling;
+// per-message processes exit after max_idle, 30 s in mailrig's main.cf, 100 s by default) sets the
+// wait before sampling;
 // BENCH_MEMORY_HOLD_SECONDS keeps the host up afterwards for manual experiments (nsenter into it).
 import { STS_FRONT_SCRIPT } from '../src/render/mta-sts.js';
 import type { TestHost, TestHostRelease } from '../test/support/testhost.js';
@@ -81,12 +83,12 @@ export async function sampleProcesses(host: TestHost): Promise<ProcessMemory[]> 
     });
 }
 
-/** An rspamd process's role, from its title: main, rspamd_proxy, controller, normal, hs_helper. */
+/** An rspamd process's role, from its title: main, rspamd_proxy, controller, hs_helper (normal when enabled). */
 export function rspamdRole(cmdline: string): string {
   return /^rspamd: (\S+) process/.exec(cmdline)?.[1] ?? 'other';
 }
 
-export const RSPAMD_ROLES = ['main', 'rspamd_proxy', 'controller', 'normal', 'hs_helper'] as const;
+export const RSPAMD_ROLES = ['main', 'rspamd_proxy', 'controller', 'hs_helper'] as const;
 
 export interface Sample {
   perService: Record<Counted, { processes: number; pssKb: number }>;

@@ -212,13 +212,14 @@ while read -r zone; do
 done < "$KNOT/zones.txt"
 mkdir -p "$W/m/run/rspamd"; chroot "$W/m" chown _rspamd:_rspamd /run/rspamd
 chroot "$W/m" rspamd -f -u _rspamd -g _rspamd > "$W/rspamd.out" 2>&1 &
-i=0; until chroot "$W/m" ss -ltn | grep -q ':11333 '; do
+i=0; until chroot "$W/m" ss -ltn | grep -q ':11334 '; do
   i=$((i+1)); [ $i -gt 1800 ] && { tail -30 "$W/rspamd.out"; tail -30 "$W/m/var/log/rspamd/rspamd.log"; exit 3; }; sleep 0.1
 done
 while read -r id ip; do
   # A HELO and a client host name, as Postfix passes them: rspamd 3.4 stops a list's checks at a
   # missing one, before the URLs.
-  echo "=== $id"; chroot "$W/m" rspamc -h 127.0.0.1:11333 --ip "$ip" --helo mx.sender.example.org --hostname mx.sender.example.org -j symbols "/tmp/$id.eml"
+  # The controller scans (there is no normal worker).
+  echo "=== $id"; chroot "$W/m" rspamc -h 127.0.0.1:11334 --ip "$ip" --helo mx.sender.example.org --hostname mx.sender.example.org -j symbols "/tmp/$id.eml"
 done < "$CASES/cases.txt"
 echo "=== log"; grep 'rspamd_task_write_log' "$W/m/var/log/rspamd/rspamd.log" || true
 echo "=== knotd"; cat "$W/knotd.log"

@@ -137,6 +137,12 @@ describe('rspamd thresholds and options', () => {
     assert.match(content(render('debian-12', { gtube: true }).files, '/etc/rspamd/local.d/options.inc'), /^gtube_patterns = "all";$/m);
   });
 
+  it('runs no normal worker: the proxy scans mail from Postfix, the controller everything else', () => {
+    const { files } = render('debian-12');
+    assert.match(content(files, '/etc/rspamd/override.d/worker-normal.inc'), /^enabled = false;$/m);
+    assert.match(content(files, '/etc/rspamd/override.d/worker-proxy.inc'), /^ {2}self_scan = yes;$/m);
+  });
+
   it('binds every worker to loopback on the agreed ports', () => {
     const { files } = render('debian-12');
     for (const [name, port] of [['proxy', 11332], ['normal', 11333], ['controller', 11334]] as const) {
