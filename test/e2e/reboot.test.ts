@@ -9,7 +9,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import nodemailer from 'nodemailer';
-import { DAEMON_UNITS, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { DAEMON_UNITS, checkResults, fetchInbox, resultById, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
@@ -65,6 +65,9 @@ for (const release of releasesUnderTest()) describe(`reboots and power loss on a
     // The host still asks its own resolver first (unbound, among the units above), and so does Postfix in its chroot.
     const first = await host.exec("for f in /etc/resolv.conf /var/spool/postfix/etc/resolv.conf; do awk '$1 == \"nameserver\" { print $2; exit }' $f; done");
     assert.equal(first.stdout, '127.0.0.1\n127.0.0.1\n', first.stdout + first.stderr);
+    // check, from outside, finds the host resolving through unbound and resolv.conf naming it alone.
+    const check = checkResults((await ws.mailrig(['check', '--json'])).out);
+    for (const id of ['host.resolver', 'host.resolv-conf']) assert.equal(resultById(check, id).status, 'ok', `${id}: ${resultById(check, id).message}`);
     const subjects = (await fetchInbox(bobImap(), 3)).map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1]).sort();
     assert.deepEqual(subjects, ['before reboot 1', 'before reboot 2', 'before reboot 3']);
     assert.equal(await queue(), queued, 'the queued message is still queued, under the same id');

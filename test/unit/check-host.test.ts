@@ -123,7 +123,7 @@ describe('check: host judgements', () => {
 
   it('with dav: radicale, a stopped Radicale fails too, and its port counts as loopback-only, not public', async () => {
     const dav = { ...config, dav: 'radicale' as const };
-    const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t16\nrspamd\t11\npostsrsd\t15\nredis\t12\nradicale\t\nnginx\t13\nfail2ban\t14\n');
+    const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t16\nrspamd\t11\npostsrsd\t15\nmta-sts\t17\nsts-front\t18\nredis\t12\nradicale\t\nnginx\t13\nfail2ban\t14\n');
     const view = { target: 't', facts, check: good, plan: makePlan(desired, facts), managedFiles: desired.files.length };
     const rs = await daemons.run(testEnv({ config: dav, records: [] }, { ok: true, view }));
     assert.deepEqual(rs.filter((r) => r.status === 'fail').map((r) => r.subject), ['radicale']);
