@@ -151,7 +151,7 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
       await host.exec(before.script, { detachStreams: true });
     }
     step(`${action} ${a.daemon}`);
-    const r = await host.exec(serviceCommand(facts.init, a.daemon, action), { detachStreams: true });
+    const r = await host.exec(serviceCommand(facts.init, a.daemon, action, facts.release), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
     actions.push(`${action} ${a.daemon}`);
   }
@@ -184,7 +184,7 @@ async function rollBack(input: ApplyInput, backup: string, reason: string): Prom
   const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
   if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await host.exec('systemctl daemon-reload');
   for (const daemon of touchedDaemons(plan)) {
-    if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart'));
+    if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart', facts.release));
   }
   throw new RuntimeError(
     `${host.target}: ${reason}; ${r.code === 0 ? 'rolled back to the previous configuration' : 'ROLLBACK FAILED'}`,

@@ -5,7 +5,8 @@ import { quote, quoteAll } from '../host/shell.js';
 import type { FileChange, FileRemoval, Plan } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
 import { VMAIL } from '../render/vmail.js';
-import { daemonSpec, type Daemon } from '../services/index.js';
+import type { Release } from '../config/model.js';
+import { daemonSpec, unitName, type Daemon } from '../services/index.js';
 
 /** Where apply keeps its working state on the host. */
 export const STATE_DIR = '/var/lib/mailrig';
@@ -42,6 +43,8 @@ install -d -m 0700 ${STATE_DIR}
 if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /var/lib/rspamd/dkim; fi
 # The logs fail2ban's jails read: fail2ban refuses a jail whose log file does not exist yet.
 for f in /var/log/postfix.log /var/log/dovecot.log; do [ -e "$f" ] || install -m 0600 /dev/null "$f"; done
+# Roundcube's (webmail: roundcube), which its jail reads: made as the package makes its log directory.
+if [ -d /var/log/roundcube ] && [ ! -e /var/log/roundcube/errors.log ]; then install -o www-data -g adm -m 0640 /dev/null /var/log/roundcube/errors.log; fi
 `;
 }
 
@@ -162,9 +165,10 @@ export function rollbackScript(backup: string, plan: Plan): string {
 }
 
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
-export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
+export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart', release?: Release): string {
   const spec = daemonSpec(daemon);
-  const cmd = init === 'systemd' ? `systemctl ${action} ${spec.unit}` : `service ${spec.unit} ${action}`;
+  const unit = unitName(spec, release);
+  const cmd = init === 'systemd' ? `systemctl ${action} ${unit}` : `service ${unit} ${action}`;
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
   if (action !== 'reload' || !spec.reload) return run;
   return [spec.reload.before, run, spec.reload.after].join('\n');

@@ -1,7 +1,7 @@
 // What the host must have: the packages, the rendered files and the daemons that must run — all from
 // the service descriptors (src/services/).
 import type { Init } from '../services/index.js';
-import { DAEMONS, packagesFor, render } from '../services/index.js';
+import { daemonsFor, packagesFor, render } from '../services/index.js';
 import type { FileSpec, RenderContext } from '../render/index.js';
 import type { DesiredState } from './plan.js';
 
@@ -11,7 +11,7 @@ export function desiredState(ctx: RenderContext, init: Init, files: FileSpec[] =
   return {
     packages: packagesFor(ctx.config, { release: ctx.release, init }),
     files,
-    daemons: DAEMONS,
+    daemons: daemonsFor(ctx.config),
   };
 }
 

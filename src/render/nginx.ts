@@ -7,6 +7,7 @@ import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
 import type { FileSpec } from './types.js';
+import { WEBMAIL_NGINX_SNIPPET } from './roundcube.js';
 import { ACME_WEBROOT, AUTOCONFIG_ROOT, AUTODISCOVER_FILE, MTA_STS_ROOT } from './web.js';
 
 interface NginxDialect {
@@ -48,6 +49,7 @@ export function renderNginx(ctx: RenderContext): FileSpec[] {
     mtaStsNames: names('mta-sts'),
     autoconfigNames: names('autoconfig'),
     autodiscoverNames: names('autodiscover'),
+    webmailSnippet: config.webmail === undefined ? undefined : WEBMAIL_NGINX_SNIPPET,
   };
   return [
     file('/etc/nginx/nginx.conf', renderTemplate('nginx/nginx.conf.hbs', data)),

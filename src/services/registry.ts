@@ -2,7 +2,7 @@
 // started in this order: unbound first, as rspamd and Postfix resolve names through it; Redis
 // before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
 // whose auth and LMTP sockets live in the directory Postfix creates under its queue
-// (/var/spool/postfix/private).
+// (/var/spool/postfix/private); PHP-FPM (webmail) before nginx passes requests to its socket.
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
@@ -12,6 +12,7 @@ import { nginx } from './nginx.js';
 import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
 import { redis } from './redis.js';
+import { roundcube } from './roundcube.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
 import { tls } from './tls.js';
@@ -25,6 +26,7 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   postsrsd,
   postfix,
   dovecot,
+  roundcube,
   nginx,
   fail2ban,
   tls,

@@ -28,9 +28,12 @@ export interface TlsPort {
 }
 
 export interface DaemonSpec {
-  /** The init script / systemd unit name on Debian. */
-  unit: string;
-  /** The exact command name (comm) of its main process: the facts tell "running" by it. */
+  /** The init script / systemd unit name on Debian (per release where the package name has a version). */
+  unit: string | ((release: Release) => string);
+  /**
+   * The command name (comm) of its main process: the facts tell "running" by it (`pgrep -x`, so a
+   * pattern where the name carries a version, e.g. php-fpm8.2).
+   */
   mainProcess: string;
   /**
    * Shell command that validates the staged configuration (run with the staged files laid over the
@@ -71,6 +74,11 @@ export interface ServiceDescriptor {
   packages: (config: Config, host: HostKind) => string[];
   /** Its files on the host; reload-vs-restart rules are per file (FileSpec.onChange, restartWhen). */
   render?: (ctx: RenderContext) => FileSpec[];
+  /**
+   * Whether the config asks for it (default: always). An optional daemon that is off is neither
+   * started nor checked; its packages stay off the host, and its files go.
+   */
+  enabled?: (config: Config) => boolean;
   daemon?: DaemonSpec;
   schedule?: ScheduleSpec;
 }
