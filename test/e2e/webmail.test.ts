@@ -1,0 +1,286 @@
+// Webmail (webmail: roundcube) on a provisioned host of each release, proven from outside with a real
+// browser (Debian's chromium, headless, driven by playwright-core): it logs in, opens a message that
+// came in over SMTP, sends one that arrives DKIM-signed in another mailbox, sets a vacation reply
+// (ManageSieve) that then answers a sender, and logs out; wrong passwords show the login error and
+// get the browser's address banned by fail2ban. The HTTP answers carry the security headers and
+// cookie flags; plain HTTP only redirects; a post without the request token is refused. Switched off
+// again, mailrig's files go, nginx no longer serves /mail/, and the next apply is a no-op.
+//
+// The browser trusts exactly the host's key (Chromium's SPKI allow-list), and the node clients its
+// self-signed certificate, for the name mail.example.com mapped to the host's address.
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { dkimResults, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { TEST_PASSWORD } from '../support/fixtures.js';
+import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
+
+const NAME = PROVISIONED.servername;
+const CHROMIUM = '/usr/bin/chromium';
+
+interface Answer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** One HTTP(S) request to the host under the mail host's name, redirects not followed. */
+function fetchRaw(opts: { tls: boolean; address: string; ca?: string; path: string; method?: string; body?: string; headers?: Record<string, string> }): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const common = {
+      host: opts.address,
+      path: opts.path,
+      method: opts.method ?? 'GET',
+      headers: { Host: NAME, ...(opts.body ? { 'Content-Type': 'application/x-www-form-urlencoded' } : {}), ...opts.headers },
+    };
+    const onResponse = (res: import('node:http').IncomingMessage) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+    };
+    const req = opts.tls
+      ? httpsRequest({ ...common, port: 443, servername: NAME, ...(opts.ca ? { ca: opts.ca } : {}) }, onResponse)
+      : httpRequest({ ...common, port: 80 }, onResponse);
+    req.on('error', reject);
+    req.end(opts.body);
+  });
+}
+
+/** base64 sha256 of the certificate's public key: what Chromium's SPKI allow-list takes. */
+function spkiHash(pem: string): string {
+  const der = new X509Certificate(pem).publicKey.export({ type: 'spki', format: 'der' });
+  return createHash('sha256').update(der).digest('base64');
+}
+
+/** Polls `probe` (an event on the host, not a clock) until it returns a value, at most `tries` times. */
+async function until<T>(what: string, probe: () => Promise<T | undefined>, tries = 240): Promise<T> {
+  for (let i = 0; i < tries; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  assert.fail(`never happened: ${what}`);
+}
+
+const subjects = (messages: Buffer[]) => messages.map((m) => /^Subject: (.*)$/m.exec(m.toString())?.[1] ?? '');
+
+for (const release of releasesUnderTest()) {
+  const debian = CONFIG_RELEASE[release];
+  describe(`webmail (Roundcube) on a provisioned ${debian} host, in a real browser`, { timeout: 20 * 60_000 }, () => {
+    let host: TestHost;
+    let ws: Workspace;
+    let ca: string;
+    let browser: Browser;
+    let context: BrowserContext;
+    let page: Page;
+    let knot: KnotServer | undefined;
+    const base = `https://${NAME}/mail/`;
+    const imap = (user: string, password: string) => ({ host: host.address, user, password, ca, servername: NAME });
+    const yamlPath = () => join(ws.dir, 'mailrig.yaml');
+
+    before(async () => {
+      await cleanupStaleTestHosts();
+      ({ host, ws, ca } = await startProvisionedHost({ release, name: `webmail-${release}` }));
+      writeFileSync(yamlPath(), `${readFileSync(yamlPath(), 'utf8').trimEnd()}\n\nwebmail: roundcube\n`);
+      browser = await chromium.launch({
+        executablePath: CHROMIUM,
+        args: [`--host-resolver-rules=MAP ${NAME} ${host.address}`, `--ignore-certificate-errors-spki-list=${spkiHash(ca)}`],
+      });
+    });
+
+    after(async () => {
+      await browser?.close();
+      await knot?.stop();
+      await host?.stop();
+    });
+
+    it('apply installs Roundcube without Apache or a question, pushes the des_key masked and root:www-data 0640; the next apply is a no-op', async () => {
+      const desKey = readFileSync(join(ws.dir, '.mailrig/secrets/roundcube-des-key'), 'utf8').trim();
+      assert.equal(desKey.length, 24);
+      const plan = await ws.mailrig(['plan']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.match(plan.out, /roundcube-core/);
+      assert.match(plan.out, /\/etc\/roundcube\/config\.inc\.php/);
+      assert.ok(!plan.out.includes(desKey) && !plan.err.includes(desKey), 'the plan never shows the des_key');
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      assert.ok(!apply.out.includes(desKey) && !apply.err.includes(desKey), 'apply never shows the des_key');
+      const again = await ws.mailrig(['apply', '--yes']);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.out, /no changes|nothing to do|up to date/i, again.out);
+
+      const apache = await host.exec("dpkg-query -W -f '${db:Status-Status} ${Package}\\n' 'apache2*' 'libapache2-mod-php*' 2>/dev/null | grep '^installed' || true");
+      assert.equal(apache.stdout.trim(), '', 'no Apache package installed');
+      const mode = await host.exec('stat -c "%a %U:%G" /etc/roundcube/config.inc.php');
+      assert.equal(mode.stdout.trim(), '640 root:www-data');
+      const key = await host.exec("grep -c des_key /etc/roundcube/config.inc.php; grep -F \"'\" /etc/roundcube/config.inc.php | grep -cF " + `'${desKey}'`);
+      assert.deepEqual(key.stdout.trim().split('\n'), ['1', '1'], 'the key store\'s des_key is the one on the host');
+      const idle = await host.exec("pgrep -c -f 'php-fpm: pool ' || true");
+      assert.equal(idle.stdout.trim(), '0', 'no PHP worker runs before a request (pm = ondemand)');
+    });
+
+    it('plain HTTP only redirects to https; the https answers carry HSTS, CSP, frame and nosniff headers and Secure, HttpOnly, SameSite cookies', async () => {
+      const plain = await fetchRaw({ tls: false, address: host.address, path: '/mail/' });
+      assert.equal(plain.status, 301);
+      assert.equal(plain.headers.location, `https://${NAME}/mail/`);
+      assert.ok(!plain.body.includes('_pass'), 'no login form over plain HTTP');
+
+      const login = await fetchRaw({ tls: true, address: host.address, ca, path: '/mail/' });
+      assert.equal(login.status, 200, login.body.slice(0, 500));
+      assert.match(login.body, /name="_pass"/);
+      assert.match(String(login.headers['strict-transport-security']), /max-age=\d{7,}/);
+      const csp = String(login.headers['content-security-policy']);
+      assert.match(csp, /default-src 'self'/);
+      assert.match(csp, /frame-ancestors 'self'/);
+      assert.match(csp, /object-src 'none'/);
+      assert.equal(String(login.headers['x-frame-options']).toLowerCase(), 'sameorigin');
+      assert.equal(login.headers['x-content-type-options'], 'nosniff');
+      assert.equal(login.headers['x-powered-by'], undefined);
+      const cookies = ([] as string[]).concat(login.headers['set-cookie'] ?? []);
+      const session = cookies.find((c) => c.startsWith('roundcube_sessid='));
+      assert.ok(session, cookies.join('\n'));
+      assert.match(session, /;\s*secure/i);
+      assert.match(session, /;\s*httponly/i);
+      assert.match(session, /;\s*samesite=strict/i);
+
+      // PHP source and configuration never leave the web root; only the script runs.
+      for (const path of ['/mail/config/config.inc.php', '/mail/plugins/managesieve/config.inc.php', '/mail/program/include/iniset.php']) {
+        const r = await fetchRaw({ tls: true, address: host.address, ca, path });
+        assert.equal(r.status, 404, path);
+      }
+    });
+
+    it('in the browser: logs in, opens a message that came in over SMTP, sends one that arrives DKIM-signed in another mailbox', async () => {
+      await submit(
+        { host: host.address, port: 587, user: PROVISIONED.bob, password: TEST_PASSWORD, ca, servername: NAME },
+        { from: PROVISIONED.bob, to: PROVISIONED.alice, subject: 'Hello over SMTP', text: 'This came in through Postfix.' },
+      );
+      context = await browser.newContext();
+      page = await context.newPage();
+      await page.goto(base);
+      await page.fill('#rcmloginuser', PROVISIONED.alice);
+      await page.fill('#rcmloginpwd', PROVISIONED.alicePassword);
+      await Promise.all([page.waitForURL(/_task=mail/), page.click('#rcmloginsubmit')]);
+
+      const row = page.locator('#messagelist tr', { hasText: 'Hello over SMTP' });
+      await row.first().waitFor();
+      await row.first().dblclick();
+      await page.waitForURL(/_action=show/);
+      await page.locator('#messagebody', { hasText: 'This came in through Postfix.' }).waitFor();
+
+      await page.goto(`${base}?_task=mail&_action=compose`);
+      await page.locator('#compose-subject').waitFor();
+      // The recipient widget writes to this field; the browser fills it as the widget would.
+      await page.evaluate(`document.getElementById('_to').value = ${JSON.stringify(PROVISIONED.bob)}`);
+      await page.fill('#compose-subject', 'Sent from the webmail');
+      await page.fill('#composebody', 'Typed in a browser.');
+      const sent = page.waitForResponse((r) => r.url().includes('_task=mail') && r.request().method() === 'POST' && r.status() === 200);
+      await page.evaluate("rcmail.command('send')");
+      await sent;
+      await page.waitForURL(/_task=mail(?!.*_action=compose)/);
+
+      const inbox = await fetchInbox(imap(PROVISIONED.bob, TEST_PASSWORD), 1);
+      const message = inbox.find((m) => /^Subject: Sent from the webmail$/m.test(m.toString()));
+      assert.ok(message, subjects(inbox).join('\n'));
+      assert.match(message.toString(), /Typed in a browser\./);
+      const zone = await ws.mailrig(['dns', '--format', 'bind', '--zone', PROVISIONED.domain]);
+      assert.equal(zone.code, 0, show(zone));
+      knot = await startKnot({ zones: [{ origin: PROVISIONED.domain, text: zone.out }] });
+      const results = await dkimResults(message, knot.address);
+      assert.ok(results.length >= 1 && results.every((r) => r.endsWith(`${PROVISIONED.domain} pass`)), results.join('; '));
+    });
+
+    it('a post without the request token is refused', async () => {
+      const r = await page.request.post(`${base}?_task=settings&_action=save-prefs`, {
+        form: { _section: 'general', _language: 'de_DE' },
+        maxRedirects: 0,
+      });
+      const text = await r.text();
+      assert.ok(r.status() === 403 || /Invalid request/i.test(text), `${r.status()}: ${text.slice(0, 300)}`);
+      const prefs = await host.exec(`sqlite3 /var/lib/dbconfig-common/sqlite3/roundcube/roundcube "select preferences from users where username = '${PROVISIONED.alice}'"`);
+      assert.ok(!prefs.stdout.includes('de_DE'), prefs.stdout);
+    });
+
+    it('a vacation reply set in the webmail (ManageSieve) answers a sender; then logs out', async () => {
+      await page.goto(`${base}?_task=settings&_action=plugin.managesieve-vacation`);
+      await page.locator('#vacation_reason').waitFor();
+      await page.selectOption('#vacation_status', 'on');
+      await page.fill('#vacation_subject', 'Out of the office');
+      await page.fill('#vacation_reason', 'Back next week, says the webmail.');
+      const saved = page.waitForResponse((r) => r.url().includes('managesieve') && r.request().method() === 'POST');
+      await page.evaluate("rcmail.command('plugin.managesieve-save')");
+      assert.equal((await saved).status(), 200);
+      await until('the vacation script is active in ManageSieve', async () => {
+        const r = await host.exec(`grep -l 'Out of the office' /var/vmail/example.com/alice/sieve/*.sieve 2>/dev/null; readlink /var/vmail/example.com/alice/.dovecot.sieve || true`);
+        return /\.sieve\n.*roundcube/s.test(r.stdout) ? r.stdout : undefined;
+      }, 20);
+
+      await submit(
+        { host: host.address, port: 587, user: PROVISIONED.bob, password: TEST_PASSWORD, ca, servername: NAME },
+        { from: PROVISIONED.bob, to: PROVISIONED.alice, subject: 'Are you there?', text: 'Question.' },
+      );
+      const replies = await until('the vacation reply in bob\'s mailbox', async () => {
+        const inbox = await fetchInbox(imap(PROVISIONED.bob, TEST_PASSWORD), 1, 1);
+        const found = inbox.filter((m) => /^Subject: Out of the office$/m.test(m.toString()));
+        return found.length ? found : undefined;
+      }, 120);
+      assert.match(replies[0]?.toString() ?? '', /Back next week, says the webmail\./);
+      assert.match(replies[0]?.toString() ?? '', /^Auto-Submitted: auto-replied/m);
+
+      await page.goto(`${base}?_task=mail`);
+      await page.evaluate("rcmail.command('logout')");
+      await page.locator('#rcmloginuser').waitFor();
+      const after = await page.request.get(`${base}?_task=mail&_action=list&_remote=1`, { headers: { 'X-Roundcube-Request': 'x' } });
+      assert.notEqual(after.status(), 200, 'the session is gone after logout');
+      await context.close();
+    });
+
+    it('a wrong password shows the login error; five get the browser banned by fail2ban (then unbanned)', async () => {
+      context = await browser.newContext();
+      page = await context.newPage();
+      for (let i = 0; i < 5; i++) {
+        await page.goto(base);
+        await page.fill('#rcmloginuser', i === 0 ? PROVISIONED.alice : `nobody${i}@example.com`);
+        await page.fill('#rcmloginpwd', 'wrong-password');
+        await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('#rcmloginsubmit')]);
+        await page.locator('#messagestack', { hasText: /Login failed/i }).waitFor();
+      }
+      await context.close();
+      const banned = await until('fail2ban bans the browser\'s address', async () => {
+        const r = await host.exec("fail2ban-client status roundcube | sed -n 's/.*Banned IP list:\\s*//p'");
+        return r.stdout.trim() || undefined;
+      });
+      const refused = await fetchRaw({ tls: true, address: host.address, ca, path: '/mail/' }).then(
+        () => 'answered',
+        (err: NodeJS.ErrnoException) => err.code ?? 'error',
+      );
+      assert.notEqual(refused, 'answered', 'a banned address gets no answer on 443');
+      for (const ip of banned.split(/\s+/)) assert.equal((await host.exec(`fail2ban-client set roundcube unbanip ${ip}`)).code, 0);
+      assert.equal((await fetchRaw({ tls: true, address: host.address, ca, path: '/mail/' })).status, 200, 'unbanned');
+    });
+
+    it('switched off: mailrig\'s files go, nginx no longer serves /mail/, PHP is left idle, the next apply is a no-op', async () => {
+      writeFileSync(yamlPath(), readFileSync(yamlPath(), 'utf8').replace(/\n*webmail: roundcube\n/, '\n'));
+      const apply = await ws.mailrig(['apply', '--yes']);
+      assert.equal(apply.code, 0, show(apply));
+      const files = ['/etc/roundcube/config.inc.php', '/etc/nginx/snippets/mailrig-webmail.conf', '/etc/fail2ban/jail.d/mailrig-roundcube.conf', `/etc/php/${debian === 'debian-12' ? '8.2' : '8.4'}/fpm/pool.d/zz-mailrig-roundcube.conf`];
+      const left = await host.exec(`for f in ${files.join(' ')}; do [ -e "$f" ] && echo "$f"; done; true`);
+      assert.equal(left.stdout.trim(), '', 'no rendered webmail file is left');
+      const db = await host.exec('test -s /var/lib/dbconfig-common/sqlite3/roundcube/roundcube && echo kept');
+      assert.equal(db.stdout.trim(), 'kept', 'the database stays (no --purge)');
+      const r = await fetchRaw({ tls: true, address: host.address, ca, path: '/mail/' });
+      assert.equal(r.status, 404);
+      const again = await ws.mailrig(['apply', '--yes']);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.out, /no changes|nothing to do|up to date/i, again.out);
+      assert.ok(existsSync(yamlPath()));
+    });
+  });
+}
