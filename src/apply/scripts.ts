@@ -44,7 +44,7 @@ if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /
 # The logs fail2ban's jails read: fail2ban refuses a jail whose log file does not exist yet.
 for f in /var/log/postfix.log /var/log/dovecot.log; do [ -e "$f" ] || install -m 0600 /dev/null "$f"; done
 # Roundcube's (webmail: roundcube), which its jail reads: made as the package makes its log directory.
-if [ -d /var/log/roundcube ] && [ ! -e /var/log/roundcube/errors.log ]; then install -o www-data -g adm -m 0640 /dev/null /var/log/roundcube/errors.log; fi
+if [ -d /var/log/roundcube ] && [ ! -e /var/log/roundcube/userlogins.log ]; then install -o www-data -g adm -m 0640 /dev/null /var/log/roundcube/userlogins.log; fi
 `;
 }
 

@@ -378,7 +378,7 @@ export const configSchema = z
       .describe('TLS level for mail to a destination domain (a leading dot: its subdomains), overriding DANE-or-opportunistic TLS')
       .meta({ examples: [{ 'partner.example': 'encrypt' }] }),
     webmail: z
-      .enum(WEBMAILS, { message: `must be ${WEBMAILS.join(' or ')} (or left out for no webmail)` })
+      .enum(WEBMAILS)
       .optional()
       .describe("Webmail on the mail host's name under /mail/ (Roundcube from Debian, behind nginx); unset: none, and nothing of it on the host"),
     // Backups: absent means none; `mailrig backup init` writes it.

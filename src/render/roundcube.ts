@@ -34,12 +34,13 @@ export const ROUNDCUBE_MANAGESIEVE_CONFIG = '/etc/roundcube/plugins/managesieve/
 export const ROUNDCUBE_WEB_ROOT = '/var/lib/roundcube/public_html';
 /** Roundcube's own log directory (Debian links /var/lib/roundcube/logs to it). */
 export const ROUNDCUBE_LOG_DIR = '/var/log/roundcube';
-/** Failed logins land here (log_driver file): the fail2ban jail reads it. */
-export const ROUNDCUBE_ERRORS_LOG = `${ROUNDCUBE_LOG_DIR}/errors.log`;
+/** Logins, failed ones with the client's address (log_logins): the fail2ban jail reads it. */
+export const ROUNDCUBE_LOGINS_LOG = `${ROUNDCUBE_LOG_DIR}/userlogins.log`;
 export const ROUNDCUBE_SOCKET = '/run/php/mailrig-roundcube.sock';
 /** The nginx part the mail host's server block includes when webmail is on. */
 export const WEBMAIL_NGINX_SNIPPET = '/etc/nginx/snippets/mailrig-webmail.conf';
 export const ROUNDCUBE_JAIL = '/etc/fail2ban/jail.d/mailrig-roundcube.conf';
+export const ROUNDCUBE_FILTER = '/etc/fail2ban/filter.d/mailrig-roundcube.conf';
 /** Where the webmail answers on the mail host's name. */
 export const WEBMAIL_PATH = '/mail/';
 
@@ -81,7 +82,7 @@ export function renderRoundcube(ctx: RenderContext): FileSpec[] {
     upload,
     socket: ROUNDCUBE_SOCKET,
     webRoot: ROUNDCUBE_WEB_ROOT,
-    errorsLog: ROUNDCUBE_ERRORS_LOG,
+    loginsLog: ROUNDCUBE_LOGINS_LOG,
     maxRetry: config.security.maxAuthFailures,
     banMinutes: config.security.banMinutes,
     findMinutes: 10,
@@ -93,6 +94,7 @@ export function renderRoundcube(ctx: RenderContext): FileSpec[] {
     { ...www, path: ROUNDCUBE_MANAGESIEVE_CONFIG, content: renderTemplate('roundcube/managesieve.inc.php.hbs', data), mode: '0640', service: 'roundcube', onChange: 'none' },
     { ...www, group: 'root', path: phpPoolFile(ctx.release), content: renderTemplate('roundcube/pool.conf.hbs', data), mode: '0644', service: 'roundcube', onChange: 'reload' },
     { ...www, group: 'root', path: WEBMAIL_NGINX_SNIPPET, content: renderTemplate('roundcube/nginx.conf.hbs', data), mode: '0644', service: 'nginx', onChange: 'reload' },
+    { ...www, group: 'root', path: ROUNDCUBE_FILTER, content: renderTemplate('roundcube/filter.conf.hbs', data), mode: '0644', service: 'fail2ban', onChange: 'reload' },
     { ...www, group: 'root', path: ROUNDCUBE_JAIL, content: renderTemplate('roundcube/jail.conf.hbs', data), mode: '0644', service: 'fail2ban', onChange: 'reload' },
   ];
 }
