@@ -1,5 +1,5 @@
 // Roundcube's des_key: it encrypts the IMAP password Roundcube keeps in the session store between
-// requests. Made once, never printed, and kept: a new key only logs everyone out, but keeping it in
+// requests. Made once, when mailrig.yaml first asks for the webmail, never printed, and kept: a new key only logs everyone out, but keeping it in
 // the key store means a rebuilt host gets the same one and `mailrig plan` can show it masked.
 //
 //   .mailrig/secrets/roundcube-des-key   24 characters (base64 of 18 random bytes), 0600
@@ -20,8 +20,8 @@ export function ensureRoundcubeDesKey(dir: string): boolean {
   return true;
 }
 
-/** The stored key, made on first use so that every key store has one. */
-export function loadRoundcubeDesKey(dir: string): string {
-  ensureRoundcubeDesKey(dir);
-  return readFileSync(join(dir, ROUNDCUBE_DES_KEY_FILE), 'utf8').trim();
+/** The stored key; undefined until the webmail is first configured (the project loader makes it then). */
+export function loadRoundcubeDesKey(dir: string): string | undefined {
+  const path = join(dir, ROUNDCUBE_DES_KEY_FILE);
+  return existsSync(path) ? readFileSync(path, 'utf8').trim() : undefined;
 }

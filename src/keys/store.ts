@@ -98,8 +98,8 @@ export interface KeyMaterial {
   rspamdControllerHash: string;
   /** postsrsd's secret (keys/srs.ts): the host gets it in a root-only file. */
   srsSecret: string;
-  /** Roundcube's des_key (keys/roundcube.ts): the host gets it in a file only www-data can read. */
-  roundcubeDesKey: string;
+  /** Roundcube's des_key (keys/roundcube.ts), once webmail was configured: the host gets it in a file only www-data can read. */
+  roundcubeDesKey?: string | undefined;
   /** Relay passwords by host name (keys/relay.ts), set by `mailrig relay password`. */
   relayPasswords: Record<string, string>;
   /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */

@@ -65,6 +65,9 @@ function sizeMiB(bytes: number): string {
 export function renderRoundcube(ctx: RenderContext): FileSpec[] {
   const { config } = ctx;
   if (config.webmail !== 'roundcube') return [];
+  const desKey = ctx.keys.roundcubeDesKey;
+  // The project loader makes it whenever webmail is on: its absence is a bug in mailrig.
+  if (desKey === undefined) throw new Error('render: webmail is on but the key store has no Roundcube des_key');
   const dialect = DIALECTS[ctx.release];
   const hostname = config.server.hostname;
   const selfSigned = config.tls.acme === 'self-signed';
@@ -77,7 +80,7 @@ export function renderRoundcube(ctx: RenderContext): FileSpec[] {
     hostnamePlain: hostname,
     // A self-signed certificate is its own trust anchor; a CA-issued one chains to the system's CAs.
     cafile: selfSigned ? phpString(TLS_CERT) : undefined,
-    desKey: phpString(ctx.keys.roundcubeDesKey),
+    desKey: phpString(desKey),
     messageSize: config.mail.messageSizeLimit,
     upload,
     socket: ROUNDCUBE_SOCKET,

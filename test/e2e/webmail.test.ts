@@ -102,10 +102,12 @@ for (const release of releasesUnderTest()) {
     });
 
     it('apply installs Roundcube without Apache or a question, pushes the des_key masked and root:www-data 0640; the next apply is a no-op', async () => {
-      const desKey = readFileSync(join(ws.dir, '.mailrig/secrets/roundcube-des-key'), 'utf8').trim();
-      assert.equal(desKey.length, 24);
+      const keyFile = join(ws.dir, '.mailrig/secrets/roundcube-des-key');
+      assert.ok(!existsSync(keyFile), 'no des_key before the webmail is asked for');
       const plan = await ws.mailrig(['plan']);
       assert.equal(plan.code, 0, show(plan));
+      const desKey = readFileSync(keyFile, 'utf8').trim();
+      assert.equal(desKey.length, 24);
       assert.match(plan.out, /roundcube-core/);
       assert.match(plan.out, /\/etc\/roundcube\/config\.inc\.php/);
       assert.ok(!plan.out.includes(desKey) && !plan.err.includes(desKey), 'the plan never shows the des_key');
@@ -184,7 +186,6 @@ for (const release of releasesUnderTest()) {
       const sent = page.waitForResponse((r) => r.url().includes('_task=mail') && r.request().method() === 'POST' && r.status() === 200);
       await page.evaluate("rcmail.command('send')");
       await sent;
-      await page.waitForURL(/_task=mail(?!.*_action=compose)/);
 
       const inbox = await fetchInbox(imap(PROVISIONED.bob, TEST_PASSWORD), 1);
       const message = inbox.find((m) => /^Subject: Sent from the webmail$/m.test(m.toString()));
@@ -209,7 +210,7 @@ for (const release of releasesUnderTest()) {
     });
 
     it('a vacation reply set in the webmail (ManageSieve) answers a sender; then logs out', async () => {
-      await page.goto(`${base}?_task=settings&_action=plugin.managesieve-vacation`);
+      await page.goto(`${base}?_task=settings&_action=plugin.managesieve-vacation&_framed=1`);
       await page.locator('#vacation_reason').waitFor();
       await page.selectOption('#vacation_status', 'on');
       await page.fill('#vacation_subject', 'Out of the office');
@@ -237,8 +238,8 @@ for (const release of releasesUnderTest()) {
       await page.goto(`${base}?_task=mail`);
       await page.evaluate("rcmail.command('logout')");
       await page.locator('#rcmloginuser').waitFor();
-      const after = await page.request.get(`${base}?_task=mail&_action=list&_remote=1`, { headers: { 'X-Roundcube-Request': 'x' } });
-      assert.notEqual(after.status(), 200, 'the session is gone after logout');
+      const after = await page.request.get(`${base}?_task=mail`);
+      assert.match(await after.text(), /name="_pass"/, 'the session is gone after logout: the login form again');
       await context.close();
     });
 
@@ -249,8 +250,10 @@ for (const release of releasesUnderTest()) {
         await page.goto(base);
         await page.fill('#rcmloginuser', i === 0 ? PROVISIONED.alice : `nobody${i}@example.com`);
         await page.fill('#rcmloginpwd', 'wrong-password');
-        await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('#rcmloginsubmit')]);
-        await page.locator('#messagestack', { hasText: /Login failed/i }).waitFor();
+        const [answer] = await Promise.all([page.waitForResponse((r) => r.request().method() === 'POST'), page.click('#rcmloginsubmit')]);
+        assert.equal(answer.status(), 401, `attempt ${i + 1}`);
+        // The fifth may already be banned while its page loads its scripts: the message is read on the others.
+        if (i < 4) await page.locator('#messagestack', { hasText: /Login failed/i }).waitFor();
       }
       await context.close();
       const banned = await until('fail2ban bans the browser\'s address', async () => {
@@ -280,7 +283,6 @@ for (const release of releasesUnderTest()) {
       const again = await ws.mailrig(['apply', '--yes']);
       assert.equal(again.code, 0, show(again));
       assert.match(again.out, /no changes|nothing to do|up to date/i, again.out);
-      assert.ok(existsSync(yamlPath()));
     });
   });
 }

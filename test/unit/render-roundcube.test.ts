@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
-import { ROUNDCUBE_DES_KEY_FILE } from '../../src/keys/roundcube.js';
+import { ensureRoundcubeDesKey, ROUNDCUBE_DES_KEY_FILE } from '../../src/keys/roundcube.js';
 import { ensureKeys, loadKeys } from '../../src/keys/store.js';
 import { desiredState } from '../../src/plan/desired.js';
 import { formatPlan } from '../../src/plan/format.js';
@@ -85,7 +85,7 @@ describe('webmail: roundcube', () => {
     assert.match(cfg.content, /'peer_name' => 'mail\.example\.com',/);
     assert.match(cfg.content, /'cafile' => '\/etc\/mailrig\/tls\/fullchain\.pem',/, 'self-signed: the host\'s own certificate is the anchor');
     assert.match(cfg.content, /^\$config\['plugins'\] = \['managesieve'\];$/m, 'no password plugin');
-    assert.ok(cfg.content.includes(`$config['des_key'] = '${keys.roundcubeDesKey}';`));
+    assert.ok(cfg.content.includes(`$config['des_key'] = '${keys.roundcubeDesKey ?? 'missing'}';`));
     assert.match(cfg.content, /^\$config\['session_samesite'\] = 'Strict';$/m);
     // A CA-issued certificate chains to the system's CAs: no cafile then.
     const acme = file(files('debian-12', { webmail: 'roundcube' }), ROUNDCUBE_CONFIG);
@@ -130,7 +130,10 @@ describe('webmail: roundcube', () => {
     const dir = join(mkdtempSync(join(tmpdir(), 'mailrig-rc-')), '.mailrig');
     try {
       await ensureKeys(dir, { hostname: 'mail.example.com', domains: ['example.com'] });
-      const first = loadKeys(dir, ['example.com']).roundcubeDesKey;
+      assert.equal(loadKeys(dir, ['example.com']).roundcubeDesKey, undefined, 'not made while no webmail is asked for');
+      assert.equal(ensureRoundcubeDesKey(dir), true);
+      assert.equal(ensureRoundcubeDesKey(dir), false, 'made once');
+      const first = loadKeys(dir, ['example.com']).roundcubeDesKey ?? '';
       assert.equal(first.length, 24);
       assert.equal(statSync(join(dir, ROUNDCUBE_DES_KEY_FILE)).mode & 0o777, 0o600);
       assert.equal(loadKeys(dir, ['example.com']).roundcubeDesKey, first, 'kept');
@@ -154,6 +157,6 @@ describe('webmail: roundcube', () => {
     assert.ok(plan.actions.some((a) => a.daemon === 'roundcube' && a.action === 'start'));
     const text = formatPlan(plan, { before: new Map() });
     assert.match(text, /\/etc\/roundcube\/config\.inc\.php/);
-    assert.ok(!text.includes(keys.roundcubeDesKey));
+    assert.ok(keys.roundcubeDesKey && !text.includes(keys.roundcubeDesKey));
   });
 });
