@@ -84,6 +84,15 @@ for (const release of releasesUnderTest()) {
     const base = `https://${NAME}/mail/`;
     const imap = (user: string, password: string) => ({ host: host.address, user, password, ca, servername: NAME });
     const yamlPath = () => join(ws.dir, 'mailrig.yaml');
+    /** Runs a browser step; when it fails, the error carries the end of Roundcube's and nginx's logs. */
+    const step = async <T>(what: string, run: () => Promise<T>): Promise<T> => {
+      try {
+        return await run();
+      } catch (err) {
+        const logs = await host.exec('tail -n 20 /var/log/roundcube/errors.log /var/log/nginx/error.log 2>&1 || true');
+        throw new Error(`${what}: ${(err as Error).message}\n${logs.stdout}`);
+      }
+    };
 
     before(async () => {
       await cleanupStaleTestHosts();
@@ -166,26 +175,29 @@ for (const release of releasesUnderTest()) {
       );
       context = await browser.newContext();
       page = await context.newPage();
-      await page.goto(base);
-      await page.fill('#rcmloginuser', PROVISIONED.alice);
-      await page.fill('#rcmloginpwd', PROVISIONED.alicePassword);
-      await Promise.all([page.waitForURL(/_task=mail/), page.click('#rcmloginsubmit')]);
+      await step('login', async () => {
+        await page.goto(base);
+        await page.fill('#rcmloginuser', PROVISIONED.alice);
+        await page.fill('#rcmloginpwd', PROVISIONED.alicePassword);
+        await Promise.all([page.waitForURL(/_task=mail/), page.click('#rcmloginsubmit')]);
+      });
+      await step('opening the message', async () => {
+        const row = page.locator('#messagelist tr', { hasText: 'Hello over SMTP' });
+        await row.first().waitFor();
+        await row.first().dblclick();
+        await page.waitForURL(/_action=show/);
+        await page.locator('#messagebody', { hasText: 'This came in through Postfix.' }).waitFor();
+      });
 
-      const row = page.locator('#messagelist tr', { hasText: 'Hello over SMTP' });
-      await row.first().waitFor();
-      await row.first().dblclick();
-      await page.waitForURL(/_action=show/);
-      await page.locator('#messagebody', { hasText: 'This came in through Postfix.' }).waitFor();
-
-      await page.goto(`${base}?_task=mail&_action=compose`);
-      await page.locator('#compose-subject').waitFor();
+      await step('compose', () => page.goto(`${base}?_task=mail&_action=compose`));
+      await step('compose form', () => page.locator('#compose-subject').waitFor());
       // The recipient widget writes to this field; the browser fills it as the widget would.
       await page.evaluate(`document.getElementById('_to').value = ${JSON.stringify(PROVISIONED.bob)}`);
       await page.fill('#compose-subject', 'Sent from the webmail');
       await page.fill('#composebody', 'Typed in a browser.');
       const sent = page.waitForResponse((r) => r.url().includes('_task=mail') && r.request().method() === 'POST' && r.status() === 200);
       await page.evaluate("rcmail.command('send')");
-      await sent;
+      await step('sending', () => sent);
 
       const inbox = await fetchInbox(imap(PROVISIONED.bob, TEST_PASSWORD), 1);
       const message = inbox.find((m) => /^Subject: Sent from the webmail$/m.test(m.toString()));
@@ -211,13 +223,13 @@ for (const release of releasesUnderTest()) {
 
     it('a vacation reply set in the webmail (ManageSieve) answers a sender; then logs out', async () => {
       await page.goto(`${base}?_task=settings&_action=plugin.managesieve-vacation&_framed=1`);
-      await page.locator('#vacation_reason').waitFor();
+      await step('vacation form', () => page.locator('#vacation_reason').waitFor());
       await page.selectOption('#vacation_status', 'on');
       await page.fill('#vacation_subject', 'Out of the office');
       await page.fill('#vacation_reason', 'Back next week, says the webmail.');
       const saved = page.waitForResponse((r) => r.url().includes('managesieve') && r.request().method() === 'POST');
       await page.evaluate("rcmail.command('plugin.managesieve-save')");
-      assert.equal((await saved).status(), 200);
+      assert.equal((await step('saving the vacation', () => saved)).status(), 200);
       await until('the vacation script is active in ManageSieve', async () => {
         const r = await host.exec(`grep -l 'Out of the office' /var/vmail/example.com/alice/sieve/*.sieve 2>/dev/null; readlink /var/vmail/example.com/alice/.dovecot.sieve || true`);
         return /\.sieve\n.*roundcube/s.test(r.stdout) ? r.stdout : undefined;
