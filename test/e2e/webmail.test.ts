@@ -81,6 +81,8 @@ for (const release of releasesUnderTest()) {
     let context: BrowserContext;
     let page: Page;
     let knot: KnotServer | undefined;
+    /** What the browser reported as blocked by the Content-Security-Policy, on every screen the test opens. */
+    const cspViolations: string[] = [];
     const base = `https://${NAME}/mail/`;
     const imap = (user: string, password: string) => ({ host: host.address, user, password, ca, servername: NAME });
     const yamlPath = () => join(ws.dir, 'mailrig.yaml');
@@ -175,6 +177,9 @@ for (const release of releasesUnderTest()) {
       );
       context = await browser.newContext();
       page = await context.newPage();
+      page.on('console', (m) => {
+        if (m.type() === 'error' && /Content Security Policy/i.test(m.text())) cspViolations.push(`${page.url()}: ${m.text()}`);
+      });
       await step('login', async () => {
         await page.goto(base);
         await page.fill('#rcmloginuser', PROVISIONED.alice);
@@ -250,6 +255,7 @@ for (const release of releasesUnderTest()) {
       await page.goto(`${base}?_task=mail`);
       await page.evaluate("rcmail.command('logout')");
       await page.locator('#rcmloginuser').waitFor();
+      assert.deepEqual(cspViolations, [], 'the CSP blocked nothing Roundcube needs on the screens used');
       const after = await page.request.get(`${base}?_task=mail`);
       assert.match(await after.text(), /name="_pass"/, 'the session is gone after logout: the login form again');
       await context.close();
