@@ -145,7 +145,7 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   const actions: string[] = [];
   for (const a of plan.actions) {
     const action = facts.services[a.daemon] === undefined ? 'start' : a.action;
-    const before = action === 'reload' ? undefined : beforeStart(facts.init, a.daemon);
+    const before = action === 'reload' || action === 'stop' ? undefined : beforeStart(facts.init, a.daemon);
     if (before) {
       step(before.message);
       await host.exec(before.script, { detachStreams: true });

@@ -6,7 +6,7 @@ import type { FileChange, FileRemoval, Plan } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
 import { VMAIL } from '../render/vmail.js';
 import type { Release } from '../config/model.js';
-import { daemonSpec, unitName, type Daemon } from '../services/index.js';
+import { daemonSpec, optionalDaemon, unitName, type Daemon } from '../services/index.js';
 
 /** Where apply keeps its working state on the host. */
 export const STATE_DIR = '/var/lib/mailrig';
@@ -165,13 +165,29 @@ export function rollbackScript(backup: string, plan: Plan): string {
 }
 
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
-export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart', release?: Release): string {
+export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart' | 'stop', release?: Release): string {
   const spec = daemonSpec(daemon);
   const unit = unitName(spec, release);
-  const cmd = init === 'systemd' ? `systemctl ${action} ${unit}` : `service ${unit} ${action}`;
+  const cmd = init === 'systemd' ? systemctl(action, unit, optionalDaemon(daemon)) : sysvService(action, unit, optionalDaemon(daemon));
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
   if (action !== 'reload' || !spec.reload) return run;
   return [spec.reload.before, run, spec.reload.after].join('\n');
+}
+
+/**
+ * An optional daemon (one the config may switch off) is stopped and disabled when switched off, so
+ * it is enabled again when it starts; the others are started as they are.
+ */
+function systemctl(action: 'start' | 'reload' | 'restart' | 'stop', unit: string, optional: boolean): string {
+  if (optional && action === 'start') return `systemctl enable --now ${unit}`;
+  if (action === 'stop') return `systemctl disable --now ${unit}`;
+  return `systemctl ${action} ${unit}`;
+}
+
+function sysvService(action: 'start' | 'reload' | 'restart' | 'stop', unit: string, optional: boolean): string {
+  if (optional && action === 'start') return `update-rc.d ${unit} enable && service ${unit} start`;
+  if (action === 'stop') return `service ${unit} stop && update-rc.d ${unit} disable`;
+  return `service ${unit} ${action}`;
 }
 
 /** What runs before apply starts or restarts a daemon, when its descriptor asks for something on this init. */

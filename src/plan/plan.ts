@@ -45,8 +45,11 @@ export interface FileChange {
 
 export interface ServiceAction {
   daemon: Daemon;
-  /** start: not running; restart: a file that needs it changed; reload: otherwise. */
-  action: 'start' | 'restart' | 'reload';
+  /**
+   * start: not running; restart: a file that needs it changed; reload: otherwise; stop: an optional
+   * daemon the config switched off, whose files this plan removes (stopped and kept from starting at boot).
+   */
+  action: 'start' | 'restart' | 'reload' | 'stop';
   /** The changed files that cause it (empty for a start of a daemon that is down). */
   because: string[];
 }
@@ -160,6 +163,11 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
   for (const r of removals) for (const { daemon, action } of removalEffects(r)) affect(daemon, action, r.path);
   for (const change of changes) {
     for (const { daemon, action } of effects(change, before.get(change.file.path))) affect(daemon, action, change.file.path);
+  }
+  for (const daemon of DAEMONS) {
+    if (desired.daemons.includes(daemon) || facts.services[daemon] === undefined) continue;
+    const removed = removals.filter((r) => r.service === daemon).map((r) => r.path);
+    if (removed.length) byDaemon.set(daemon, { daemon, action: 'stop', because: removed });
   }
   for (const daemon of desired.daemons) {
     if (facts.services[daemon] === undefined) {

@@ -21,6 +21,11 @@ export function daemonsFor(config: Config): Daemon[] {
   return daemons.filter((s) => s.enabled?.(config) ?? true).map((s) => s.name);
 }
 
+/** Whether the config may switch the daemon off (its descriptor has `enabled`). */
+export function optionalDaemon(name: Daemon): boolean {
+  return daemons.some((s) => s.name === name && s.enabled !== undefined);
+}
+
 /** A daemon's unit name on a release. */
 export function unitName(spec: DaemonSpec, release: Release | undefined): string {
   if (typeof spec.unit === 'string') return spec.unit;

@@ -348,10 +348,15 @@ for (const release of releasesUnderTest()) {
       assert.equal((await fetchRaw({ tls: true, address: host.address, ca, path: '/mail/' })).status, 200, 'unbanned');
     });
 
-    it('switched off: mailrig\'s files go, nginx no longer serves /mail/, PHP is left idle, the next apply is a no-op', async () => {
+    it('switched off: mailrig\'s files go, PHP-FPM stops and stays off at boot, nginx no longer serves /mail/, the next apply is a no-op', async () => {
       writeFileSync(yamlPath(), readFileSync(yamlPath(), 'utf8').replace(/\n*webmail: roundcube\n/, '\n'));
+      const plan = await ws.mailrig(['plan']);
+      assert.match(plan.out, /^ {2}stop {4}roundcube/m, plan.out);
       const apply = await ws.mailrig(['apply', '--yes']);
       assert.equal(apply.code, 0, show(apply));
+      const php = `php${debian === 'debian-12' ? '8.2' : '8.4'}-fpm`;
+      const fpm = await host.exec(`pgrep -x 'php-fpm[0-9.]+' || true; systemctl is-enabled ${php} || true`);
+      assert.equal(fpm.stdout.trim(), 'disabled', 'no PHP-FPM process, and none at the next boot');
       const files = ['/etc/roundcube/config.inc.php', '/etc/nginx/snippets/mailrig-webmail.conf', '/etc/fail2ban/jail.d/mailrig-roundcube.conf', `/etc/php/${debian === 'debian-12' ? '8.2' : '8.4'}/fpm/pool.d/zz-mailrig-roundcube.conf`];
       const left = await host.exec(`for f in ${files.join(' ')}; do [ -e "$f" ] && echo "$f"; done; true`);
       assert.equal(left.stdout.trim(), '', 'no rendered webmail file is left');

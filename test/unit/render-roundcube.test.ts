@@ -13,6 +13,8 @@ import { ensureKeys, loadKeys } from '../../src/keys/store.js';
 import { desiredState } from '../../src/plan/desired.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { makePlan } from '../../src/plan/plan.js';
+import { sha256 } from '../../src/plan/plan.js';
+import { serviceCommand } from '../../src/apply/scripts.js';
 import { phpPoolFile, phpString, ROUNDCUBE_CONFIG, ROUNDCUBE_JAIL, WEBMAIL_NGINX_SNIPPET } from '../../src/render/roundcube.js';
 import { daemonSpec, daemonsFor, packagesFor, render, unitName } from '../../src/services/index.js';
 import type { FileSpec } from '../../src/render/types.js';
@@ -158,5 +160,39 @@ describe('webmail: roundcube', () => {
     const text = formatPlan(plan, { before: new Map() });
     assert.match(text, /\/etc\/roundcube\/config\.inc\.php/);
     assert.ok(keys.roundcubeDesKey && !text.includes(keys.roundcubeDesKey));
+  });
+
+  it('switched off: the plan removes its files and stops PHP-FPM for good; started again, it is enabled again', () => {
+    const on = { config: config('debian-13', { webmail: 'roundcube' }), keys, release: 'debian-13' as const };
+    const off = { config: config('debian-13'), keys, release: 'debian-13' as const };
+    const desiredOn = desiredState(on, 'systemd');
+    const manifest = desiredOn.files.map((f) => [f.path, f.service, f.onChange].join('\t'));
+    const hostOn: Facts = {
+      os: { id: 'debian', versionId: '13', codename: 'trixie', prettyName: 'Debian GNU/Linux 13 (trixie)' },
+      release: 'debian-13',
+      init: 'systemd',
+      packages: Object.fromEntries(desiredOn.packages.map((p) => [p, '1'])),
+      files: Object.fromEntries(desiredOn.files.map((f) => [f.path, { sha256: sha256(f.content), mode: f.mode, owner: f.owner, group: f.group }])),
+      services: Object.fromEntries(desiredOn.daemons.map((d, i) => [d, 100 + i])),
+      users: ['vmail'],
+      timers: [],
+      managed: manifest,
+    };
+    const plan = makePlan(desiredState(off, 'systemd'), hostOn);
+    assert.deepEqual(plan.installs, []);
+    assert.ok(plan.removals.some((r) => r.path === ROUNDCUBE_CONFIG));
+    const stop = plan.actions.find((a) => a.daemon === 'roundcube');
+    assert.equal(stop?.action, 'stop');
+    assert.ok(stop.because.includes(phpPoolFile('debian-13')));
+    assert.match(formatPlan(plan, { before: new Map() }), /^ {2}stop {4}roundcube/m);
+    // Once it is stopped and its files are gone, nothing is left to do for it.
+    const { roundcube: _stopped, ...running } = hostOn.services;
+    const after = makePlan(desiredState(off, 'systemd'), { ...hostOn, services: running, managed: [] });
+    assert.equal(after.actions.find((a) => a.daemon === 'roundcube'), undefined);
+    // Only an optional daemon is disabled on stop and enabled on start.
+    assert.match(serviceCommand('systemd', 'roundcube', 'stop', 'debian-13'), /^systemctl disable --now php8\.4-fpm /);
+    assert.match(serviceCommand('systemd', 'roundcube', 'start', 'debian-12'), /^systemctl enable --now php8\.2-fpm /);
+    assert.match(serviceCommand('sysv', 'roundcube', 'start', 'debian-12'), /^update-rc\.d php8\.2-fpm enable && service php8\.2-fpm start /);
+    assert.match(serviceCommand('systemd', 'nginx', 'start'), /^systemctl start nginx /);
   });
 });
