@@ -145,13 +145,13 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   const actions: string[] = [];
   for (const a of plan.actions) {
     const action = facts.services[a.daemon] === undefined ? 'start' : a.action;
-    const before = action === 'reload' ? undefined : beforeStart(facts.init, a.daemon);
+    const before = action === 'reload' || action === 'stop' ? undefined : beforeStart(facts.init, a.daemon);
     if (before) {
       step(before.message);
       await host.exec(before.script, { detachStreams: true });
     }
     step(`${action} ${a.daemon}`);
-    const r = await host.exec(serviceCommand(facts.init, a.daemon, action), { detachStreams: true });
+    const r = await host.exec(serviceCommand(facts.init, a.daemon, action, facts.release), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
     actions.push(`${action} ${a.daemon}`);
   }
@@ -173,7 +173,6 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
 
 function describe(task: Task): string {
   if (task.kind === 'schedule') return task.init === 'sysv' ? 'making cron run' : `${task.action === 'enable' ? 'enabling' : 'disabling'} ${task.unit}.timer`;
-  if (task.kind === 'stop') return `stopping ${task.daemon}`;
   if (task.kind === 'backup-repository') return `opening the backup repository ${task.repository}`;
   return 'requesting a certificate';
 }
@@ -185,7 +184,7 @@ async function rollBack(input: ApplyInput, backup: string, reason: string): Prom
   const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
   if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await host.exec('systemctl daemon-reload');
   for (const daemon of touchedDaemons(plan)) {
-    if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart'));
+    if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart', facts.release));
   }
   throw new RuntimeError(
     `${host.target}: ${reason}; ${r.code === 0 ? 'rolled back to the previous configuration' : 'ROLLBACK FAILED'}`,

@@ -5,7 +5,8 @@ import { quote, quoteAll } from '../host/shell.js';
 import type { FileChange, FileRemoval, Plan } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
 import { VMAIL } from '../render/vmail.js';
-import { daemonSpec, type Daemon } from '../services/index.js';
+import type { Release } from '../config/model.js';
+import { daemonSpec, optionalDaemon, unitName, type Daemon } from '../services/index.js';
 
 /** Where apply keeps its working state on the host. */
 export const STATE_DIR = '/var/lib/mailrig';
@@ -44,6 +45,8 @@ if getent group _rspamd >/dev/null; then install -d -o root -g _rspamd -m 0750 /
 if getent passwd radicale >/dev/null; then install -d -o radicale -g radicale -m 0750 /var/lib/radicale/collections; fi
 # The logs fail2ban's jails read: fail2ban refuses a jail whose log file does not exist yet.
 for f in /var/log/postfix.log /var/log/dovecot.log; do [ -e "$f" ] || install -m 0600 /dev/null "$f"; done
+# Roundcube's (webmail: roundcube), which its jail reads: made as the package makes its log directory.
+if [ -d /var/log/roundcube ] && [ ! -e /var/log/roundcube/userlogins.log ]; then install -o www-data -g adm -m 0640 /dev/null /var/log/roundcube/userlogins.log; fi
 `;
 }
 
@@ -164,13 +167,29 @@ export function rollbackScript(backup: string, plan: Plan): string {
 }
 
 /** Starts, reloads or restarts a daemon; its streams detached so the exec channel can close. */
-export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart'): string {
+export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart' | 'stop', release?: Release): string {
   const spec = daemonSpec(daemon);
-  let cmd = init === 'systemd' ? `systemctl ${action} ${spec.unit}` : `service ${spec.unit} ${action}`;
-  if (action === 'start' && spec.enableOnStart) cmd = init === 'systemd' ? `systemctl enable --now ${spec.unit}` : `update-rc.d ${spec.unit} enable && ${cmd}`;
+  const unit = unitName(spec, release);
+  const cmd = init === 'systemd' ? systemctl(action, unit, optionalDaemon(daemon)) : sysvService(action, unit, optionalDaemon(daemon));
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
   if (action !== 'reload' || !spec.reload) return run;
   return [spec.reload.before, run, spec.reload.after].join('\n');
+}
+
+/**
+ * An optional daemon (one the config may switch off) is stopped and disabled when switched off, so
+ * it is enabled again when it starts; the others are started as they are.
+ */
+function systemctl(action: 'start' | 'reload' | 'restart' | 'stop', unit: string, optional: boolean): string {
+  if (optional && action === 'start') return `systemctl enable --now ${unit}`;
+  if (action === 'stop') return `systemctl disable --now ${unit}`;
+  return `systemctl ${action} ${unit}`;
+}
+
+function sysvService(action: 'start' | 'reload' | 'restart' | 'stop', unit: string, optional: boolean): string {
+  if (optional && action === 'start') return `update-rc.d ${unit} enable && service ${unit} start`;
+  if (action === 'stop') return `service ${unit} stop && update-rc.d ${unit} disable`;
+  return `service ${unit} ${action}`;
 }
 
 /** What runs before apply starts or restarts a daemon, when its descriptor asks for something on this init. */

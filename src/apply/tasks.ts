@@ -1,5 +1,5 @@
 // The plan's operations beyond files, packages and services, as shell scripts run as root: timers
-// enabled or disabled, cron made to run, optional daemons stopped, the backup repository made to exist. Pure.
+// enabled or disabled, cron made to run, the backup repository made to exist. Pure.
 import { repositoryScript } from '../backup/schedule.js';
 import type { Task } from '../plan/plan.js';
 
@@ -14,15 +14,9 @@ export function scheduleScript(task: Extract<Task, { kind: 'schedule' }>): strin
   return `systemctl disable --now ${timer} 2>/dev/null || true`;
 }
 
-/** An optional daemon switched off: stopped now, and not started at boot. */
-export function stopScript(task: Extract<Task, { kind: 'stop' }>): string {
-  if (task.init === 'sysv') return `service ${task.unit} stop </dev/null >/dev/null 2>&1; update-rc.d ${task.unit} disable >/dev/null 2>&1 || true`;
-  return `systemctl disable --now ${task.unit} </dev/null >/dev/null 2>&1 || true`;
-}
-
-/** Tasks apply runs on the host before the swap: schedules that go away, daemons switched off. */
+/** Tasks apply runs on the host before the swap: schedules that go away. */
 export function beforeSwap(tasks: readonly Task[]): Task[] {
-  return tasks.filter((t) => (t.kind === 'schedule' && t.action === 'disable') || t.kind === 'stop');
+  return tasks.filter((t) => t.kind === 'schedule' && t.action === 'disable');
 }
 
 /** Tasks apply runs on the host after the services: schedules that start, the backup repository. */
@@ -35,8 +29,6 @@ export function taskScript(task: Task): string | undefined {
   switch (task.kind) {
     case 'schedule':
       return scheduleScript(task);
-    case 'stop':
-      return stopScript(task);
     case 'backup-repository':
       return repositoryScript(task.repository);
     case 'certificate':

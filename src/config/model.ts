@@ -163,6 +163,8 @@ export interface Config {
   resolver: Resolver;
   /** Per-destination TLS levels, sorted by destination. */
   tlsPolicy: TlsPolicy[];
+  /** Webmail on the mail host's name under /mail/; undefined: none. */
+  webmail?: 'roundcube' | undefined;
   /** Daily restic backups; undefined when mailrig.yaml has no backup section. */
   backup?: { repository: string; schedule: { hour: number; minute: number }; keepDaily: number; keepWeekly: number; keepMonthly: number } | undefined;
   /** Calendars and contacts; undefined when mailrig.yaml has no dav setting. */
@@ -275,6 +277,7 @@ export function normalize(raw: RawConfig): Config {
     tlsPolicy: Object.entries(raw.tls_policy)
       .map(([d, level]) => ({ destination: policyDestination(d), level }))
       .sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0)),
+    webmail: raw.webmail,
     backup: raw.backup && {
       repository: raw.backup.repository,
       schedule: { hour: Number(raw.backup.schedule.slice(0, 2)), minute: Number(raw.backup.schedule.slice(3, 5)) },

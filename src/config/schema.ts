@@ -43,6 +43,9 @@ export const RELEASES = ['debian-12', 'debian-13'] as const;
 export const DAV_SERVERS = ['radicale'] as const;
 export type Release = (typeof RELEASES)[number];
 
+/** The webmail mailrig can serve. */
+export const WEBMAILS = ['roundcube'] as const;
+
 export const PASSWORD_SCHEMES = ['ARGON2ID', 'BLF-CRYPT', 'SHA512-CRYPT'] as const;
 
 /** A password hash in Dovecot's {SCHEME} form, one of PASSWORD_SCHEMES. */
@@ -380,6 +383,10 @@ export const configSchema = z
       .default({})
       .describe('TLS level for mail to a destination domain (a leading dot: its subdomains), overriding DANE-or-opportunistic TLS')
       .meta({ examples: [{ 'partner.example': 'encrypt' }] }),
+    webmail: z
+      .enum(WEBMAILS)
+      .optional()
+      .describe("Webmail on the mail host's name under /mail/ (Roundcube from Debian, behind nginx); unset: none, and nothing of it on the host"),
     // Backups: absent means none; `mailrig backup init` writes it.
     backup: z
       .strictObject({

@@ -46,7 +46,7 @@ export interface FactsQuery {
 /** The one script that gathers every fact; it must run as root (file hashes of private keys). */
 export function factsScript(q: FactsQuery): string {
   const procs = Object.entries(q.processes)
-    .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(pgrep -o -x ${comm} || true)"`)
+    .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(pgrep -o -x '${comm}' || true)"`)
     .join('\n');
   const s = (name: string) => `echo '${sectionHeader('facts', name)}'`;
   return [

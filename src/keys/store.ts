@@ -14,6 +14,7 @@
 //   .mailrig/secrets/rspamd-controller   the rspamd controller's password (only its hash goes to the host)
 //   .mailrig/secrets/rspamd-controller.hash   that hash, made once (Catena takes about a second)
 //   .mailrig/secrets/srs             postsrsd's secret for rewritten sender addresses (see srs.ts)
+//   .mailrig/secrets/roundcube-des-key  Roundcube's session encryption key (see roundcube.ts)
 //   .mailrig/secrets/relay/<host>    relay passwords, set by `mailrig relay password` (see relay.ts)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
 //   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
@@ -35,6 +36,7 @@ import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 import { rspamdPasswordHash } from './rspamd-password.js';
 import { loadRelayPasswords } from './relay.js';
 import { SRS_SECRET_FILE, ensureSrsSecret, loadSrsSecret } from './srs.js';
+import { loadRoundcubeDesKey } from './roundcube.js';
 
 export type DkimAlgorithm = 'rsa' | 'ed25519';
 // next: published ahead, not signing yet; retiring: replaced, still published while mail signed with it
@@ -96,6 +98,8 @@ export interface KeyMaterial {
   rspamdControllerHash: string;
   /** postsrsd's secret (keys/srs.ts): the host gets it in a root-only file. */
   srsSecret: string;
+  /** Roundcube's des_key (keys/roundcube.ts), once webmail was configured: the host gets it in a file only www-data can read. */
+  roundcubeDesKey?: string | undefined;
   /** Relay passwords by host name (keys/relay.ts), set by `mailrig relay password`. */
   relayPasswords: Record<string, string>;
   /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */
@@ -481,6 +485,7 @@ export function loadKeys(dir: string, domains: string[]): KeyMaterial {
     rspamdControllerPassword,
     rspamdControllerHash: controllerHash(dir, rspamdControllerPassword),
     srsSecret: loadSrsSecret(dir),
+    roundcubeDesKey: loadRoundcubeDesKey(dir),
     relayPasswords: loadRelayPasswords(dir),
     backup: loadBackupSecrets(dir),
   };

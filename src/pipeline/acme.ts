@@ -21,7 +21,7 @@ import { TLS_KEY, TLS_CERT } from '../render/tls.js';
 import type { FileSpec } from '../render/types.js';
 import { acmeAgent } from '../services/acme-agent.js';
 import { ACME_WEBROOT } from '../render/web.js';
-import { daemonSpec, TLS_CONSUMERS } from '../services/index.js';
+import { daemonSpec, TLS_CONSUMERS, unitName } from '../services/index.js';
 import { formatFailures, type IssueResult } from '../tls/acme.js';
 import { certificateInfo, renewalDecision, spkiOfKey, tryCertificateInfo, type CertificateChoice } from '../tls/cert.js';
 import { directoryUrl, nameLimit } from '../tls/directory.js';
@@ -70,7 +70,7 @@ export function agentConfig(project: AcmeProject, init: Facts['init']): AgentCon
     webroot: ACME_WEBROOT,
     ...(dns ? { dns01: { ...dns, zones: zoneMap(config, names), ttl: 60 } } : {}),
     init,
-    reload: TLS_CONSUMERS.map((d) => daemonSpec(d).unit),
+    reload: TLS_CONSUMERS.map((d) => unitName(daemonSpec(d), config.server.release)),
     logFile: '/var/log/mailrig-agent.log',
   };
 }

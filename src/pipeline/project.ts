@@ -4,6 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { loadConfigCached } from '../config/read.js';
 import type { Config } from '../config/model.js';
+import { ensureRoundcubeDesKey } from '../keys/roundcube.js';
 import { keyDirFor, loadKeys, type KeyMaterial } from '../keys/store.js';
 
 export const DEFAULT_CONFIG = 'mailrig.yaml';
@@ -18,6 +19,8 @@ export async function loadProject(configPath: string = DEFAULT_CONFIG): Promise<
   const path = resolve(configPath);
   const keyDir = keyDirFor(path);
   const config = await loadConfigCached(path, join(keyDir, 'config-cache.json'));
+  // The webmail's secret is made when mailrig.yaml first asks for the webmail, not before.
+  if (config.webmail === 'roundcube') ensureRoundcubeDesKey(keyDir);
   const keys = loadKeys(keyDir, config.domains.map((d) => d.name));
   const caFile = config.relay?.caFile;
   if (caFile !== undefined) keys.relayCaPem = readRelayCa(resolve(dirname(path), caFile));

@@ -10,8 +10,6 @@ export function describeTask(t: Task): string {
     case 'schedule':
       if (t.init === 'sysv') return `start cron for ${t.unit} (${t.because})`;
       return `${t.action} ${t.unit}.timer (${t.because})`;
-    case 'stop':
-      return `stop ${t.daemon} and disable it at boot (${t.because}; its data stays)`;
     case 'backup-repository':
       return `open or create the backup repository ${t.repository} (restic init when missing)`;
     case 'certificate':
@@ -94,7 +92,7 @@ export function summarize(plan: Plan): string {
     plan.removals.length && `${plan.removals.length} file${plan.removals.length === 1 ? '' : 's'} to remove`,
     plan.actions.length && plan.actions.map((a) => `${a.action} ${a.daemon}`).join(', '),
     plan.purges.length && `${plan.purges.length} mailbox${plan.purges.length === 1 ? '' : 'es'} to delete`,
-    plan.tasks.length && plan.tasks.map((t) => (t.kind === 'schedule' ? `${t.action} ${t.unit}` : t.kind === 'stop' ? `stop ${t.daemon}` : t.kind)).join(', '),
+    plan.tasks.length && plan.tasks.map((t) => (t.kind === 'schedule' ? `${t.action} ${t.unit}` : t.kind)).join(', '),
   ].filter(Boolean);
   return parts.join('; ');
 }

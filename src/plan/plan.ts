@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import type { Facts } from '../host/facts.js';
 import type { FileSpec, OnChange } from '../render/types.js';
-import { DAEMONS, daemonSpec, SERVICES, TLS_CONSUMERS, type Daemon } from '../services/index.js';
+import { DAEMONS, optionalDaemon, SERVICES, TLS_CONSUMERS, type Daemon } from '../services/index.js';
 import { parseManifest } from './manifest.js';
 
 export { DAEMONS, TLS_CONSUMERS, type Daemon } from '../services/index.js';
@@ -31,8 +31,6 @@ export interface FileRemoval {
 export type Task =
   /** systemd: enable and start <unit>.timer (after a daemon-reload), or stop and disable it; sysv: make cron run. */
   | { kind: 'schedule'; action: 'enable' | 'disable'; unit: string; init: 'systemd' | 'sysv'; because: string }
-  /** Stop an optional daemon the config switched off, and keep it from starting at boot. */
-  | { kind: 'stop'; daemon: Daemon; unit: string; init: 'systemd' | 'sysv'; because: string }
   /** Open the restic repository, create it when missing, and record it on the host. */
   | { kind: 'backup-repository'; repository: string }
   /** Request a certificate from the ACME CA for the current key and install it. */
@@ -47,8 +45,12 @@ export interface FileChange {
 
 export interface ServiceAction {
   daemon: Daemon;
-  /** start: not running; restart: a file that needs it changed; reload: otherwise. */
-  action: 'start' | 'restart' | 'reload';
+  /**
+   * start: not running; restart: a file that needs it changed; reload: otherwise; stop: an optional
+   * daemon the config switched off that still runs (stopped and kept from starting at boot; its
+   * files this plan removes are the `because`, its data stays).
+   */
+  action: 'start' | 'restart' | 'reload' | 'stop';
   /** The changed files that cause it (empty for a start of a daemon that is down). */
   because: string[];
 }
@@ -140,14 +142,6 @@ function scheduleTasks(desired: DesiredState, facts: Facts, changes: FileChange[
   return tasks;
 }
 
-/** Optional daemons the config leaves off that still run: stopped before their files go. */
-function stopTasks(desired: DesiredState, facts: Facts): Task[] {
-  return SERVICES.filter((s) => s.enabled !== undefined && s.daemon !== undefined)
-    .map((s) => s.name)
-    .filter((d) => !desired.daemons.includes(d) && facts.services[d] !== undefined)
-    .map((d) => ({ kind: 'stop' as const, daemon: d, unit: daemonSpec(d).unit, init: facts.init, because: `${d} is no longer configured` }));
-}
-
 /** `before` holds the host's current content of updated files where known (never of secrets). */
 export function makePlan(desired: DesiredState, facts: Facts, before: Map<string, string> = new Map()): Plan {
   const installs = desired.packages.filter((p) => facts.packages[p] === undefined);
@@ -171,6 +165,10 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
   for (const change of changes) {
     for (const { daemon, action } of effects(change, before.get(change.file.path))) affect(daemon, action, change.file.path);
   }
+  for (const daemon of DAEMONS) {
+    if (desired.daemons.includes(daemon) || facts.services[daemon] === undefined || !optionalDaemon(daemon)) continue;
+    byDaemon.set(daemon, { daemon, action: 'stop', because: removals.filter((r) => r.service === daemon).map((r) => r.path) });
+  }
   for (const daemon of desired.daemons) {
     if (facts.services[daemon] === undefined) {
       const current = byDaemon.get(daemon);
@@ -178,7 +176,7 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
     }
   }
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
-  const tasks = [...stopTasks(desired, facts), ...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
+  const tasks = [...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
   return { installs, changes, mapBuilds, actions, removals, tasks, purges: desired.purges ?? [] };
 }
 

@@ -1,5 +1,5 @@
 // The tables the plan, apply and check need, derived from the service descriptors (registry.ts).
-import type { Config } from '../config/model.js';
+import type { Config, Release } from '../config/model.js';
 import type { RenderContext } from '../render/context.js';
 import type { FileSpec } from '../render/types.js';
 import { SERVICES } from './registry.js';
@@ -19,6 +19,18 @@ export const DAEMONS: readonly Daemon[] = daemons.map((s) => s.name);
 /** The daemons this config runs, in start order: every daemon but the optional ones it leaves off. */
 export function daemonsFor(config: Config): Daemon[] {
   return daemons.filter((s) => s.enabled?.(config) ?? true).map((s) => s.name);
+}
+
+/** Whether the config may switch the daemon off (its descriptor has `enabled`). */
+export function optionalDaemon(name: Daemon): boolean {
+  return daemons.some((s) => s.name === name && s.enabled !== undefined);
+}
+
+/** A daemon's unit name on a release. */
+export function unitName(spec: DaemonSpec, release: Release | undefined): string {
+  if (typeof spec.unit === 'string') return spec.unit;
+  if (release === undefined) throw new Error('a unit name that depends on the release, for a host of unknown release');
+  return spec.unit(release);
 }
 
 /** The daemons that read the TLS certificate and key: a new certificate reloads each of them. */

@@ -22,6 +22,5 @@ export const radicale: ServiceDescriptor = {
     ].join(' '),
     ports: (config) => (davEnabled(config) ? [RADICALE.port] : []),
     consumesTls: false,
-    enableOnStart: true,
   },
 };

@@ -3,8 +3,8 @@
 // before rspamd uses it; postsrsd before Postfix looks addresses up in it; Postfix before Dovecot,
 // whose auth and LMTP sockets live in the directory Postfix creates under its queue
 // (/var/spool/postfix/private). mta-sts-daemon and the TLS policy front Postfix asks before
-// Postfix, after unbound, through which both resolve; Radicale, which asks Dovecot's auth service,
-// before nginx sends it requests.
+// Postfix, after unbound, through which both resolve; Radicale (which asks Dovecot's auth service)
+// and PHP-FPM (webmail) before nginx passes requests to them.
 import { acmeAgent } from './acme-agent.js';
 import { backup } from './backup.js';
 import { dovecot } from './dovecot.js';
@@ -16,6 +16,7 @@ import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
 import { radicale } from './radicale.js';
 import { redis } from './redis.js';
+import { roundcube } from './roundcube.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
 import { tls } from './tls.js';
@@ -32,6 +33,7 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   postfix,
   dovecot,
   radicale,
+  roundcube,
   nginx,
   fail2ban,
   tls,

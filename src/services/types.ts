@@ -28,9 +28,12 @@ export interface TlsPort {
 }
 
 export interface DaemonSpec {
-  /** The init script / systemd unit name on Debian. */
-  unit: string;
-  /** The exact command name (comm) of its main process: the facts tell "running" by it. */
+  /** The init script / systemd unit name on Debian (per release where the package name has a version). */
+  unit: string | ((release: Release) => string);
+  /**
+   * The command name (comm) of its main process: the facts tell "running" by it (`pgrep -x`, so a
+   * pattern where the name carries a version, e.g. php-fpm8.2).
+   */
   mainProcess: string;
   /**
    * Shell command that validates the staged configuration (run with the staged files laid over the
@@ -53,11 +56,6 @@ export interface DaemonSpec {
    * daemon's rendered systemd drop-in (which runs the same step before every start) has no effect.
    */
   beforeStartWithoutSystemd?: { message: string; script: string };
-  /**
-   * The package installs the unit disabled (Debian's radicale): apply enables it when it starts it,
-   * so that it comes back after a reboot, and disables it again when the service is switched off.
-   */
-  enableOnStart?: boolean;
 }
 
 /**

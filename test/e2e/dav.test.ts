@@ -153,7 +153,7 @@ for (const release of releasesUnderTest()) describe(`calendars and contacts (Rad
     writeFileSync(yamlPath(), readFileSync(yamlPath(), 'utf8').replace(/^dav: radicale\n/m, ''));
     const plan = await ws.mailrig(['plan']);
     assert.equal(plan.code, 0, show(plan));
-    assert.match(plan.out, /stop radicale/, show(plan));
+    assert.match(plan.out, /^ {2}stop {4}radicale/m, show(plan));
     for (const f of MAILRIG_FILES) assert.match(plan.out, new RegExp(f.replaceAll('.', '\\.')), show(plan));
     const apply = await ws.mailrig(['apply', '--yes']);
     assert.equal(apply.code, 0, show(apply));

@@ -233,6 +233,10 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'limits.recipients': [{ mutate: set('limits.recipients', 0), phrase: 'limits.recipients: must be a whole number of recipients, at least 1' }],
   'security.max_auth_failures': [{ mutate: set('security.max_auth_failures', 0), phrase: 'security.max_auth_failures' }],
   'security.ban_minutes': [{ mutate: set('security.ban_minutes', 1.5), phrase: 'expected a whole number' }],
+  webmail: [
+    { mutate: set('webmail', 'something-else'), phrase: 'webmail: must be one of "roundcube", found the string "something-else"' },
+    { mutate: set('webmail', true), phrase: 'webmail: must be one of "roundcube"' },
+  ],
   'backup.repository': [{ mutate: set('backup.repository', 'ftp://backup.example.net/x'), phrase: 'is not a restic repository' }],
   'backup.schedule': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.schedule', '25:00')), phrase: 'is not a time of day' }],
   'backup.keep_daily': [{ mutate: all(set('backup.repository', '/var/backups/r'), set('backup.keep_daily', -1)), phrase: 'backup.keep_daily' }],

@@ -28,10 +28,10 @@ export interface Workspace {
 }
 
 /** The systemd units of the daemons mailrig runs on every host (not the optional ones), in the order it starts them. */
-export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon && !s.enabled ? [s.daemon.unit] : []));
+export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon && s.enabled === undefined && typeof s.daemon.unit === 'string' ? [s.daemon.unit] : []));
 
 /** The command names of those daemons' main processes (pgrep -x finds them). */
-export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) => (s.daemon && !s.enabled ? [s.daemon.mainProcess] : []));
+export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) => (s.daemon && s.enabled === undefined ? [s.daemon.mainProcess] : []));
 
 /** One result of `mailrig check --json`. */
 export interface CheckResultJson {

@@ -138,6 +138,21 @@ export const RENDER_CASES: RenderCase[] = [
         dav: 'radicale',
       }),
   },
+  {
+    // Webmail on (Roundcube), with the self-signed certificate as the loopback connections' trust
+    // anchor and a smaller message size limit for the upload limits.
+    name: 'webmail',
+    releases: BOTH,
+    config: (release) =>
+      configFrom({
+        server: server(release),
+        admin_email: 'hostmaster@example.com',
+        domains: { 'example.com': { mailboxes: { alice: { password_hash: TEST_HASH } } } },
+        mail: { message_size_limit: '30M' },
+        tls: { acme: 'self-signed' },
+        webmail: 'roundcube',
+      }),
+  },
 ];
 
 /** Every case × release, with its render context (fixture keys for exactly its domains). */

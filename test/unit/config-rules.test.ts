@@ -63,6 +63,8 @@ describe('mailrig.yaml rules', () => {
     { rule: 'hostname must not be an address', text: edit((d) => (d.server.hostname = '203.0.113.10')), path: 'server.hostname', says: /fully qualified/ },
     { rule: 'ipv4 must be IPv4', text: edit((d) => (d.server.ipv4 = '203.0.113')), path: 'server.ipv4', says: /IPv4/ },
     { rule: 'ipv6 must be IPv6', text: edit((d) => (d.server.ipv6 = '2001:db8::zz')), path: 'server.ipv6', says: /IPv6/ },
+    { rule: 'webmail must be one mailrig serves', text: edit((d) => (d.webmail = 'something-else')), path: 'webmail', says: /must be one of "roundcube"/ },
+    { rule: 'webmail is a name, not a switch', text: edit((d) => (d.webmail = true)), path: 'webmail', says: /must be one of "roundcube"/ },
     { rule: 'release must be known', text: edit((d) => (d.server.release = 'debian-11')), path: 'server.release', says: /debian-12/ },
     { rule: 'domain must be valid', text: edit((d) => (d.domains['exa mple.com'] = {})), path: 'domains.exa mple.com', says: /not a valid domain/ },
     {

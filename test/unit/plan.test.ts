@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import type { Facts } from '../../src/host/facts.js';
 import { formatPlan, summarize } from '../../src/plan/format.js';
 import { isEmpty, makePlan, sha256, type DesiredState } from '../../src/plan/plan.js';
-import { stagedDirs } from '../../src/apply/scripts.js';
+import { serviceCommand, stagedDirs } from '../../src/apply/scripts.js';
 import type { FileSpec } from '../../src/render/types.js';
 
 const file = (path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
@@ -114,16 +114,17 @@ describe('plan', () => {
     assert.deepEqual(stagedDirs(plan.changes), ['/etc/dovecot', '/etc/mailrig/tls', '/etc/postfix']);
   });
 
-  it('an optional daemon switched off but running is stopped and disabled before its files go; once stopped, nothing is left to do', () => {
+  it('an optional daemon switched off but running is stopped and disabled, its files removed; once stopped, nothing is left to do', () => {
     const on = { ...desired, daemons: [...desired.daemons, 'radicale'], files: [...desired.files, file('/etc/radicale/config', '[server]\n', { service: 'radicale', onChange: 'restart' })] };
     const running = factsMatching(on);
     running.managed = on.files.map((f) => `${f.path}\t${f.service}\t${f.onChange}`);
     const plan = makePlan(desired, running);
-    assert.deepEqual(plan.tasks, [{ kind: 'stop', daemon: 'radicale', unit: 'radicale', init: 'sysv', because: 'radicale is no longer configured' }]);
+    assert.deepEqual(plan.actions, [{ daemon: 'radicale', action: 'stop', because: ['/etc/radicale/config'] }]);
     assert.deepEqual(plan.removals.map((r) => r.path), ['/etc/radicale/config']);
-    assert.deepEqual(plan.actions, [], 'a daemon that is off is neither reloaded nor started for its removed file');
-    assert.match(formatPlan(plan, { before: new Map() }), /stop radicale and disable it at boot \(radicale is no longer configured; its data stays\)/);
+    assert.match(formatPlan(plan, { before: new Map() }), /^ {2}stop {4}radicale/m);
     assert.match(summarize(plan), /stop radicale/);
+    assert.match(serviceCommand('sysv', 'radicale', 'stop'), /^service radicale stop && update-rc\.d radicale disable /);
+    assert.match(serviceCommand('systemd', 'radicale', 'start'), /^systemctl enable --now radicale /);
     const stopped = { ...factsMatching(desired), managed: [] };
     assert.ok(isEmpty(makePlan(desired, stopped)));
   });

@@ -10,9 +10,9 @@ describe('service descriptors', () => {
   it('are named once each, and the daemons start in dependency order', () => {
     const names = SERVICES.map((s) => s.name);
     assert.equal(new Set(names).size, names.length);
-    assert.deepEqual(DAEMONS, ['unbound', 'redis', 'rspamd', 'postsrsd', 'mta-sts', 'sts-front', 'postfix', 'dovecot', 'radicale', 'nginx', 'fail2ban']);
+    assert.deepEqual(DAEMONS, ['unbound', 'redis', 'rspamd', 'postsrsd', 'mta-sts', 'sts-front', 'postfix', 'dovecot', 'radicale', 'roundcube', 'nginx', 'fail2ban']);
     assert.deepEqual(TLS_CONSUMERS, ['postfix', 'dovecot', 'nginx']);
-    assert.deepEqual(MAIN_PROCESS, { unbound: 'unbound', redis: 'redis-server', rspamd: 'rspamd', postsrsd: 'postsrsd', 'mta-sts': 'mta-sts-daemon', 'sts-front': 'sts-front', postfix: 'master', dovecot: 'dovecot', radicale: 'radicale', nginx: 'nginx', fail2ban: 'fail2ban-server' });
+    assert.deepEqual(MAIN_PROCESS, { unbound: 'unbound', redis: 'redis-server', rspamd: 'rspamd', postsrsd: 'postsrsd', 'mta-sts': 'mta-sts-daemon', 'sts-front': 'sts-front', postfix: 'master', dovecot: 'dovecot', radicale: 'radicale', roundcube: 'php-fpm[0-9.]+', nginx: 'nginx', fail2ban: 'fail2ban-server' });
     for (const d of DAEMONS) assert.ok(daemonSpec(d).unit && daemonSpec(d).validate, d);
     assert.throws(() => daemonSpec('backup'), /no daemon named backup/);
   });

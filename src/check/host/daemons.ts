@@ -1,5 +1,5 @@
 // Each daemon mailrig runs (optional ones only when the config turns them on) has its main process.
-import { daemonsFor } from '../../services/index.js';
+import { daemonSpec, daemonsFor, unitName } from '../../services/index.js';
 import type { CheckEnv } from '../env.js';
 import { fail, ok, type Check } from '../types.js';
 import { onHost, withHost } from './view.js';
@@ -13,7 +13,8 @@ export const daemons: Check<CheckEnv> = {
         const head = { id: `host.daemon.${d}`, section: 'host' as const, subject: d };
         const pid = view.facts.services[d];
         if (pid !== undefined) return ok(head, `running (pid ${pid})`);
-        const start = view.facts.init === 'systemd' ? `systemctl start ${d === 'redis' ? 'redis-server' : d}` : `service ${d === 'redis' ? 'redis-server' : d} start`;
+        const unit = unitName(daemonSpec(d), env.config.server.release);
+        const start = view.facts.init === 'systemd' ? `systemctl start ${unit}` : `service ${unit} start`;
         return fail(head, 'not running', `mailrig apply starts it (or ${onHost(env, start)}); if it stops again, read its log`);
       }),
     ),
