@@ -4,20 +4,15 @@
 // share it to reverse them).
 //
 //   .mailrig/secrets/srs   the secret (base64 of 32 random bytes), 0600
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createAtomic } from '../fs/atomic.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureRandomSecret } from './secret.js';
 
 export const SRS_SECRET_FILE = 'secrets/srs';
 
 /** Makes the secret when the store has none; returns whether it did. */
 export function ensureSrsSecret(dir: string): boolean {
-  const path = join(dir, SRS_SECRET_FILE);
-  if (existsSync(path)) return false;
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  createAtomic(path, `${randomBytes(32).toString('base64')}\n`, 0o600);
-  return true;
+  return ensureRandomSecret(dir, SRS_SECRET_FILE, 32);
 }
 
 /** The stored secret, made on first use so that every key store has one. */
