@@ -17,7 +17,18 @@ export function sha256(content: string): string {
 export function manifestOf(files: readonly FileSpec[]): ManifestEntry[] {
   return [...files]
     .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
-    .map(({ content, ...rest }) => ({ ...rest, sha256: sha256(content) }));
+    .map((f) => ({
+      // A fixed key order, whoever built the spec: the manifest is compared as text.
+      path: f.path,
+      mode: f.mode,
+      owner: f.owner,
+      group: f.group,
+      service: f.service,
+      onChange: f.onChange,
+      secret: f.secret,
+      ...(f.restartWhen ? { restartWhen: f.restartWhen } : {}),
+      sha256: sha256(f.content),
+    }));
 }
 
 export function formatManifest(files: readonly FileSpec[]): string {
