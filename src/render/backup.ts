@@ -18,7 +18,7 @@ import {
 } from '../backup/restic.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 export const BACKUP_SCHEDULE_FILES = {
   service: `/etc/systemd/system/${BACKUP_UNIT}.service`,
@@ -36,20 +36,11 @@ export function renderBackup(ctx: RenderContext): FileSpec[] {
   const schedule = `${pad(backup.schedule.hour)}:${pad(backup.schedule.minute)}`;
   const retention = { daily: backup.keepDaily, weekly: backup.keepWeekly, monthly: backup.keepMonthly };
   // Nothing to reload: the script reads them at each run; the plan enables the schedule.
-  const file = (path: string, content: string, mode: string, secret: boolean): FileSpec => ({
-    path,
-    content,
-    mode,
-    owner: 'root',
-    group: 'root',
-    service: 'backup',
-    onChange: 'none',
-    secret,
-  });
+  const file = filesOf('backup');
   const hasCredentials = Object.keys(secrets.env).length > 0;
   return [
-    file(BACKUP_ENV, renderTemplate('backup/backup.env.hbs', { script: BACKUP_SCRIPT, lines: envFileLines(backup.repository, secrets.env) }), '0600', hasCredentials),
-    file(PASSWORD_FILE, `${secrets.password}\n`, '0600', true),
+    file(BACKUP_ENV, renderTemplate('backup/backup.env.hbs', { script: BACKUP_SCRIPT, lines: envFileLines(backup.repository, secrets.env) }), { mode: '0600', secret: hasCredentials }),
+    file(PASSWORD_FILE, `${secrets.password}\n`, { mode: '0600', secret: true }),
     file(
       BACKUP_SCRIPT,
       renderTemplate('backup/mailrig-backup.hbs', {
@@ -60,11 +51,10 @@ export function renderBackup(ctx: RenderContext): FileSpec[] {
         backup: restic(backupArgs(server.hostname)),
         forget: restic(forgetArgs(server.hostname, retention)),
       }),
-      '0700',
-      false,
+      { mode: '0700' },
     ),
-    file(BACKUP_SCHEDULE_FILES.service, renderTemplate('backup/mailrig-backup.service.hbs', { script: BACKUP_SCRIPT }), '0644', false),
-    file(BACKUP_SCHEDULE_FILES.timer, renderTemplate('backup/mailrig-backup.timer.hbs', { schedule }), '0644', false),
+    file(BACKUP_SCHEDULE_FILES.service, renderTemplate('backup/mailrig-backup.service.hbs', { script: BACKUP_SCRIPT })),
+    file(BACKUP_SCHEDULE_FILES.timer, renderTemplate('backup/mailrig-backup.timer.hbs', { schedule })),
     file(
       BACKUP_SCHEDULE_FILES.cron,
       renderTemplate('backup/cron.hbs', {
@@ -75,8 +65,6 @@ export function renderBackup(ctx: RenderContext): FileSpec[] {
         minute: backup.schedule.minute,
         hour: backup.schedule.hour,
       }),
-      '0644',
-      false,
     ),
   ];
 }

@@ -12,7 +12,7 @@ import type { RenderContext } from './context.js';
 import { davEnabled, RADICALE } from './radicale.js';
 import { SPAM_HEADER } from './rspamd.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 import { MOZILLA_INTERMEDIATE } from './tls.js';
 
 interface Dialect {
@@ -87,19 +87,7 @@ function dovecotData(ctx: RenderContext) {
   };
 }
 
-function file(path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec {
-  return {
-    path,
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    service: 'dovecot',
-    onChange: 'none',
-    secret: false,
-    ...extra,
-  };
-}
+const file = filesOf('dovecot');
 
 export function renderDovecot(ctx: RenderContext): FileSpec[] {
   const dialect = DIALECTS[ctx.release];

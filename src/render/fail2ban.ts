@@ -7,7 +7,7 @@ import { DOVECOT_PATHS } from './dovecot.js';
 import { POSTFIX_LOG } from './postfix.js';
 import { davEnabled } from './radicale.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 export const FAIL2BAN_JAILS = '/etc/fail2ban/jail.d/mailrig.conf';
 export const FAIL2BAN_DOVECOT_FILTER = '/etc/fail2ban/filter.d/mailrig-dovecot.conf';
@@ -31,10 +31,10 @@ export function renderFail2ban(ctx: RenderContext): FileSpec[] {
     ports: ports.join(','),
     dav: davEnabled(config),
   });
-  const common = { mode: '0644', owner: 'root', group: 'root', service: 'fail2ban', onChange: 'reload', secret: false } as const;
+  const file = filesOf('fail2ban', { onChange: 'reload' });
   return [
-    { ...common, path: FAIL2BAN_JAILS, content },
-    { ...common, path: FAIL2BAN_DOVECOT_FILTER, content: renderTemplate('fail2ban/mailrig-dovecot.conf.hbs', {}) },
-    ...(davEnabled(config) ? [{ ...common, path: FAIL2BAN_DAV_FILTER, content: renderTemplate('fail2ban/mailrig-dav.conf.hbs', {}) }] : []),
+    file(FAIL2BAN_JAILS, content),
+    file(FAIL2BAN_DOVECOT_FILTER, renderTemplate('fail2ban/mailrig-dovecot.conf.hbs', {})),
+    ...(davEnabled(config) ? [file(FAIL2BAN_DAV_FILTER, renderTemplate('fail2ban/mailrig-dav.conf.hbs', {}))] : []),
   ];
 }

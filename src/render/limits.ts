@@ -6,7 +6,7 @@ import type { Config } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { quote } from '../host/shell.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 export const LIMIT_NOTICE_UNIT = 'mailrig-limit-notice';
 export const LIMIT_NOTICE_SCRIPT = '/usr/local/sbin/mailrig-limit-notice';
@@ -38,16 +38,7 @@ export function renderLimitsLua(config: Config): string {
 
 /** The notice job: its script, and its schedule as a systemd timer and as a cron entry. */
 export function renderLimitNotice(ctx: RenderContext): FileSpec[] {
-  const file = (path: string, content: string, mode: string): FileSpec => ({
-    path,
-    content,
-    mode,
-    owner: 'root',
-    group: 'root',
-    service: 'limits',
-    onChange: 'none',
-    secret: false,
-  });
+  const file = filesOf('limits');
   return [
     file(
       LIMIT_NOTICE_SCRIPT,
@@ -58,14 +49,13 @@ export function renderLimitNotice(ctx: RenderContext): FileSpec[] {
         limited: LIMIT_KEYS.limited,
         notices: LIMIT_KEYS.notices,
       }),
-      '0755',
+      { mode: '0755' },
     ),
-    file(LIMIT_NOTICE_FILES.service, renderTemplate('limits/mailrig-limit-notice.service.hbs', { script: LIMIT_NOTICE_SCRIPT }), '0644'),
-    file(LIMIT_NOTICE_FILES.timer, renderTemplate('limits/mailrig-limit-notice.timer.hbs', {}), '0644'),
+    file(LIMIT_NOTICE_FILES.service, renderTemplate('limits/mailrig-limit-notice.service.hbs', { script: LIMIT_NOTICE_SCRIPT })),
+    file(LIMIT_NOTICE_FILES.timer, renderTemplate('limits/mailrig-limit-notice.timer.hbs', {})),
     file(
       LIMIT_NOTICE_FILES.cron,
       renderTemplate('limits/cron.hbs', { unit: LIMIT_NOTICE_UNIT, script: LIMIT_NOTICE_SCRIPT, logFile: LIMIT_NOTICE_LOG }),
-      '0644',
     ),
   ];
 }

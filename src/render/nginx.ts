@@ -6,7 +6,7 @@ import type { Release } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 import { ACME_WEBROOT, AUTOCONFIG_ROOT, AUTODISCOVER_FILE, MTA_STS_ROOT } from './web.js';
 
 /** Files other services render here are included in the mail host's server block (its locations). */
@@ -59,6 +59,4 @@ export function renderNginx(ctx: RenderContext): FileSpec[] {
   ];
 }
 
-function file(path: string, content: string): FileSpec {
-  return { path, content, mode: '0644', owner: 'root', group: 'root', service: 'nginx', onChange: 'reload', secret: false };
-}
+const file = filesOf('nginx', { onChange: 'reload' });

@@ -30,7 +30,7 @@ import { SRS_TABLES } from './postsrsd.js';
 import { POSTFIX_RESOLV_CONF, resolvConf } from './unbound.js';
 import { renderTemplate } from './template.js';
 import { MOZILLA_INTERMEDIATE, TLS_CERT, TLS_KEY } from './tls.js';
-import type { FileSpec, OnChange } from './types.js';
+import { filesOf, type FileSpec, type OnChange } from './types.js';
 
 interface PostfixDialect {
   /** Debian's Postfix version, for the header comments. */
@@ -183,8 +183,10 @@ function relayFiles(ctx: RenderContext): FileSpec[] {
   return files;
 }
 
+const postfixFile = filesOf('postfix');
+
 function conf(path: string, content: string, onChange: OnChange): FileSpec {
-  return { path, content, mode: '0644', owner: 'root', group: 'root', service: 'postfix', onChange, secret: false };
+  return postfixFile(path, content, { onChange });
 }
 
 function map(name: string, header: string[], rows: MapRow[]): FileSpec {

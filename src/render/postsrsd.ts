@@ -8,7 +8,7 @@
 import type { Release } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 /** Debian's postsrsd version per release, for the header comment: the settings are the same. */
 const VERSIONS: Record<Release, string> = { 'debian-12': '1.10', 'debian-13': '1.10' };
@@ -45,10 +45,10 @@ export function renderPostsrsd(ctx: RenderContext): FileSpec[] {
     forwardPort: SRS_PORTS.forward,
     reversePort: SRS_PORTS.reverse,
   });
-  const base = { owner: 'root', group: 'root', service: 'postsrsd', onChange: 'restart' } as const;
+  const file = filesOf('postsrsd', { onChange: 'restart' });
   return [
-    { ...base, path: POSTSRSD_DEFAULTS, content: defaults, mode: '0644', secret: false },
+    file(POSTSRSD_DEFAULTS, defaults),
     // postsrsd reads it as root before it drops privileges: nobody else needs it.
-    { ...base, path: POSTSRSD_SECRET, content: `${ctx.keys.srsSecret}\n`, mode: '0600', secret: true },
+    file(POSTSRSD_SECRET, `${ctx.keys.srsSecret}\n`, { mode: '0600', secret: true }),
   ];
 }

@@ -10,7 +10,7 @@ import { DAV_PATH } from '../dns/records.js';
 import type { RenderContext } from './context.js';
 import { NGINX_HOST_DIR } from './nginx.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 interface RadicaleDialect {
   version: string;
@@ -55,18 +55,8 @@ export function renderRadicale(ctx: RenderContext): FileSpec[] {
     path: RADICALE.path,
     scriptName: RADICALE.path.replace(/\/$/, ''),
   };
-  const file = (path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
-    path,
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    service: 'radicale',
-    // Radicale has no reload: a changed setting or plugin takes a restart.
-    onChange: 'restart',
-    secret: false,
-    ...extra,
-  });
+  // Radicale has no reload: a changed setting or plugin takes a restart.
+  const file = filesOf('radicale', { onChange: 'restart' });
   return [
     // Readable by Radicale, not writable: it holds no secret, but Radicale must not change its rules.
     file(RADICALE.config, renderTemplate('radicale/config.hbs', data), { mode: '0640', group: RADICALE.user }),

@@ -3,7 +3,7 @@
 import type { Release } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 /** Debian's Redis version per release, for the header comment: the settings used exist in both. */
 const VERSIONS: Record<Release, string> = { 'debian-12': '7.0', 'debian-13': '8.0' };
@@ -18,16 +18,5 @@ export function renderRedis(ctx: RenderContext): FileSpec[] {
     maxmemory: REDIS_MAXMEMORY,
   });
   // Debian ships redis.conf as 0640 redis:redis; root owns it here, so Redis cannot rewrite it.
-  return [
-    {
-      path: '/etc/redis/redis.conf',
-      content,
-      mode: '0640',
-      owner: 'root',
-      group: 'redis',
-      service: 'redis',
-      onChange: 'restart',
-      secret: false,
-    },
-  ];
+  return [filesOf('redis')('/etc/redis/redis.conf', content, { mode: '0640', group: 'redis', onChange: 'restart' })];
 }

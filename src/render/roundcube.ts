@@ -12,7 +12,7 @@ import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
 import { TLS_CERT } from './tls.js';
 import { NGINX_HOST_DIR } from './nginx.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 interface PhpDialect {
   php: string;
@@ -91,15 +91,16 @@ export function renderRoundcube(ctx: RenderContext): FileSpec[] {
     banMinutes: config.security.banMinutes,
     findMinutes: 10,
   };
-  const www = { owner: 'root', group: 'www-data', secret: false } as const;
+  const file = filesOf('roundcube');
+  const www = { mode: '0640', group: 'www-data' } as const;
   return [
     // Read per request: a change needs no reload. Holds the des_key: www-data may read it, nobody else.
-    { ...www, path: ROUNDCUBE_CONFIG, content: renderTemplate('roundcube/config.inc.php.hbs', data), mode: '0640', service: 'roundcube', onChange: 'none', secret: true },
-    { ...www, path: ROUNDCUBE_MANAGESIEVE_CONFIG, content: renderTemplate('roundcube/managesieve.inc.php.hbs', data), mode: '0640', service: 'roundcube', onChange: 'none' },
-    { ...www, group: 'root', path: phpPoolFile(ctx.release), content: renderTemplate('roundcube/pool.conf.hbs', data), mode: '0644', service: 'roundcube', onChange: 'reload' },
-    { ...www, group: 'root', path: WEBMAIL_NGINX_SNIPPET, content: renderTemplate('roundcube/nginx.conf.hbs', data), mode: '0644', service: 'nginx', onChange: 'reload' },
-    { ...www, group: 'root', path: ROUNDCUBE_FILTER, content: renderTemplate('roundcube/filter.conf.hbs', data), mode: '0644', service: 'fail2ban', onChange: 'reload' },
-    { ...www, group: 'root', path: ROUNDCUBE_JAIL, content: renderTemplate('roundcube/jail.conf.hbs', data), mode: '0644', service: 'fail2ban', onChange: 'reload' },
+    file(ROUNDCUBE_CONFIG, renderTemplate('roundcube/config.inc.php.hbs', data), { ...www, secret: true }),
+    file(ROUNDCUBE_MANAGESIEVE_CONFIG, renderTemplate('roundcube/managesieve.inc.php.hbs', data), www),
+    file(phpPoolFile(ctx.release), renderTemplate('roundcube/pool.conf.hbs', data), { onChange: 'reload' }),
+    file(WEBMAIL_NGINX_SNIPPET, renderTemplate('roundcube/nginx.conf.hbs', data), { service: 'nginx', onChange: 'reload' }),
+    file(ROUNDCUBE_FILTER, renderTemplate('roundcube/filter.conf.hbs', data), { service: 'fail2ban', onChange: 'reload' }),
+    file(ROUNDCUBE_JAIL, renderTemplate('roundcube/jail.conf.hbs', data), { service: 'fail2ban', onChange: 'reload' }),
   ];
 }
 

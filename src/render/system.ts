@@ -1,12 +1,12 @@
 // The host itself: how package upgrades treat the configuration files mailrig renders.
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 /** apt's setting that makes dpkg keep changed configuration files without asking. */
 export const APT_CONFFILES = '/etc/apt/apt.conf.d/90mailrig-conffiles';
 
 export function renderSystem(_ctx: RenderContext): FileSpec[] {
   // apt reads it at its next run: nothing to reload.
-  return [{ path: APT_CONFFILES, content: renderTemplate('system/apt-conffiles.hbs', {}), mode: '0644', owner: 'root', group: 'root', service: 'system', onChange: 'none', secret: false }];
+  return [filesOf('system')(APT_CONFFILES, renderTemplate('system/apt-conffiles.hbs', {}))];
 }

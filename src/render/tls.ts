@@ -6,18 +6,18 @@
 // current key that has not expired), so a valid certificate is never replaced by the self-signed one;
 // the key stays the same across renewals, so the DANE TLSA record stays valid.
 import type { RenderContext } from './context.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 export const TLS_DIR = '/etc/mailrig/tls';
 export const TLS_CERT = `${TLS_DIR}/fullchain.pem`;
 export const TLS_KEY = `${TLS_DIR}/privkey.pem`;
 
 export function renderTls(ctx: RenderContext): FileSpec[] {
-  const common = { owner: 'root', group: 'root', service: 'mailrig', onChange: 'reload' } as const;
+  const file = filesOf('mailrig', { onChange: 'reload' });
   return [
-    { ...common, path: TLS_CERT, content: ctx.keys.tls.selfSignedCertPem, mode: '0644', secret: false },
+    file(TLS_CERT, ctx.keys.tls.selfSignedCertPem),
     // Root-only: every daemon reads its key as root before dropping privileges.
-    { ...common, path: TLS_KEY, content: ctx.keys.tls.current.privatePem, mode: '0600', secret: true },
+    file(TLS_KEY, ctx.keys.tls.current.privatePem, { mode: '0600', secret: true }),
   ];
 }
 

@@ -33,3 +33,22 @@ export interface FileSpec {
 
 /** One entry of mailrig-manifest.json: a FileSpec without its content. */
 export type ManifestEntry = Omit<FileSpec, 'content'> & { sha256: string };
+
+/**
+ * A maker of one service's files: root-owned, mode 0644, not secret and needing nothing on change,
+ * unless the service's `defaults` or one file's `extra` say otherwise.
+ */
+export function filesOf(service: Service, defaults: Partial<Omit<FileSpec, 'path' | 'content' | 'service'>> = {}) {
+  return (path: string, content: string, extra: Partial<FileSpec> = {}): FileSpec => ({
+    path,
+    content,
+    mode: '0644',
+    owner: 'root',
+    group: 'root',
+    service,
+    onChange: 'none',
+    secret: false,
+    ...defaults,
+    ...extra,
+  });
+}

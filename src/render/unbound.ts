@@ -12,7 +12,7 @@ import type { Config, Release } from '../config/model.js';
 import { forwarderAddress } from '../config/syntax.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 /** Debian's unbound version per release, for the header comment: the settings used exist in both. */
 const VERSIONS: Record<Release, string> = { 'debian-12': '1.17', 'debian-13': '1.26' };
@@ -63,23 +63,14 @@ export function renderUnbound(ctx: RenderContext): FileSpec[] {
     trustAnchors: config.resolver.trustAnchors,
     forwarders: config.resolver.forwarders,
   });
-  const file = (path: string, content: string, onChange: 'restart' | 'none'): FileSpec => ({
-    path,
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    service: 'unbound',
-    onChange,
-    secret: false,
-  });
+  const file = filesOf('unbound');
   return [
     // A changed interface needs a restart: unbound has dropped root before a reload could bind it.
-    file(UNBOUND_CONF, conf, 'restart'),
-    file('/etc/default/unbound', renderTemplate('unbound/default.hbs', {}), 'restart'),
+    file(UNBOUND_CONF, conf, { onChange: 'restart' }),
+    file('/etc/default/unbound', renderTemplate('unbound/default.hbs', {}), { onChange: 'restart' }),
     // glibc rereads a changed resolv.conf by itself; nothing to restart.
-    file(RESOLV_CONF, resolvConf(), 'none'),
+    file(RESOLV_CONF, resolvConf()),
     // Sourced by dhclient-script (where isc-dhcp-client is installed), not executed.
-    file(DHCLIENT_HOOK, renderTemplate('unbound/dhclient-hook.hbs', {}), 'none'),
+    file(DHCLIENT_HOOK, renderTemplate('unbound/dhclient-hook.hbs', {})),
   ];
 }

@@ -5,7 +5,7 @@ import type { Config } from '../config/model.js';
 import { mtaStsPolicy } from '../dns/mtasts.js';
 import type { RenderContext } from './context.js';
 import { renderTemplate } from './template.js';
-import type { FileSpec } from './types.js';
+import { filesOf, type FileSpec } from './types.js';
 
 export const WEB_ROOT = '/var/www/mailrig';
 /** ACME HTTP-01 webroot: a token lives at ACME_WEBROOT/.well-known/acme-challenge/<token>. */
@@ -41,17 +41,8 @@ export function autodiscoverXml(config: Config): string {
 }
 
 export function renderWeb(ctx: RenderContext): FileSpec[] {
-  const file = (path: string, content: string): FileSpec => ({
-    path,
-    content,
-    mode: '0644',
-    owner: 'root',
-    group: 'root',
-    service: 'nginx',
-    // Static files: nginx serves the new content from the next request on.
-    onChange: 'none',
-    secret: false,
-  });
+  // Static files: nginx serves the new content from the next request on.
+  const file = filesOf('nginx');
   return [
     file(`${MTA_STS_ROOT}/.well-known/mta-sts.txt`, mtaStsPolicy(ctx.config)),
     file(`${AUTOCONFIG_ROOT}/mail/config-v1.1.xml`, autoconfigXml(ctx.config)),
