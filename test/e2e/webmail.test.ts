@@ -4,7 +4,8 @@
 // (ManageSieve) that then answers another mailbox and a sender from outside, and logs out; wrong passwords show the login error and
 // get the browser's address banned by fail2ban. The HTTP answers carry the security headers and
 // cookie flags; plain HTTP only redirects; a post without the request token changes nothing. Switched off
-// again, mailrig's files go, nginx no longer serves /mail/, and the next apply is a no-op.
+// again, mailrig's files go, nginx no longer serves /mail/, the database stays and the next apply is a
+// no-op; apply --purge then deletes the database.
 //
 // The browser trusts exactly the host's key (Chromium's SPKI allow-list), and the node clients its
 // self-signed certificate, for the name mail.example.com mapped to the host's address.
@@ -413,6 +414,22 @@ for (const release of releasesUnderTest()) {
       const again = await ws.mailrig(['apply', '--yes']);
       assert.equal(again.code, 0, show(again));
       assert.match(again.out, /no changes|nothing to do|up to date/i, again.out);
+      assert.match(again.out, /\/var\/lib\/dbconfig-common\/sqlite3\/roundcube \(roundcube: .*apply --purge would delete/, 'says what --purge would delete');
+    });
+
+    it('apply --purge deletes the database of the switched-off webmail, and nothing else; the next apply is a no-op', async () => {
+      const plan = await ws.mailrig(['plan', '--purge']);
+      assert.equal(plan.code, 0, show(plan));
+      assert.match(plan.out, /^Data to delete \(apply --purge; the service is off\):\n {2}- \/var\/lib\/dbconfig-common\/sqlite3\/roundcube /m, plan.out);
+      const mail = await host.exec('ls /var/vmail/example.com/alice/Maildir/cur | wc -l');
+      const purge = await ws.mailrig(['apply', '--purge', '--yes']);
+      assert.equal(purge.code, 0, show(purge));
+      const left = await host.exec('test -e /var/lib/dbconfig-common/sqlite3/roundcube && echo kept || echo gone; ls /var/vmail/example.com/alice/Maildir/cur | wc -l; test -d /etc/roundcube && echo etc');
+      assert.deepEqual(left.stdout.trim().split('\n'), ['gone', mail.stdout.trim(), 'etc'], 'the database goes; mail and the package\'s own files stay');
+      const again = await ws.mailrig(['apply', '--yes']);
+      assert.equal(again.code, 0, show(again));
+      assert.match(again.out, /no changes/, again.out);
+      assert.doesNotMatch(again.out, /--purge would delete/, again.out);
     });
   });
 }
