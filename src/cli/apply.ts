@@ -61,6 +61,8 @@ export function planJson(run: PreparedRun) {
     maps: run.plan.mapBuilds.map((f) => f.path),
     remove: run.plan.removals.map((r) => r.path),
     purge: run.plan.purges.map((p) => ({ path: p.path, what: p.what })),
+    // Data of switched-off services that only --purge deletes.
+    kept: run.plan.kept.map((p) => ({ path: p.path, what: p.what })),
     services: run.plan.actions.map((a) => ({ service: a.daemon, action: a.action, because: a.because })),
     operations: run.plan.tasks.map((t) => ({ ...t, description: describeTask(t) })),
     routes: routingLines(run.ctx.config),
