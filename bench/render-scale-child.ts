@@ -46,6 +46,7 @@ async function plan(project: string): Promise<Record<string, number>> {
     users: ['vmail'],
     timers: [],
     managed: [],
+    data: [],
   };
   t = process.hrtime.bigint();
   const result = makePlan(desired, facts, before);

@@ -137,9 +137,10 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await run(host, 'reloading systemd units', 'systemctl daemon-reload');
   }
 
-  if (plan.purges.length) {
-    step(`deleting the stored mail of ${plan.purges.length} removed user(s)`);
-    await run(host, 'deleting stored mail', purgeScript(plan.purges));
+  const mail = plan.purges.filter((p) => p.kind === 'mail');
+  if (mail.length) {
+    step(`deleting the stored mail of ${mail.length} removed user(s)`);
+    await run(host, 'deleting stored mail', purgeScript(mail));
   }
 
   const actions: string[] = [];
@@ -166,6 +167,12 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     step(`checking health (ports ${ports.join(' ')})`);
     const h = await host.exec('sh -s', { stdin: healthScript(ports) });
     if (h.code !== 0) return rollBack(input, backup, `health check failed: ${tail(h.stderr)}`);
+  }
+  // The data of switched-off services goes once they are stopped and the new configuration is healthy.
+  const data = plan.purges.filter((p) => p.kind === 'service-data');
+  if (data.length) {
+    step(`deleting the data of switched-off services (${data.map((p) => p.path).join(', ')})`);
+    await run(host, 'deleting service data', purgeScript(data));
   }
   await host.exec(`ls -1dt ${STATE_DIR}/backup/* 2>/dev/null | tail -n +6 | xargs -r rm -rf`);
   return { installed: plan.installs, written, removed: plan.removals.map((r) => r.path), actions, tasks: done };

@@ -2,11 +2,11 @@
 // and tested without a host. Each runs as root through one exec over the run's one connection.
 import { dirname } from 'node:path';
 import { quote, quoteAll } from '../host/shell.js';
-import type { FileChange, FileRemoval, Plan } from '../plan/plan.js';
+import type { FileChange, FileRemoval, Plan, Purge } from '../plan/plan.js';
 import type { FileSpec } from '../render/types.js';
 import { VMAIL } from '../render/vmail.js';
 import type { Release } from '../config/model.js';
-import { daemonSpec, optionalDaemon, unitName, type Daemon } from '../services/index.js';
+import { DATA_PATHS, daemonSpec, optionalDaemon, unitName, type Daemon } from '../services/index.js';
 
 /** Where apply keeps its working state on the host. */
 export const STATE_DIR = '/var/lib/mailrig';
@@ -218,8 +218,13 @@ exit 1
 `;
 }
 
-/** Deletes removed users' mail directories; only paths two levels below the vmail home qualify. */
-export function purgeScript(dirs: string[]): string {
-  const safe = dirs.filter((d) => new RegExp(`^${VMAIL.home}/[^/]+/[^/]+$`).test(d) && !d.includes('..'));
-  return ['set -e', ...safe.map((d) => `rm -rf -- ${quote(d)}`), ''].join('\n');
+/**
+ * Deletes stored data: removed users' mail directories (only paths two levels below the vmail home
+ * qualify) and optional services' data (only the paths their descriptors declare).
+ */
+export function purgeScript(purges: Purge[]): string {
+  const safe = purges.filter((p) =>
+    p.kind === 'mail' ? new RegExp(`^${VMAIL.home}/[^/]+/[^/]+$`).test(p.path) && !p.path.includes('..') : DATA_PATHS.includes(p.path),
+  );
+  return ['set -e', ...safe.map((p) => `rm -rf -- ${quote(p.path)}`), ''].join('\n');
 }

@@ -2,7 +2,7 @@
 // has it confirmed and executed (pipeline/apply.ts) — over one connection for the whole run.
 import { UsageError } from '../errors.js';
 import type { Transport } from '../host/transport.js';
-import { describeTask, formatPlan, summarize } from '../plan/format.js';
+import { describeTask, formatPlan, keptLine, summarize } from '../plan/format.js';
 import { routingLines } from '../render/relay.js';
 import { isEmpty } from '../plan/plan.js';
 import { checkKeyConflicts, executeRun } from '../pipeline/apply.js';
@@ -23,6 +23,8 @@ export interface ApplyOptions extends HostOptions {
   replaceHostKeys?: boolean;
   /** Accept the ACME CA's terms (Let's Encrypt's Subscriber Agreement) without asking. */
   acceptAcmeTerms?: boolean;
+  /** Delete the stored data of optional services that mailrig.yaml switches off. */
+  purge?: boolean;
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
@@ -58,13 +60,16 @@ export function planJson(run: PreparedRun) {
     files: run.plan.changes.map((c) => ({ path: c.file.path, change: c.kind, mode: c.file.mode, owner: c.file.owner, group: c.file.group })),
     maps: run.plan.mapBuilds.map((f) => f.path),
     remove: run.plan.removals.map((r) => r.path),
+    purge: run.plan.purges.map((p) => ({ path: p.path, what: p.what })),
+    // Data of switched-off services that only --purge deletes.
+    kept: run.plan.kept.map((p) => ({ path: p.path, what: p.what })),
     services: run.plan.actions.map((a) => ({ service: a.daemon, action: a.action, because: a.because })),
     operations: run.plan.tasks.map((t) => ({ ...t, description: describeTask(t) })),
     routes: routingLines(run.ctx.config),
   };
 }
 
-export async function runPlan(opts: HostOptions & { json?: boolean }): Promise<void> {
+export async function runPlan(opts: HostOptions & { json?: boolean; purge?: boolean }): Promise<void> {
   const run = await prepareRun(opts, confirm);
   try {
     if (opts.json) out(JSON.stringify(planJson(run), null, 2));
@@ -91,6 +96,8 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
     const { plan } = run;
     if (isEmpty(plan)) {
       out(`${run.host.target}: no changes; the host matches ${opts.config}.`);
+      const kept = keptLine(plan);
+      if (kept && !quiet) out(kept);
       return;
     }
     checkKeyConflicts(run, opts.replaceHostKeys);

@@ -81,6 +81,7 @@ export function buildProgram(): Command {
 
   hostOptions(program.command('plan').description('what apply would change on the host (diffs); changes nothing'))
     .option('--json', 'the plan as JSON, for scripts')
+    .option('--purge', 'also plan to delete the stored data of optional services mailrig.yaml switches off')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runPlan(opts));
 
@@ -88,6 +89,7 @@ export function buildProgram(): Command {
     .option('--yes', 'apply without asking (required without a terminal)')
     .option('--replace-host-keys', "overwrite keys on the host that differ from .mailrig's")
     .option('--json', 'print a JSON summary instead of the plan and progress')
+    .option('--purge', 'also delete the stored data of optional services mailrig.yaml switches off (webmail, dav)')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runApply(opts));
 

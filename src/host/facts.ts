@@ -29,6 +29,8 @@ export interface Facts {
   timers: string[];
   /** The lines of the manifest of managed files (see plan/manifest.ts) whose file still exists. */
   managed: string[];
+  /** Stored data paths (of optional services) among those asked about that exist. */
+  data: string[];
 }
 
 export interface FactsQuery {
@@ -41,6 +43,8 @@ export interface FactsQuery {
   timers?: string[];
   /** A manifest file of tab-separated lines whose first field is a path. */
   manifest?: string;
+  /** Data paths whose existence to report. */
+  data?: string[];
 }
 
 /** The one script that gathers every fact; it must run as root (file hashes of private keys). */
@@ -63,6 +67,7 @@ export function factsScript(q: FactsQuery): string {
     q.manifest
       ? `${s('managed')}; if [ -f ${quote(q.manifest)} ]; then while IFS= read -r line; do [ -e "\${line%%	*}" ] && printf '%s\n' "$line"; done < ${quote(q.manifest)}; fi; true`
       : '',
+    `${s('data')}; for p in ${quoteAll(q.data ?? [])}; do [ -e "$p" ] && echo "$p"; done; true`,
     '',
   ].join('\n');
 }
@@ -135,5 +140,6 @@ export function parseFacts(output: string): Facts {
     users: s.get('users') ?? [],
     timers: s.get('timers') ?? [],
     managed: s.get('managed') ?? [],
+    data: s.get('data') ?? [],
   };
 }

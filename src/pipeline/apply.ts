@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { executePlan, type ApplyResult } from '../apply/apply.js';
 import { RuntimeError } from '../errors.js';
 import { readPending, writePending } from '../keys/pending.js';
-import type { Plan } from '../plan/plan.js';
+import type { Plan, Purge } from '../plan/plan.js';
 import { mailHome } from '../render/vmail.js';
 import { portsFor } from '../services/index.js';
 import type { Confirm } from './host.js';
@@ -41,10 +41,11 @@ export function checkKeyConflicts(run: PreparedRun, replaceHostKeys: boolean | u
 }
 
 /** Forgets the purges an apply has done. */
-function clearPurges(project: Project, done: string[]): void {
-  if (!done.length) return;
+function clearPurges(project: Project, done: Purge[]): void {
+  const mail = done.filter((p) => p.kind === 'mail');
+  if (!mail.length) return;
   const pending = readPending(project.configPath);
-  const gone = new Set(done);
+  const gone = new Set(mail.map((p) => p.path));
   writePending(project.configPath, { ...pending, purge: pending.purge.filter((p) => !gone.has(mailHome(p.address))) });
 }
 

@@ -11,12 +11,12 @@ import { isEmailAddress } from '../config/syntax.js';
 import { readPending } from '../keys/pending.js';
 import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
 import { MANIFEST, manifestFile } from '../plan/manifest.js';
-import { makePlan, sha256, type DesiredState, type Plan, type Task } from '../plan/plan.js';
+import { makePlan, sha256, type DesiredState, type Plan, type Purge, type Task } from '../plan/plan.js';
 import { markerContent, REPOSITORY_MARKER } from '../backup/schedule.js';
 import { AGENT_PATHS } from '../agent/install.js';
 import type { FileSpec, RenderContext } from '../render/index.js';
 import { mailHome, VMAIL } from '../render/vmail.js';
-import { render, SERVICES } from '../services/index.js';
+import { DATA_PATHS, render, SERVICES } from '../services/index.js';
 import type { CertificateChoice } from '../tls/cert.js';
 import { acmeEnabled, directoryUrl } from '../tls/directory.js';
 import { consentRecorded } from '../tls/provision.js';
@@ -62,6 +62,7 @@ export function factsScriptFor(inputs: Inputs): string {
     users: [VMAIL.user],
     timers: SERVICES.flatMap((s) => (s.schedule ? [`${s.schedule.unit}.timer`] : [])),
     manifest: MANIFEST,
+    data: [...DATA_PATHS],
   });
 }
 
@@ -90,15 +91,23 @@ export function checkRelease(project: Project, host: Transport, facts: Facts): v
 }
 
 /** The mail directories of removed users whose mail the operator asked to delete, and who are still gone. */
-export function purgesOf(project: Project): string[] {
+export function purgesOf(project: Project): Purge[] {
   const current = new Set(allMailboxes(project.config).map((m) => m.address));
   return readPending(project.configPath)
     .purge.filter((p) => isEmailAddress(p.address) && !current.has(p.address))
-    .map((p) => mailHome(p.address));
+    .map((p) => ({ kind: 'mail', path: mailHome(p.address), what: p.address }));
 }
 
-/** Facts → desired state → plan. `diffs`: also fetch the current content of updated files. */
-export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opts: { diffs: boolean }): Promise<PreparedRun> {
+/** What a run asks beyond the host: `purge` deletes the stored data of optional services that are off. */
+export interface RunOptions {
+  purge?: boolean;
+}
+
+/**
+ * Facts → desired state → plan. `diffs`: also fetch the current content of updated files; `purge`:
+ * plan to delete the data of switched-off optional services.
+ */
+export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opts: { diffs: boolean } & RunOptions): Promise<PreparedRun> {
   const { project } = inputs;
   const { config } = project;
   const files = [...inputs.files];
@@ -116,7 +125,7 @@ export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opt
     tasks.push({ kind: 'backup-repository', repository: config.backup.repository });
   }
   files.push(manifestFile(files));
-  const desired = { ...desiredState(inputs.ctx, facts.init, files), purges: purgesOf(project), tasks };
+  const desired = { ...desiredState(inputs.ctx, facts.init, files), purges: purgesOf(project), purgeData: opts.purge === true, tasks };
   // The current content of changed files serves the diffs, and tells a reload from a restart.
   const before = opts.diffs ? await currentContents(host, makePlan(desired, facts)) : new Map<string, string>();
   return { ...inputs, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
@@ -126,14 +135,14 @@ export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opt
  * Everything up to the plan, over one connection the caller closes (run.host.close()). `beforePlan`
  * runs once the project is loaded (apply asks for the ACME CA's terms there).
  */
-export async function prepareRun(opts: HostOptions, confirm?: Confirm, beforePlan?: (project: Project) => Promise<void>): Promise<PreparedRun> {
+export async function prepareRun(opts: HostOptions & RunOptions, confirm?: Confirm, beforePlan?: (project: Project) => Promise<void>): Promise<PreparedRun> {
   const inputs = await loadInputs(opts.config);
   await beforePlan?.(inputs.project);
   const host = await connect(inputs.project, opts, confirm);
   try {
     const { facts } = await readFacts(host, inputs);
     checkRelease(inputs.project, host, facts);
-    return await planRun(inputs, host, facts, { diffs: true });
+    return await planRun(inputs, host, facts, { diffs: true, purge: opts.purge === true });
   } catch (e) {
     await host.close();
     throw e;

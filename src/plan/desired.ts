@@ -1,7 +1,7 @@
 // What the host must have: the packages, the rendered files and the daemons that must run — all from
 // the service descriptors (src/services/).
 import type { Init } from '../services/index.js';
-import { daemonsFor, packagesFor, render } from '../services/index.js';
+import { daemonsFor, dataOfServicesOff, packagesFor, render } from '../services/index.js';
 import type { FileSpec, RenderContext } from '../render/index.js';
 import type { DesiredState } from './plan.js';
 
@@ -12,6 +12,7 @@ export function desiredState(ctx: RenderContext, init: Init, files: FileSpec[] =
     packages: packagesFor(ctx.config, { release: ctx.release, init }),
     files,
     daemons: daemonsFor(ctx.config),
+    dataOff: dataOfServicesOff(ctx.config).map((d) => ({ kind: 'service-data', path: d.path, what: `${d.service}: ${d.what}` })),
   };
 }
 

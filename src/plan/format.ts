@@ -35,8 +35,15 @@ function unifiedDiff(path: string, before: string, after: string): string {
     .trimEnd();
 }
 
+/** The line saying what `--purge` would delete (data of switched-off services the plan keeps), if any. */
+export function keptLine(plan: Plan): string | undefined {
+  if (!plan.kept.length) return undefined;
+  return `Kept: ${plan.kept.map((k) => `${k.path} (${k.what})`).join(', ')}; the service is off, apply --purge would delete it.`;
+}
+
 export function formatPlan(plan: Plan, opts: FormatOptions): string {
-  if (isEmpty(plan)) return 'No changes: the host matches mailrig.yaml.';
+  const kept = keptLine(plan);
+  if (isEmpty(plan)) return ['No changes: the host matches mailrig.yaml.', ...(kept ? [kept] : [])].join('\n');
   const out: string[] = [];
   if (plan.installs.length) out.push(`Packages to install (${plan.installs.length}): ${plan.installs.join(' ')}`, '');
   if (plan.changes.length) {
@@ -66,9 +73,17 @@ export function formatPlan(plan: Plan, opts: FormatOptions): string {
   if (plan.mapBuilds.length) {
     out.push(`Maps to rebuild: ${plan.mapBuilds.map((f) => f.path).join(' ')}`, '');
   }
-  if (plan.purges.length) {
-    out.push(`Stored mail to delete (user rm --purge): ${plan.purges.join(' ')}`, '');
+  const mail = plan.purges.filter((p) => p.kind === 'mail');
+  const data = plan.purges.filter((p) => p.kind === 'service-data');
+  if (mail.length) {
+    out.push(`Stored mail to delete (user rm --purge): ${mail.map((p) => p.path).join(' ')}`, '');
   }
+  if (data.length) {
+    out.push(`Data to delete (apply --purge; the service is off):`);
+    for (const p of data) out.push(`  - ${p.path} (${p.what})`);
+    out.push('');
+  }
+  if (kept) out.push(kept, '');
   if (plan.actions.length) {
     out.push('Services:');
     for (const a of plan.actions) {
@@ -86,12 +101,15 @@ export function formatPlan(plan: Plan, opts: FormatOptions): string {
 /** One line for a plan: what apply would do, in numbers. */
 export function summarize(plan: Plan): string {
   if (isEmpty(plan)) return 'no changes';
+  const mailPurges = plan.purges.filter((p) => p.kind === 'mail').length;
+  const dataPurges = plan.purges.length - mailPurges;
   const parts = [
     plan.installs.length && `${plan.installs.length} package${plan.installs.length === 1 ? '' : 's'} to install`,
     plan.changes.length && `${plan.changes.length} file${plan.changes.length === 1 ? '' : 's'} to write`,
     plan.removals.length && `${plan.removals.length} file${plan.removals.length === 1 ? '' : 's'} to remove`,
     plan.actions.length && plan.actions.map((a) => `${a.action} ${a.daemon}`).join(', '),
-    plan.purges.length && `${plan.purges.length} mailbox${plan.purges.length === 1 ? '' : 'es'} to delete`,
+    mailPurges && `${mailPurges} mailbox${mailPurges === 1 ? '' : 'es'} to delete`,
+    dataPurges && `${dataPurges} data director${dataPurges === 1 ? 'y' : 'ies'} to delete`,
     plan.tasks.length && plan.tasks.map((t) => (t.kind === 'schedule' ? `${t.action} ${t.unit}` : t.kind)).join(', '),
   ].filter(Boolean);
   return parts.join('; ');

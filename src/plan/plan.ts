@@ -1,7 +1,7 @@
 // Desired state + host facts → the plan: every change apply makes, and nothing else — packages to
 // install, files to write or remove, maps to rebuild, schedules to enable or disable, services to
 // reload, restart or start (each with the files that cause it), and the pipeline's own operations
-// (a certificate, the backup repository, purges). Pure.
+// (a certificate, the backup repository, purges of stored data). Pure.
 import { createHash } from 'node:crypto';
 import type { Facts } from '../host/facts.js';
 import type { FileSpec, OnChange } from '../render/types.js';
@@ -15,9 +15,24 @@ export interface DesiredState {
   files: FileSpec[];
   daemons: readonly Daemon[];
   /** Mail directories of removed users whose stored mail the operator asked to delete (user rm --purge). */
-  purges?: string[];
+  purges?: Purge[];
+  /** The stored data of the optional services the config switches off (deleted only with `purgeData`). */
+  dataOff?: Purge[];
+  /** The operator asked to delete the data of switched-off services (apply --purge). */
+  purgeData?: boolean;
   /** Operations the pipeline decided from the facts (a certificate, the backup repository). */
   tasks?: Task[];
+}
+
+/**
+ * Stored data apply deletes, a directory and what it holds: a removed user's mail (user rm --purge),
+ * or the data of an optional service the config switched off (apply --purge).
+ */
+export interface Purge {
+  kind: 'mail' | 'service-data';
+  path: string;
+  /** The user's address, or the service's name and what the data is. */
+  what: string;
 }
 
 /** A file mailrig managed (the host's manifest says so) and no longer renders. */
@@ -64,8 +79,13 @@ export interface Plan {
   /** Files mailrig managed and no longer renders: removed, their old copy kept with the run's backup. */
   removals: FileRemoval[];
   tasks: Task[];
-  /** Mail directories to delete. */
-  purges: string[];
+  /** Stored data to delete. */
+  purges: Purge[];
+  /**
+   * Data of switched-off services that the host still holds and this plan keeps (no --purge was
+   * given): not an operation, only what `--purge` would delete.
+   */
+  kept: Purge[];
 }
 
 export function sha256(content: string): string {
@@ -177,7 +197,9 @@ export function makePlan(desired: DesiredState, facts: Facts, before: Map<string
   }
   const actions = DAEMONS.map((d) => byDaemon.get(d)).filter((a): a is ServiceAction => a !== undefined);
   const tasks = [...scheduleTasks(desired, facts, changes, removals), ...(desired.tasks ?? [])];
-  return { installs, changes, mapBuilds, actions, removals, tasks, purges: desired.purges ?? [] };
+  const dataOnHost = (desired.dataOff ?? []).filter((d) => facts.data.includes(d.path));
+  const purges = [...(desired.purges ?? []), ...(desired.purgeData ? dataOnHost : [])];
+  return { installs, changes, mapBuilds, actions, removals, tasks, purges, kept: desired.purgeData ? [] : dataOnHost };
 }
 
 export function isEmpty(plan: Plan): boolean {

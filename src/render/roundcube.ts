@@ -34,6 +34,8 @@ export const ROUNDCUBE_MANAGESIEVE_CONFIG = '/etc/roundcube/plugins/managesieve/
 /** Where Debian's package puts the web root (index.php, and links to the skins and plugins). */
 export const ROUNDCUBE_WEB_ROOT = '/var/lib/roundcube/public_html';
 /** Roundcube's own log directory (Debian links /var/lib/roundcube/logs to it). */
+/** The SQLite database's directory, as Debian's package makes it (dbconfig-common) and the config includes it. */
+export const ROUNDCUBE_DATABASE_DIR = '/var/lib/dbconfig-common/sqlite3/roundcube';
 export const ROUNDCUBE_LOG_DIR = '/var/log/roundcube';
 /** Logins, failed ones with the client's address (log_logins): the fail2ban jail reads it. */
 export const ROUNDCUBE_LOGINS_LOG = `${ROUNDCUBE_LOG_DIR}/userlogins.log`;

@@ -3,10 +3,10 @@ import type { Config, Release } from '../config/model.js';
 import type { RenderContext } from '../render/context.js';
 import type { FileSpec } from '../render/types.js';
 import { SERVICES } from './registry.js';
-import type { DaemonSpec, HostKind, ServiceDescriptor, TlsPort } from './types.js';
+import type { DaemonSpec, HostKind, ServiceData, ServiceDescriptor, TlsPort } from './types.js';
 
 export { SERVICES } from './registry.js';
-export type { DaemonSpec, HostKind, Init, ServiceDescriptor, TlsMode, TlsPort } from './types.js';
+export type { DaemonSpec, HostKind, Init, ServiceData, ServiceDescriptor, TlsMode, TlsPort } from './types.js';
 
 /** A daemon's name (its descriptor's name). */
 export type Daemon = string;
@@ -54,6 +54,14 @@ export const TLS_PORTS: readonly (TlsPort & { daemon: Daemon })[] = daemons
 /** Mail ports first, by number, HTTPS last: as an operator reads them. */
 function tlsOrder(port: number): number {
   return port === 443 ? 100_000 : port;
+}
+
+/** Every optional service's stored data paths: what the facts ask about. */
+export const DATA_PATHS: readonly string[] = SERVICES.flatMap((s) => (s.data ?? []).map((d) => d.path));
+
+/** The stored data of the optional services this config switches off, each with its service's name. */
+export function dataOfServicesOff(config: Config): Array<ServiceData & { service: string }> {
+  return SERVICES.filter((s) => s.enabled !== undefined && !s.enabled(config)).flatMap((s) => (s.data ?? []).map((d) => ({ ...d, service: s.name })));
 }
 
 /** The packages the host needs, each once, in the registry's order. */

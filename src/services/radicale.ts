@@ -1,6 +1,7 @@
 // Radicale: calendars and contacts, optional (dav: radicale). Debian's unit runs it as its own user;
 // the package leaves it disabled, so apply enables it when it starts it, and switching dav off
-// stops and disables it, removes mailrig's files and keeps the collections.
+// stops and disables it, removes mailrig's files and keeps the collections (apply --purge deletes
+// them while dav is off).
 import { davEnabled, RADICALE, RADICALE_PLUGIN_MODULE, renderRadicale } from '../render/radicale.js';
 import type { ServiceDescriptor } from './types.js';
 
@@ -23,4 +24,5 @@ export const radicale: ServiceDescriptor = {
     ports: (config) => (davEnabled(config) ? [RADICALE.port] : []),
     consumesTls: false,
   },
+  data: [{ path: RADICALE.collections, what: 'calendars and contacts' }],
 };

@@ -1,7 +1,8 @@
 // Roundcube webmail (webmail: roundcube), run by PHP-FPM behind nginx. Optional: when mailrig.yaml
 // leaves it out, none of its packages are installed and no process runs; switched off again, its
-// files go (the packages and the database stay, as for any package mailrig no longer needs).
-import { phpVersion, renderRoundcube } from '../render/roundcube.js';
+// files go (the packages and the database stay, as for any package mailrig no longer needs; apply
+// --purge deletes the database while the webmail is off).
+import { phpVersion, renderRoundcube, ROUNDCUBE_DATABASE_DIR } from '../render/roundcube.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const roundcube: ServiceDescriptor = {
@@ -21,4 +22,5 @@ export const roundcube: ServiceDescriptor = {
     ports: () => [],
     consumesTls: false,
   },
+  data: [{ path: ROUNDCUBE_DATABASE_DIR, what: "Roundcube's database (users' settings, contacts, identities)" }],
 };

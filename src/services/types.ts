@@ -67,6 +67,16 @@ export interface ScheduleSpec {
   unit: string;
 }
 
+/**
+ * Data an optional service stores on the host (not files mailrig renders): kept when the config
+ * switches the service off, deleted by `apply --purge` while it is off.
+ */
+export interface ServiceData {
+  path: string;
+  /** What it holds, as the plan names it. */
+  what: string;
+}
+
 export interface ServiceDescriptor {
   /** The name files are tagged with (FileSpec.service) and the plan prints. */
   name: string;
@@ -81,4 +91,6 @@ export interface ServiceDescriptor {
   render?: (ctx: RenderContext) => FileSpec[];
   daemon?: DaemonSpec;
   schedule?: ScheduleSpec;
+  /** An optional service's stored data (see ServiceData). */
+  data?: ServiceData[];
 }

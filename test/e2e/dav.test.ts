@@ -6,7 +6,8 @@
 // dav; another user cannot read them; a wrong password is refused and logged with the client's
 // address, and fail2ban bans that address from 443 at security.max_auth_failures, not before.
 // Switched off again, nginx no longer serves /dav/, mailrig's files are gone, Radicale is stopped and
-// disabled, the collections stay, and the next apply has nothing to do.
+// disabled, the collections stay, and the next apply has nothing to do; apply --purge then deletes the
+// collections, and only them.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -170,5 +171,20 @@ for (const release of releasesUnderTest()) describe(`calendars and contacts (Rad
     const again = await ws.mailrig(['apply', '--yes']);
     assert.equal(again.code, 0, show(again));
     assert.match(again.out, /no changes/, show(again));
+    assert.match(again.out, /\/var\/lib\/radicale\/collections \(radicale: calendars and contacts\).*apply --purge would delete/, show(again));
+  });
+
+  it('apply --purge deletes the switched-off collections, and nothing else; the next apply is a no-op', async () => {
+    const plan = await ws.mailrig(['plan', '--purge']);
+    assert.equal(plan.code, 0, show(plan));
+    assert.match(plan.out, /^Data to delete \(apply --purge; the service is off\):\n {2}- \/var\/lib\/radicale\/collections /m, show(plan));
+    const purge = await ws.mailrig(['apply', '--purge', '--yes']);
+    assert.equal(purge.code, 0, show(purge));
+    const left = await host.exec('test -e /var/lib/radicale/collections && echo kept || echo gone; test -d /var/lib/radicale && echo parent');
+    assert.deepEqual(left.stdout.trim().split('\n'), ['gone', 'parent'], left.stdout);
+    const again = await ws.mailrig(['apply', '--yes']);
+    assert.equal(again.code, 0, show(again));
+    assert.match(again.out, /no changes/, show(again));
+    assert.doesNotMatch(again.out, /--purge would delete/, show(again));
   });
 });

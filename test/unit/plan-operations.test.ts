@@ -56,6 +56,7 @@ function converged(d: DesiredState, init: Facts['init'] = 'systemd'): Facts {
     users: ['vmail'],
     timers: init === 'systemd' && d.files.some((f) => f.service === 'backup') ? ['mailrig-backup.timer'] : [],
     managed: manifest ? manifest.content.split('\n').filter((l) => l && !l.startsWith('#')) : [],
+    data: [],
   };
 }
 

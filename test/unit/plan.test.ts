@@ -43,6 +43,7 @@ function factsMatching(d: DesiredState): Facts {
     users: ['vmail'],
     timers: [],
     managed: [],
+    data: [],
   };
 }
 

@@ -154,6 +154,7 @@ describe('webmail: roundcube', () => {
       users: [],
       timers: [],
       managed: [],
+      data: [],
     };
     const plan = makePlan(desiredState(ctx, 'systemd'), fresh);
     assert.ok(plan.actions.some((a) => a.daemon === 'roundcube' && a.action === 'start'));
@@ -177,6 +178,7 @@ describe('webmail: roundcube', () => {
       users: ['vmail'],
       timers: [],
       managed: manifest,
+      data: [],
     };
     const plan = makePlan(desiredState(off, 'systemd'), hostOn);
     assert.deepEqual(plan.installs, []);

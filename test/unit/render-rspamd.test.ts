@@ -271,6 +271,7 @@ describe('rspamd blocklists (local.d/rbl.conf)', () => {
       users: ['vmail'],
       timers: [],
       managed: [],
+      data: [],
     };
     const plan = makePlan({ packages: ['rspamd'], daemons: ['rspamd'], files: [after] }, facts);
     const text = formatPlan(plan, { before: new Map([[before.path, before.content]]) });
