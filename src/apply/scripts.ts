@@ -197,6 +197,11 @@ export function beforeStart(init: 'systemd' | 'sysv', daemon: Daemon): { message
   return init === 'sysv' ? daemonSpec(daemon).beforeStartWithoutSystemd : undefined;
 }
 
+/** What runs after apply started or restarted a daemon, when its descriptor asks for something on this init. */
+export function afterStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
+  return init === 'systemd' ? daemonSpec(daemon).afterStartWithSystemd : undefined;
+}
+
 /** Whether a plan writes or removes files systemd reads (units, drop-ins): then it needs a daemon-reload. */
 export function touchesSystemdUnits(plan: Plan): boolean {
   const paths = [...plan.changes.filter((c) => c.kind !== 'attributes').map((c) => c.file.path), ...plan.removals.map((r) => r.path)];

@@ -56,6 +56,8 @@ export interface DaemonSpec {
    * daemon's rendered systemd drop-in (which runs the same step before every start) has no effect.
    */
   beforeStartWithoutSystemd?: { message: string; script: string };
+  /** Shell apply runs after it starts or restarts the daemon where systemd is PID 1. */
+  afterStartWithSystemd?: { message: string; script: string };
 }
 
 /**
