@@ -118,7 +118,7 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
     file(RSPAMD_SETTLE.unitFile, renderTemplate('rspamd/systemd/settle.service.hbs', { script: RSPAMD_SETTLE.script, timeoutSeconds: 2 * SETTLE_WAIT_SECONDS + START_TIMEOUT_SECONDS }), 'none'),
     file(
       RSPAMD_SETTLE.script,
-      renderTemplate('rspamd/settle.hbs', { unit: RSPAMD_SETTLE.unit, log: '/var/log/rspamd/rspamd.log', cacheDir: '/var/lib/rspamd', waitSeconds: SETTLE_WAIT_SECONDS }),
+      renderTemplate('rspamd/settle.hbs', { unit: RSPAMD_SETTLE.unit, logFile: '/var/log/rspamd/rspamd.log', cacheDir: '/var/lib/rspamd', waitSeconds: SETTLE_WAIT_SECONDS }),
       'none',
       { mode: '0755' },
     ),

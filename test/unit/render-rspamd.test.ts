@@ -179,6 +179,7 @@ describe("rspamd's start: the pattern cache is compiled outside the main process
       assert.ok(!unit.includes('[Install]'), 'started by rspamd.service only');
       const script = files.find((f) => f.path === RSPAMD_SETTLE.script);
       assert.equal(script?.mode, '0755');
+      assert.match(script?.content ?? '', /^LOG=\/var\/log\/rspamd\/rspamd\.log$/m);
       assert.match(RSPAMD_WARM_UP, /^\/usr\/bin\/rspamadm mime urls \/etc\/hostname$/);
     });
   }
