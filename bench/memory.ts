@@ -1,7 +1,8 @@
 // Benchmark 3: memory of the deployed stack. For each release (Debian 12 and 13): provision a test
 // host, deliver one message (alice → bob over 587), let the host go idle, then sum the PSS
 // (/proc/<pid>/smaps_rollup) of every Postfix, Dovecot, rspamd, Redis, nginx, unbound, postsrsd,
-// mta-sts-daemon and TLS policy front (both Python: told apart by their command lines) process, per
+// mta-sts-daemon (with systemd's socket proxy in front of it) and TLS policy front (both Python: told
+// apart by their command lines; both run on demand where systemd is PID 1, and exit idle) process, per
 // service and in total, over a few samples; rspamd's processes (main, proxy, controller, hs_helper,
 // and any other role found) are shown one by one as well. Target: under 150 MB in total, spam
 // filtering and the local validating resolver on.
@@ -73,6 +74,8 @@ export function serviceOf(exe: string, cmdline = ''): Counted | 'other' {
   if (exe === '/usr/sbin/unbound') return 'unbound';
   if (exe === '/usr/sbin/postsrsd') return 'postsrsd';
   if (/^\/usr\/sbin\/php-fpm[0-9.]+$/.test(exe)) return 'php-fpm';
+  // Where the MTA-STS pair runs on demand, systemd's proxy in front of mta-sts-daemon is part of it.
+  if (/^\/(usr\/)?lib\/systemd\/systemd-socket-proxyd$/.test(exe)) return 'mta-sts';
   if (/^\/usr\/bin\/python3/.test(exe)) {
     const script = cmdline.split(' ').find((word) => !word.startsWith('/usr/bin/python3'));
     if (script === '/usr/bin/mta-sts-daemon') return 'mta-sts';

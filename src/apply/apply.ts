@@ -9,6 +9,7 @@ import { DAEMONS, TLS_CONSUMERS, type Daemon, type Plan, type Task } from '../pl
 import { afterServices, beforeSwap, taskScript } from './tasks.js';
 import {
   STATE_DIR,
+  afterStart,
   beforeStart,
   healthScript,
   installScript,
@@ -154,6 +155,11 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
     step(`${action} ${a.daemon}`);
     const r = await host.exec(serviceCommand(facts.init, a.daemon, action, facts.release), { detachStreams: true });
     if (r.code !== 0) return rollBack(input, backup, `${action} ${a.daemon} failed: ${tail(r.stderr)}`);
+    const after = action === 'reload' || action === 'stop' ? undefined : afterStart(facts.init, a.daemon);
+    if (after) {
+      step(after.message);
+      await host.exec(after.script, { detachStreams: true });
+    }
     actions.push(`${action} ${a.daemon}`);
   }
 

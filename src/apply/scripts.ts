@@ -170,6 +170,8 @@ export function rollbackScript(backup: string, plan: Plan): string {
 export function serviceCommand(init: 'systemd' | 'sysv', daemon: Daemon, action: 'start' | 'reload' | 'restart' | 'stop', release?: Release): string {
   const spec = daemonSpec(daemon);
   const unit = unitName(spec, release);
+  const onDemand = init === 'systemd' && action !== 'stop' ? spec.onDemandWithSystemd : undefined;
+  if (onDemand) return `{ ${onDemand.start}; } </dev/null >/dev/null 2>&1 || { echo "starting ${onDemand.socket} failed" >&2; exit 1; }`;
   const cmd = init === 'systemd' ? systemctl(action, unit, optionalDaemon(daemon)) : sysvService(action, unit, optionalDaemon(daemon));
   const run = `${cmd} </dev/null >/dev/null 2>&1 || { echo "${cmd} failed" >&2; exit 1; }`;
   if (action !== 'reload' || !spec.reload) return run;
@@ -195,6 +197,11 @@ function sysvService(action: 'start' | 'reload' | 'restart' | 'stop', unit: stri
 /** What runs before apply starts or restarts a daemon, when its descriptor asks for something on this init. */
 export function beforeStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
   return init === 'sysv' ? daemonSpec(daemon).beforeStartWithoutSystemd : undefined;
+}
+
+/** What runs after apply started or restarted a daemon, when its descriptor asks for something on this init. */
+export function afterStart(init: 'systemd' | 'sysv', daemon: Daemon): { message: string; script: string } | undefined {
+  return init === 'systemd' ? daemonSpec(daemon).afterStartWithSystemd : undefined;
 }
 
 /** Whether a plan writes or removes files systemd reads (units, drop-ins): then it needs a daemon-reload. */

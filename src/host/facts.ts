@@ -21,7 +21,11 @@ export interface Facts {
   packages: Record<string, string>;
   /** Managed paths that exist → their state. */
   files: Record<string, FileFact>;
-  /** Daemons → the pid of their main process, or undefined when not running. */
+  /**
+   * Daemons → the pid of their main process, or undefined when not running. 0 for a daemon that runs
+   * on demand where systemd is PID 1 and whose socket unit is enabled and listening (its process
+   * may or may not run at the moment).
+   */
   services: Record<string, number | undefined>;
   /** Users that exist among those asked about. */
   users: string[];
@@ -38,6 +42,8 @@ export interface FactsQuery {
   paths: string[];
   /** service → the exact command name (comm) of its main process. */
   processes: Record<string, string>;
+  /** service → the socket unit that holds it where systemd is PID 1 (a daemon that runs on demand). */
+  sockets?: Record<string, string>;
   users: string[];
   /** Timer units (e.g. mailrig-backup.timer) to ask about. */
   timers?: string[];
@@ -49,8 +55,15 @@ export interface FactsQuery {
 
 /** The one script that gathers every fact; it must run as root (file hashes of private keys). */
 export function factsScript(q: FactsQuery): string {
+  const pid = (service: string, comm: string) => {
+    const socket = q.sockets?.[service];
+    const running = `pgrep -o -x '${comm}'`;
+    if (socket === undefined) return running;
+    const listening = `systemctl is-enabled --quiet ${socket} && systemctl is-active --quiet ${socket} && echo 0`;
+    return `if [ -d /run/systemd/system ]; then ${listening}; else ${running}; fi`;
+  };
   const procs = Object.entries(q.processes)
-    .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(pgrep -o -x '${comm}' || true)"`)
+    .map(([service, comm]) => `printf '%s\\t%s\\n' ${service} "$(${pid(service, comm)} || true)"`)
     .join('\n');
   const s = (name: string) => `echo '${sectionHeader('facts', name)}'`;
   return [

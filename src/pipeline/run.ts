@@ -10,6 +10,7 @@ import { allMailboxes } from '../config/model.js';
 import { isEmailAddress } from '../config/syntax.js';
 import { readPending } from '../keys/pending.js';
 import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
+import { ON_DEMAND_SOCKET } from '../services/index.js';
 import { MANIFEST, manifestFile } from '../plan/manifest.js';
 import { makePlan, sha256, type DesiredState, type Plan, type Purge, type Task } from '../plan/plan.js';
 import { markerContent, REPOSITORY_MARKER } from '../backup/schedule.js';
@@ -59,6 +60,7 @@ export function factsScriptFor(inputs: Inputs): string {
     paths: [...inputs.files.map((f) => f.path), ...(acmeEnabled(inputs.project.config) ? AGENT_PATHS : []), MANIFEST, REPOSITORY_MARKER],
     // cron runs the schedules where systemd is not PID 1.
     processes: { ...MAIN_PROCESS, cron: 'cron' },
+    sockets: ON_DEMAND_SOCKET,
     users: [VMAIL.user],
     timers: SERVICES.flatMap((s) => (s.schedule ? [`${s.schedule.unit}.timer`] : [])),
     manifest: MANIFEST,

@@ -29,11 +29,29 @@ export const STS_FRONT_SCRIPT = '/usr/local/lib/mailrig/sts-front';
 export const STS_FRONT_PROCESS = 'sts-front';
 export const STS_FRONT_FILES = {
   unit: `/etc/systemd/system/${STS_FRONT_UNIT}.service`,
-  postfixDropIn: `/etc/systemd/system/postfix.service.d/${STS_FRONT_UNIT}.conf`,
+  socket: `/etc/systemd/system/${STS_FRONT_UNIT}.socket`,
   initScript: `/etc/init.d/${STS_FRONT_UNIT}`,
 };
-/** Loopback TCP ports: mta-sts-daemon's (the package's default) and the front's, which Postfix asks. */
-export const STS_PORTS = { daemon: 8461, front: 8462 } as const;
+/** The package's unit for mta-sts-daemon. */
+export const MTA_STS_UNIT = 'postfix-mta-sts-resolver';
+/** Where systemd is PID 1: its socket on the daemon's port, and the proxy service it starts. */
+export const MTA_STS_ON_DEMAND_UNIT = 'mailrig-mta-sts';
+export const MTA_STS_ON_DEMAND_FILES = {
+  socket: `/etc/systemd/system/${MTA_STS_ON_DEMAND_UNIT}.socket`,
+  proxy: `/etc/systemd/system/${MTA_STS_ON_DEMAND_UNIT}.service`,
+  daemonDropIn: `/etc/systemd/system/${MTA_STS_UNIT}.service.d/mailrig.conf`,
+  /** mta-sts-daemon's settings where it runs on demand: those of MTA_STS_CONF but the port. */
+  conf: '/etc/mta-sts-daemon-on-demand.yml',
+};
+/** systemd's socket proxy (in the systemd package; /lib is /usr/lib on both releases). */
+const SOCKET_PROXY = '/usr/lib/systemd/systemd-socket-proxyd';
+/**
+ * Loopback TCP ports: mta-sts-daemon's (the package's default), the front's, which Postfix asks, and
+ * the one mta-sts-daemon listens on behind systemd's proxy where it runs on demand.
+ */
+export const STS_PORTS = { daemon: 8461, front: 8462, daemonOnDemand: 8463 } as const;
+/** Seconds without a connection before the front and the proxy (with mta-sts-daemon) exit. */
+export const STS_EXIT_IDLE_SECONDS = 300;
 const LISTEN = '127.0.0.1';
 /** Seconds mta-sts-daemon allows the TXT lookup and the HTTPS fetch of a policy, each. */
 const FETCH_TIMEOUT = 10;
@@ -42,17 +60,45 @@ const FETCH_TIMEOUT = 10;
 export const STS_POLICY_TABLE = `socketmap:inet:${LISTEN}:${STS_PORTS.front}:postfix`;
 
 export function renderMtaSts(ctx: RenderContext): FileSpec[] {
-  const content = renderTemplate('mta-sts/mta-sts-daemon.yml.hbs', {
-    hostname: ctx.config.server.hostname,
-    release: ctx.release,
-    version: VERSIONS[ctx.release],
+  const file = (path: string, content: string): FileSpec => ({ path, content, mode: '0644', owner: 'root', group: 'root', service: 'mta-sts', onChange: 'restart', secret: false });
+  const yml = (path: string, port: number, onDemand: boolean) =>
+    renderTemplate('mta-sts/mta-sts-daemon.yml.hbs', {
+      path,
+      hostname: ctx.config.server.hostname,
+      release: ctx.release,
+      version: VERSIONS[ctx.release],
+      listen: LISTEN,
+      port,
+      frontPort: STS_PORTS.front,
+      cacheFile: MTA_STS_CACHE,
+      fetchTimeout: FETCH_TIMEOUT,
+      onDemand,
+      conf: MTA_STS_CONF,
+      publicPort: STS_PORTS.daemon,
+    });
+  const names = {
+    unit: MTA_STS_ON_DEMAND_UNIT,
+    daemonUnit: MTA_STS_UNIT,
     listen: LISTEN,
     port: STS_PORTS.daemon,
-    frontPort: STS_PORTS.front,
-    cacheFile: MTA_STS_CACHE,
-    fetchTimeout: FETCH_TIMEOUT,
-  });
-  return [{ path: MTA_STS_CONF, content, mode: '0644', owner: 'root', group: 'root', service: 'mta-sts', onChange: 'restart', secret: false }];
+    daemonPort: STS_PORTS.daemonOnDemand,
+    conf: MTA_STS_CONF,
+    onDemandConf: MTA_STS_ON_DEMAND_FILES.conf,
+    proxy: SOCKET_PROXY,
+    user: MTA_STS_USER,
+    exitIdleSeconds: STS_EXIT_IDLE_SECONDS,
+  };
+  return [
+    // Read by the package's init script where systemd is not PID 1: the daemon then runs all the time.
+    file(MTA_STS_CONF, yml(MTA_STS_CONF, STS_PORTS.daemon, false)),
+    file(MTA_STS_ON_DEMAND_FILES.conf, yml(MTA_STS_ON_DEMAND_FILES.conf, STS_PORTS.daemonOnDemand, true)),
+    file(MTA_STS_ON_DEMAND_FILES.daemonDropIn, renderTemplate('mta-sts/resolver-on-demand.conf.hbs', names)),
+    file(MTA_STS_ON_DEMAND_FILES.proxy, renderTemplate('mta-sts/mailrig-mta-sts.service.hbs', names)),
+    file(
+      MTA_STS_ON_DEMAND_FILES.socket,
+      renderTemplate('mta-sts/socket.hbs', { ...names, service: MTA_STS_ON_DEMAND_UNIT, description: "mailrig: mta-sts-daemon's socket (Postfix's MTA-STS policies, through the front)" }),
+    ),
+  ];
 }
 
 export function renderStsFront(_ctx: RenderContext): FileSpec[] {
@@ -66,8 +112,9 @@ export function renderStsFront(_ctx: RenderContext): FileSpec[] {
     onChange,
     secret: false,
   });
-  const names = { unit: STS_FRONT_UNIT, script: STS_FRONT_SCRIPT, process: STS_FRONT_PROCESS, user: MTA_STS_USER };
+  const names = { unit: STS_FRONT_UNIT, script: STS_FRONT_SCRIPT, process: STS_FRONT_PROCESS, user: MTA_STS_USER, exitIdleSeconds: STS_EXIT_IDLE_SECONDS };
   const script = renderTemplate('mta-sts/sts-front.hbs', {
+    unit: STS_FRONT_UNIT,
     listen: LISTEN,
     port: STS_PORTS.front,
     upstream: STS_PORTS.daemon,
@@ -77,8 +124,12 @@ export function renderStsFront(_ctx: RenderContext): FileSpec[] {
   return [
     file(STS_FRONT_SCRIPT, script, '0755', 'restart'),
     file(STS_FRONT_FILES.unit, renderTemplate('mta-sts/mailrig-sts-front.service.hbs', names), '0644', 'restart'),
-    // Read by systemd only (apply reloads it when a unit file changes): nothing to restart.
-    file(STS_FRONT_FILES.postfixDropIn, renderTemplate('mta-sts/postfix-wants.conf.hbs', names), '0644', 'none'),
+    file(
+      STS_FRONT_FILES.socket,
+      renderTemplate('mta-sts/socket.hbs', { listen: LISTEN, port: STS_PORTS.front, service: STS_FRONT_UNIT, description: "mailrig: the TLS policy front's socket (Postfix's smtp_tls_policy_maps)" }),
+      '0644',
+      'restart',
+    ),
     file(STS_FRONT_FILES.initScript, renderTemplate('mta-sts/init.d.hbs', names), '0755', 'restart'),
   ];
 }

@@ -36,6 +36,17 @@ export const RSPAMD_DROP_IN = '/etc/systemd/system/rspamd.service.d/mailrig.conf
 export const RSPAMD_WARM_UP = '/usr/bin/rspamadm mime urls /etc/hostname';
 /** How long systemd lets the warm-up and the start take. */
 const START_TIMEOUT_SECONDS = 300;
+/**
+ * A oneshot unit rspamd.service wants: after each start it restarts rspamd once when its hs_helper
+ * had to compile the Hyperscan cache of the regular expressions (see its script's template).
+ */
+export const RSPAMD_SETTLE = {
+  unit: 'mailrig-rspamd-settle',
+  unitFile: '/etc/systemd/system/mailrig-rspamd-settle.service',
+  script: '/usr/local/lib/mailrig/rspamd-settle',
+} as const;
+/** Seconds the settle script waits for each hs_helper's report; systemd allows both waits and a restart. */
+const SETTLE_WAIT_SECONDS = 600;
 
 const OVERRIDE = ['options.inc', 'worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
 const LOCAL = [
@@ -98,7 +109,19 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
       }),
     ),
     // systemd reads a changed drop-in after a daemon-reload (apply runs one), then the restart applies it.
-    file(RSPAMD_DROP_IN, renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS }), 'restart'),
+    file(
+      RSPAMD_DROP_IN,
+      renderTemplate('rspamd/systemd/mailrig.conf.hbs', { user: RSPAMD_USER, warmUp: RSPAMD_WARM_UP, timeoutSeconds: START_TIMEOUT_SECONDS, settle: RSPAMD_SETTLE.unit }),
+      'restart',
+    ),
+    // Read at each start of rspamd: a change needs nothing more than the daemon-reload apply runs.
+    file(RSPAMD_SETTLE.unitFile, renderTemplate('rspamd/systemd/settle.service.hbs', { script: RSPAMD_SETTLE.script, timeoutSeconds: 2 * SETTLE_WAIT_SECONDS + START_TIMEOUT_SECONDS }), 'none'),
+    file(
+      RSPAMD_SETTLE.script,
+      renderTemplate('rspamd/settle.hbs', { unit: RSPAMD_SETTLE.unit, logFile: '/var/log/rspamd/rspamd.log', cacheDir: '/var/lib/rspamd', waitSeconds: SETTLE_WAIT_SECONDS }),
+      'none',
+      { mode: '0755' },
+    ),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
     // With a Spamhaus DQS key the zone names hold it: readable by rspamd only, its diff not shown.
     file('/etc/rspamd/local.d/rbl.conf', renderTemplate('rspamd/local.d/rbl.conf.hbs', data), 'reload', {

@@ -46,6 +46,11 @@ export function daemonSpec(name: Daemon): DaemonSpec {
 /** The process name (comm) of each daemon's main process, for the facts. */
 export const MAIN_PROCESS: Readonly<Record<Daemon, string>> = Object.fromEntries(daemons.map((s) => [s.name, s.daemon.mainProcess]));
 
+/** Daemons that run on demand where systemd is PID 1 → their socket unit, for the facts. */
+export const ON_DEMAND_SOCKET: Readonly<Record<Daemon, string>> = Object.fromEntries(
+  daemons.flatMap((s) => (s.daemon.onDemandWithSystemd ? [[s.name, s.daemon.onDemandWithSystemd.socket]] : [])),
+);
+
 /** The ports that serve the mail host's certificate, in the order the checks report them. */
 export const TLS_PORTS: readonly (TlsPort & { daemon: Daemon })[] = daemons
   .flatMap((s) => (s.daemon.tlsPorts ?? []).map((p) => ({ ...p, daemon: s.name })))

@@ -1,5 +1,5 @@
 // rspamd: spam filtering and DKIM signing as Postfix's milter; its controller behind nginx.
-import { RSPAMD_USER, RSPAMD_WARM_UP, renderRspamd } from '../render/rspamd.js';
+import { RSPAMD_SETTLE, RSPAMD_USER, RSPAMD_WARM_UP, renderRspamd } from '../render/rspamd.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const rspamd: ServiceDescriptor = {
@@ -26,6 +26,13 @@ export const rspamd: ServiceDescriptor = {
     beforeStartWithoutSystemd: {
       message: 'compiling rspamd\'s pattern cache before its main process starts (up to a minute)',
       script: `runuser -u ${RSPAMD_USER} -- ${RSPAMD_WARM_UP} </dev/null >/dev/null 2>&1 || true`,
+    },
+    // Every start of rspamd also starts the settle unit, which restarts rspamd once if its hs_helper
+    // compiled the Hyperscan cache (its processes would keep the compiler's ~20 MB). Apply waits for
+    // it, so that rspamd has settled before the health probe and the first mail.
+    afterStartWithSystemd: {
+      message: "waiting for rspamd's hs_helper (rspamd restarts once if it compiled its cache)",
+      script: `systemctl start ${RSPAMD_SETTLE.unit}.service </dev/null >/dev/null 2>&1 || true`,
     },
   },
 };

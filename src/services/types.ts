@@ -56,6 +56,15 @@ export interface DaemonSpec {
    * daemon's rendered systemd drop-in (which runs the same step before every start) has no effect.
    */
   beforeStartWithoutSystemd?: { message: string; script: string };
+  /**
+   * Where systemd is PID 1, the daemon runs on demand: systemd holds its listening socket (the socket
+   * unit, enabled so that it is there after a boot), starts the daemon at the first connection, and
+   * the daemon exits when idle. "Running" then means the socket unit is enabled and listening, and
+   * `start` (run for a start, restart or reload) makes it so with the new files in effect.
+   */
+  onDemandWithSystemd?: { socket: string; start: string };
+  /** Shell apply runs after it starts or restarts the daemon where systemd is PID 1. */
+  afterStartWithSystemd?: { message: string; script: string };
 }
 
 /**

@@ -32,11 +32,13 @@
 // - sender.example.org (unsigned), an enforce policy whose mx does not match its MX: deferred;
 // - an enforce policy naming an MX (mx.sender.example.org) whose certificate lacks that name: deferred;
 // - an enforce policy that matches: delivered over a Verified session;
+// - on demand: the front, systemd's proxy and mta-sts-daemon exit once idle (a short idle time set
+//   by a drop-in), and the next mail to an enforce domain starts them again and is still Verified;
 // - a testing policy that does not match: delivered (Trusted, not Verified); neither mta-sts-daemon
 //   nor Postfix logs the mismatch (the daemon answers "no policy" for testing mode);
 // - remote.example.net, with TLSA records and an enforce policy that does not match: delivered,
 //   Verified: DANE wins (mta-sts-daemon itself answers "secure", the front "dane");
-// - the TLS policy front down: deferred, not sent without the policy.
+// - the TLS policy front down (its socket too): deferred, not sent without the policy.
 // The mailrig host trusts the second host's self-signed certificate (installed with
 // update-ca-certificates), as it would trust a public CA's: mta-sts-daemon fetches the policy over
 // HTTPS with Python's default trust store, smtp(8) checks the MX's chain with the same bundle.
@@ -52,7 +54,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execa } from 'execa';
 import nodemailer from 'nodemailer';
-import { MTA_STS_CACHE, STS_PORTS } from '../../src/render/mta-sts.js';
+import { MTA_STS_CACHE, MTA_STS_ON_DEMAND_UNIT, MTA_STS_UNIT, STS_FRONT_UNIT, STS_PORTS } from '../../src/render/mta-sts.js';
 import { SRS_PORTS } from '../../src/render/postsrsd.js';
 import { TLS_CERT } from '../../src/render/tls.js';
 import { MTA_STS_ROOT } from '../../src/render/web.js';
@@ -258,13 +260,9 @@ for (const release of releasesUnderTest()) {
      */
     const forget = async () => {
       await restartResolver(host);
-      const sts = await host.exec(`service postfix-mta-sts-resolver stop >/dev/null 2>&1 && rm -f ${MTA_STS_CACHE} ${MTA_STS_CACHE}-wal ${MTA_STS_CACHE}-shm && service postfix-mta-sts-resolver start </dev/null >/dev/null 2>&1`);
+      // systemd holds mta-sts-daemon's port and starts it again at the next question.
+      const sts = await host.exec(`systemctl stop ${MTA_STS_ON_DEMAND_UNIT}.service ${MTA_STS_UNIT}.service && rm -f ${MTA_STS_CACHE} ${MTA_STS_CACHE}-wal ${MTA_STS_CACHE}-shm`);
       assert.equal(sts.code, 0, sts.stderr);
-      await until(
-        async () => ((await host.exec(`ss -Hltn 'sport = :${STS_PORTS.daemon}'`)).stdout.includes(`127.0.0.1:${STS_PORTS.daemon}`) ? true : undefined),
-        30_000,
-        'mta-sts-daemon listening',
-      );
       const postfix = await host.exec('service postfix restart </dev/null >/dev/null 2>&1');
       assert.equal(postfix.code, 0, postfix.stderr);
     };
@@ -419,9 +417,14 @@ for (const release of releasesUnderTest()) {
       // Its tables answer on loopback only.
       const listening = await host.exec(`ss -Hltn '( sport = :${SRS_PORTS.forward} or sport = :${SRS_PORTS.reverse} )' | awk '{print $4}' | sort`);
       assert.deepEqual(listening.stdout.trim().split('\n'), [`127.0.0.1:${SRS_PORTS.forward}`, `127.0.0.1:${SRS_PORTS.reverse}`]);
-      // So do mta-sts-daemon and the TLS policy front, as the package's unprivileged user.
-      const sts = await host.exec(`ss -Hltnp '( sport = :${STS_PORTS.daemon} or sport = :${STS_PORTS.front} )' | awk '{print $4}' | sort; ps -o user= -C mta-sts-daemon,sts-front | sort -u`);
-      assert.deepEqual(sts.stdout.trim().split('\n'), [`127.0.0.1:${STS_PORTS.daemon}`, `127.0.0.1:${STS_PORTS.front}`, '_mta-sts']);
+      // So do mta-sts-daemon and the TLS policy front (systemd holds both ports for them), and once
+      // asked they run as the package's unprivileged user.
+      const ports = await host.exec(`ss -Hltn '( sport = :${STS_PORTS.daemon} or sport = :${STS_PORTS.front} )' | awk '{print $4}' | sort`);
+      assert.deepEqual(ports.stdout.trim().split('\n'), [`127.0.0.1:${STS_PORTS.daemon}`, `127.0.0.1:${STS_PORTS.front}`]);
+      await askMap(STS_PORTS.front, 'sender.example.org');
+      await askMap(STS_PORTS.daemon, 'sender.example.org');
+      const users = await host.exec('ps -o user= -C mta-sts-daemon,sts-front | sort -u');
+      assert.equal(users.stdout.trim(), '_mta-sts');
       const plan = await ws.mailrig(['plan']);
       assert.equal(plan.code, 0, show(plan));
       assert.ok(!plan.out.includes(secret) && !plan.err.includes(secret), 'the plan never shows the secret');
@@ -614,6 +617,33 @@ for (const release of releasesUnderTest()) {
       await arrived(remote, CAROL, messageId);
     });
 
+    it('MTA-STS on demand: idle, the front, the proxy and mta-sts-daemon exit; the next mail starts them and is still verified', async () => {
+      const units = [STS_FRONT_UNIT, MTA_STS_ON_DEMAND_UNIT];
+      const dropIns = units.map((u) => `/etc/systemd/system/${u}.service.d/test-idle.conf`);
+      const set = await host.exec(
+        units.map((u, i) => `mkdir -p /etc/systemd/system/${u}.service.d && printf '[Service]\\nEnvironment=EXIT_IDLE_SECONDS=2\\n' > ${dropIns[i]}`).join(' && ') + ' && systemctl daemon-reload',
+      );
+      assert.equal(set.code, 0, set.stderr);
+      const running = async () => (await host.exec('pgrep -x sts-front; pgrep -x mta-sts-daemon; pgrep -f "^/usr/lib/systemd/systemd-socket-proxyd "')).stdout.trim();
+      const gone = () => until(async () => ((await running()) === '' ? true : undefined), 90_000, async () => `still running: ${await running()}`);
+      try {
+        // An enforce policy that matches; the caches emptied, the pair stopped (the drop-ins apply at the next start).
+        await serveSender({ policy: stsPolicy('enforce', 'mail.remote.example.net') });
+        assert.match(await askMap(STS_PORTS.front, 'sender.example.org'), /^\d+:OK secure match=mail\.remote\.example\.net\b/);
+        assert.notEqual(await running(), '', 'the question started them');
+        await gone();
+        // Sockets still held by systemd: the next delivery starts them again and is enforced.
+        const { queueId, messageId } = await sendAsBob(CAROL, 'sts after the idle exit');
+        const line = await attempt(queueId, CAROL, 'sent');
+        assert.equal(await tlsOf(line), 'Verified', line);
+        await arrived(remote, CAROL, messageId);
+        await gone();
+      } finally {
+        const reset = await host.exec(`rm -f ${dropIns.join(' ')} && systemctl daemon-reload && systemctl stop ${units.map((u) => `${u}.service`).join(' ')}`);
+        assert.equal(reset.code, 0, reset.stderr);
+      }
+    });
+
     it('MTA-STS: a testing policy that does not match is not enforced; nothing logs the mismatch', async () => {
       await serveSender({ policy: stsPolicy('testing', 'mx.elsewhere.example.org') });
       const { queueId, messageId } = await sendAsBob(CAROL, 'sts testing mismatch');
@@ -646,7 +676,8 @@ for (const release of releasesUnderTest()) {
 
     it('MTA-STS: while the TLS policy front is down, mail waits instead of leaving without its policy', async () => {
       await serveSender({ policy: stsPolicy('enforce', 'mail.remote.example.net') });
-      const stopped = await host.exec('service mailrig-sts-front stop >/dev/null 2>&1');
+      // Its socket too: nothing would start it.
+      const stopped = await host.exec(`systemctl stop ${STS_FRONT_UNIT}.socket ${STS_FRONT_UNIT}.service`);
       assert.equal(stopped.code, 0, stopped.stderr);
       let queued = '';
       try {
@@ -657,7 +688,7 @@ for (const release of releasesUnderTest()) {
         assert.match(deferred, /TLS configuration problem|policy/i, deferred);
         assert.equal(await inMailbox(CAROL, messageId), false, 'not delivered without a policy answer');
       } finally {
-        const started = await host.exec('service mailrig-sts-front start </dev/null >/dev/null 2>&1');
+        const started = await host.exec(`systemctl start ${STS_FRONT_UNIT}.socket`);
         assert.equal(started.code, 0, started.stderr);
         await until(
           async () => ((await host.exec(`ss -Hltn 'sport = :${STS_PORTS.front}'`)).stdout.includes(`127.0.0.1:${STS_PORTS.front}`) ? true : undefined),

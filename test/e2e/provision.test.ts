@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { STS_FRONT_UNIT } from '../../src/render/mta-sts.js';
+import { MTA_STS_ON_DEMAND_UNIT, MTA_STS_UNIT, STS_FRONT_UNIT } from '../../src/render/mta-sts.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { DAEMON_PROCESSES, DAEMON_UNITS, dkimResults, fetchInbox, show, sshAccess, submit, workspace, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
@@ -81,18 +81,11 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
       ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
       const state = await host.exec('systemctl is-system-running; systemctl --failed --plain --no-legend');
       assert.equal(state.stdout, 'running\n', `no failed unit after provisioning:\n${state.stdout}`);
-      // Every daemon comes up at boot: enabled, or (mailrig's TLS policy front, whose unit has no
-      // [Install] section) wanted by a unit that is, Postfix through mailrig's drop-in.
-      const atBoot = await host.exec(
-        `for u in ${DAEMON_UNITS.join(' ')}; do s=$(systemctl is-enabled "$u"); ` +
-          'if [ "$s" = static ]; then for w in $(systemctl show -p WantedBy --value "$u"); do [ "$(systemctl is-enabled "$w")" = enabled ] && s="wanted by $w"; done; fi; ' +
-          'echo "$u $s"; done',
-      );
-      assert.deepEqual(
-        atBoot.stdout.trim().split('\n'),
-        DAEMON_UNITS.map((u) => (u === STS_FRONT_UNIT ? `${u} wanted by postfix.service` : `${u} enabled`)),
-        atBoot.stdout,
-      );
+      // Every daemon comes up at boot: its unit enabled, or for the MTA-STS pair (on demand) its
+      // socket unit; mta-sts-daemon's own unit is not, its proxy starts it.
+      const atBoot = await host.exec(`for u in ${DAEMON_UNITS.join(' ')}; do echo "$u $(systemctl is-enabled "$u")"; done; systemctl is-enabled ${MTA_STS_UNIT}.service`);
+      assert.deepEqual(atBoot.stdout.trim().split('\n'), [...DAEMON_UNITS.map((u) => `${u} enabled`), 'disabled'], atBoot.stdout);
+      assert.ok(DAEMON_UNITS.includes(`${STS_FRONT_UNIT}.socket`) && DAEMON_UNITS.includes(`${MTA_STS_ON_DEMAND_UNIT}.socket`), DAEMON_UNITS.join(' '));
       const active = await host.exec(`systemctl is-active ${DAEMON_UNITS.join(' ')}`);
       assert.deepEqual(active.stdout.trim().split('\n'), DAEMON_UNITS.map(() => 'active'), `${DAEMON_UNITS.join(' ')}:\n${active.stdout}`);
     });

@@ -27,11 +27,18 @@ export interface Workspace {
   mailrig(args: string[], opts?: { input?: string; hostFlags?: boolean }): Promise<CliResult>;
 }
 
-/** The systemd units of the daemons mailrig runs on every host (not the optional ones), in the order it starts them. */
-export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) => (s.daemon && s.enabled === undefined && typeof s.daemon.unit === 'string' ? [s.daemon.unit] : []));
+/**
+ * The systemd units of the daemons mailrig runs on every host (not the optional ones), in the order it
+ * starts them; for a daemon that runs on demand, its socket unit.
+ */
+export const DAEMON_UNITS: readonly string[] = SERVICES.flatMap((s) =>
+  s.daemon && s.enabled === undefined && typeof s.daemon.unit === 'string' ? [s.daemon.onDemandWithSystemd?.socket ?? s.daemon.unit] : [],
+);
 
-/** The command names of those daemons' main processes (pgrep -x finds them). */
-export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) => (s.daemon && s.enabled === undefined ? [s.daemon.mainProcess] : []));
+/** The command names of those daemons' main processes (pgrep -x finds them), but for those that run on demand. */
+export const DAEMON_PROCESSES: readonly string[] = SERVICES.flatMap((s) =>
+  s.daemon && s.enabled === undefined && !s.daemon.onDemandWithSystemd ? [s.daemon.mainProcess] : [],
+);
 
 /** One result of `mailrig check --json`. */
 export interface CheckResultJson {

@@ -1,5 +1,5 @@
-// Outbound MTA-STS: mta-sts-daemon's file, the TLS policy front (its script, unit, init script and
-// the drop-in that makes Postfix pull it in), the table list Postfix asks (the operator's own first,
+// Outbound MTA-STS: mta-sts-daemon's files, the TLS policy front (its script, unit, socket and init
+// script), both on demand where systemd is PID 1 (sockets, systemd's proxy, idle exits), the table list Postfix asks (the operator's own first,
 // then the front, never mta-sts-daemon directly), and the loopback-only ports check audits. The
 // relays' own empty policy table is pinned in resolver.test.ts.
 import assert from 'node:assert/strict';
@@ -10,7 +10,11 @@ import { LOOPBACK_PORTS, publicPorts } from '../../src/check/host/ports.js';
 import {
   MTA_STS_CACHE,
   MTA_STS_CONF,
+  MTA_STS_ON_DEMAND_FILES,
+  MTA_STS_ON_DEMAND_UNIT,
+  MTA_STS_UNIT,
   MTA_STS_USER,
+  STS_EXIT_IDLE_SECONDS,
   STS_FRONT_FILES,
   STS_FRONT_PROCESS,
   STS_FRONT_SCRIPT,
@@ -57,6 +61,27 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       assert.equal(yml.reuse_port, undefined);
       assert.deepEqual(yml.cache, { type: 'sqlite', options: { filename: MTA_STS_CACHE, threads: 1 } });
       assert.deepEqual(yml.default_zone, { strict_testing: false, timeout: 10, require_sni: true });
+      // Where systemd starts it on demand: the same settings on the port behind systemd's proxy.
+      const onDemand = parse(get(fs, MTA_STS_ON_DEMAND_FILES.conf).content) as Record<string, unknown>;
+      assert.deepEqual({ ...onDemand, port: STS_PORTS.daemon }, yml);
+      assert.equal(onDemand.port, STS_PORTS.daemonOnDemand);
+    });
+
+    it('mta-sts-daemon on demand: systemd holds its port, its proxy starts the daemon and exits idle, the daemon with it', () => {
+      const lines = (path: string) => get(fs, path).content.split('\n').filter((l) => l && !l.startsWith('#'));
+      assert.deepEqual(lines(MTA_STS_ON_DEMAND_FILES.socket), [
+        '[Unit]', `Description=mailrig: mta-sts-daemon's socket (Postfix's MTA-STS policies, through the front)`,
+        '[Socket]', `ListenStream=127.0.0.1:${STS_PORTS.daemon}`, '[Install]', 'WantedBy=sockets.target',
+      ]);
+      const proxy = lines(MTA_STS_ON_DEMAND_FILES.proxy);
+      for (const l of [`BindsTo=${MTA_STS_UNIT}.service`, `After=${MTA_STS_ON_DEMAND_UNIT}.socket ${MTA_STS_UNIT}.service`, `Environment=EXIT_IDLE_SECONDS=${STS_EXIT_IDLE_SECONDS}`,
+        `ExecStart=/usr/lib/systemd/systemd-socket-proxyd --exit-idle-time=\${EXIT_IDLE_SECONDS}s 127.0.0.1:${STS_PORTS.daemonOnDemand}`, `User=${MTA_STS_USER}`]) {
+        assert.ok(proxy.includes(l), `${l} in\n${proxy.join('\n')}`);
+      }
+      assert.deepEqual(lines(MTA_STS_ON_DEMAND_FILES.daemonDropIn), ['[Unit]', 'StopWhenUnneeded=yes', '[Service]', 'ExecStart=', `ExecStart=/usr/bin/mta-sts-daemon --config ${MTA_STS_ON_DEMAND_FILES.conf}`]);
+      const spec = daemonSpec('mta-sts').onDemandWithSystemd;
+      assert.equal(spec?.socket, `${MTA_STS_ON_DEMAND_UNIT}.socket`);
+      assert.match(spec?.start ?? '', new RegExp(`^systemctl disable --quiet ${MTA_STS_UNIT}\\.service && .* && systemctl enable --now --quiet ${MTA_STS_ON_DEMAND_UNIT}\\.socket$`));
     });
 
     it('the front: a script on loopback that asks unbound and then mta-sts-daemon, run by its own unit as an unprivileged user', () => {
@@ -74,12 +99,14 @@ for (const release of ['debian-12', 'debian-13'] as const) {
       const unit = get(fs, STS_FRONT_FILES.unit).content;
       assert.match(unit, new RegExp(`^ExecStart=${STS_FRONT_SCRIPT}$`, 'm'));
       assert.match(unit, new RegExp(`^User=${MTA_STS_USER}$`, 'm'));
-      assert.match(unit, /^Before=postfix\.service$/m);
-      // No [Install]: Postfix's unit wants it, so it starts whenever Postfix does, at boot too.
+      assert.match(unit, new RegExp(`^Environment=EXIT_IDLE_SECONDS=${STS_EXIT_IDLE_SECONDS}$`, 'm'));
+      // No [Install]: its socket, enabled by apply (sockets.target wants it), starts it.
       assert.doesNotMatch(unit, /\[Install\]/);
-      const dropIn = get(fs, STS_FRONT_FILES.postfixDropIn);
-      assert.equal(dropIn.onChange, 'none');
-      assert.match(dropIn.content, new RegExp(`^Wants=${STS_FRONT_UNIT}\\.service$`, 'm'));
+      const socket = get(fs, STS_FRONT_FILES.socket);
+      assert.equal(socket.onChange, 'restart');
+      assert.match(socket.content, new RegExp(`^ListenStream=127\\.0\\.0\\.1:${STS_PORTS.front}$`, 'm'));
+      assert.match(socket.content, /^WantedBy=sockets\.target$/m);
+      assert.equal(daemonSpec('sts-front').onDemandWithSystemd?.socket, `${STS_FRONT_UNIT}.socket`);
       const init = get(fs, STS_FRONT_FILES.initScript);
       assert.equal(init.mode, '0755');
       assert.match(init.content, new RegExp(`--chuid ${MTA_STS_USER}:${MTA_STS_USER} --startas "\\$SCRIPT"`));

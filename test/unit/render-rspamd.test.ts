@@ -4,11 +4,11 @@ import assert from 'node:assert/strict';
 import { createPublicKey, sign, verify } from 'node:crypto';
 import { describe, it } from 'node:test';
 import type { Release } from '../../src/config/model.js';
-import { beforeStart, touchesSystemdUnits } from '../../src/apply/scripts.js';
+import { afterStart, beforeStart, touchesSystemdUnits } from '../../src/apply/scripts.js';
 import type { Facts } from '../../src/host/facts.js';
 import { formatPlan } from '../../src/plan/format.js';
 import { makePlan, sha256, type Plan } from '../../src/plan/plan.js';
-import { RSPAMD_DROP_IN, RSPAMD_WARM_UP, renderRspamd } from '../../src/render/rspamd.js';
+import { RSPAMD_DROP_IN, RSPAMD_SETTLE, RSPAMD_WARM_UP, renderRspamd } from '../../src/render/rspamd.js';
 import { rspamdKeyFile } from '../../src/render/rspamd-dkim.js';
 import { rspamdBase32, rspamdBase32Decode, rspamdPasswordHash, verifyRspamdPassword } from '../../src/keys/rspamd-password.js';
 import type { FileSpec } from '../../src/render/types.js';
@@ -171,7 +171,15 @@ describe("rspamd's start: the pattern cache is compiled outside the main process
       const lines = dropIn.content.split('\n').filter((l) => l && !l.startsWith('#'));
       // `-`: a failed warm-up still starts rspamd; no `+`: it runs as the unit's User=, so the cache
       // files belong to rspamd's user and its daemon can replace them.
-      assert.deepEqual(lines, ['[Service]', `ExecStartPre=-${RSPAMD_WARM_UP}`, 'TimeoutStartSec=300']);
+      // Each start also starts the settle unit (ordered after rspamd), which restarts it once if
+      // hs_helper compiled the regular expressions' cache.
+      assert.deepEqual(lines, ['[Unit]', `Wants=${RSPAMD_SETTLE.unit}.service`, '[Service]', `ExecStartPre=-${RSPAMD_WARM_UP}`, 'TimeoutStartSec=300']);
+      const unit = content(files, RSPAMD_SETTLE.unitFile).split('\n').filter((l) => l && !l.startsWith('#'));
+      assert.ok(unit.includes('After=rspamd.service') && unit.includes('Type=oneshot') && unit.includes(`ExecStart=${RSPAMD_SETTLE.script}`), unit.join('\n'));
+      assert.ok(!unit.includes('[Install]'), 'started by rspamd.service only');
+      const script = files.find((f) => f.path === RSPAMD_SETTLE.script);
+      assert.equal(script?.mode, '0755');
+      assert.match(script?.content ?? '', /^LOG=\/var\/log\/rspamd\/rspamd\.log$/m);
       assert.match(RSPAMD_WARM_UP, /^\/usr\/bin\/rspamadm mime urls \/etc\/hostname$/);
     });
   }
@@ -182,6 +190,12 @@ describe("rspamd's start: the pattern cache is compiled outside the main process
     assert.equal(step.script, `runuser -u _rspamd -- ${RSPAMD_WARM_UP} </dev/null >/dev/null 2>&1 || true`);
     assert.equal(beforeStart('systemd', 'rspamd'), undefined, 'systemd runs it from the drop-in');
     assert.equal(beforeStart('sysv', 'postfix'), undefined);
+  });
+
+  it('with systemd, apply waits for the settle unit after it starts or restarts rspamd', () => {
+    assert.equal(afterStart('systemd', 'rspamd')?.script, `systemctl start ${RSPAMD_SETTLE.unit}.service </dev/null >/dev/null 2>&1 || true`);
+    assert.equal(afterStart('sysv', 'rspamd'), undefined, 'no settle unit without systemd');
+    assert.equal(afterStart('systemd', 'postfix'), undefined);
   });
 
   it('a plan that writes the drop-in needs a daemon-reload; one that only changes rspamd\'s own files does not', () => {

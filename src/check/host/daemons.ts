@@ -12,9 +12,11 @@ export const daemons: Check<CheckEnv> = {
       daemonsFor(env.config).map((d) => {
         const head = { id: `host.daemon.${d}`, section: 'host' as const, subject: d };
         const pid = view.facts.services[d];
+        const socket = daemonSpec(d).onDemandWithSystemd?.socket;
+        if (pid === 0 && socket) return ok(head, `on demand (systemd listens for it: ${socket})`);
         if (pid !== undefined) return ok(head, `running (pid ${pid})`);
         const unit = unitName(daemonSpec(d), env.config.server.release);
-        const start = view.facts.init === 'systemd' ? `systemctl start ${unit}` : `service ${unit} start`;
+        const start = view.facts.init === 'systemd' ? `systemctl enable --now ${socket ?? unit}` : `service ${unit} start`;
         return fail(head, 'not running', `mailrig apply starts it (or ${onHost(env, start)}); if it stops again, read its log`);
       }),
     ),
