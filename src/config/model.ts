@@ -382,6 +382,7 @@ export function isPrimary(config: Config): boolean {
 
 /** The primary: where the mailboxes are. */
 export function primaryOf(config: Config): Server {
+  if (config.server.role === 'primary') return config.server;
   return config.servers.find((s) => s.role === 'primary') ?? config.server;
 }
 
@@ -395,6 +396,11 @@ export function forHost(config: Config, name: string): Config {
   const server = config.servers.find((s) => s.name === name);
   if (!server) throw new Error(`no server named ${name}`);
   return server === config.server ? config : { ...config, server };
+}
+
+/** The hosts that receive mail from the world, in MX order: the primary, then the backup MX hosts. */
+export function mxHosts(config: Config): Server[] {
+  return [primaryOf(config), ...backupMxHosts(config)];
 }
 
 /** The backup MX hosts, in the file's order (their MX preferences follow it). */
