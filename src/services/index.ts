@@ -71,9 +71,10 @@ export function packagesFor(config: Config, host: HostKind): string[] {
   return [...new Set(servicesFor(config).flatMap((s) => s.packages(config, host)))];
 }
 
-/** The TCP ports each daemon must listen on once it runs. */
+/** The TCP ports each daemon must listen on once it runs (none for a daemon this host's role leaves out). */
 export function portsFor(config: Config): Record<Daemon, number[]> {
-  return Object.fromEntries(daemons.map((s) => [s.name, s.daemon.ports(config)]));
+  // A daemon of another role (Dovecot on a backup MX) is not there, so none of its ports are asked for.
+  return Object.fromEntries(daemons.map((s) => [s.name, s.roles && !s.roles.includes(config.server.role) ? [] : s.daemon.ports(config)]));
 }
 
 /** Every file mailrig manages on the host, sorted by path. Pure and deterministic. */

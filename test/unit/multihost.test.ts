@@ -123,6 +123,11 @@ describe('a backup MX', () => {
     assert.ok(packages.includes('postfix') && packages.includes('rspamd'));
     assert.ok(!packages.some((p) => p.startsWith('dovecot') || p === 'nginx' || p === 'postsrsd' || p === 'fail2ban'), packages.join(' '));
     assert.deepEqual(portsFor(config).postfix, [25]);
+    const ports = Object.values(portsFor(config)).flat();
+    assert.ok(ports.includes(25) && ports.includes(11332), ports.join(' '));
+    assert.deepEqual([143, 993, 4190, 80, 443, 465, 587].filter((p) => ports.includes(p)), [], 'no login or web port is health-checked');
+    assert.deepEqual(portsFor(config).dovecot, []);
+    assert.deepEqual(portsFor(config).nginx, []);
     const files = render({ config, keys: await keysFor(config), release: config.server.release });
     const services = new Set(files.map((f) => f.service));
     assert.ok(!services.has('dovecot') && !services.has('nginx') && !services.has('postsrsd') && !services.has('limits'), [...services].join(' '));
