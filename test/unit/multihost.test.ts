@@ -14,6 +14,9 @@ import { publicKeys, type KeyMaterial } from '../../src/keys/store.js';
 import { daemonsFor, packagesFor, portsFor, render } from '../../src/services/index.js';
 import { TLS_CERT } from '../../src/render/tls.js';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
+import { fixtureProject, mailrig } from '../support/project.js';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 type Doc = Record<string, any>;
 
@@ -201,5 +204,54 @@ describe('DNS for several hosts', () => {
     assert.deepEqual(ptr, ['mail.example.com.', 'mx2.example.net.', 'mx2.example.net.']);
     assert.deepEqual(mxHosts(config).map((s) => s.name), ['primary', 'mx2']);
     assert.match(mtaStsPolicy(config), /mx: mail\.example\.com\r\nmx: mx2\.example\.net\r\n/);
+  });
+});
+
+describe('mailrig plan and apply over hosts that cannot be reached', () => {
+  /** The fixture project with both hosts' SSH on a closed loopback port (refused at once). */
+  function project(extra = ''): ReturnType<typeof fixtureProject> {
+    const p = fixtureProject();
+    const yaml = p.read().replace('ssh: root@203.0.113.10', 'ssh: root@127.0.0.1:1');
+    writeFileSync(
+      p.config,
+      `${yaml.trimEnd()}\nservers:\n  - name: mx2\n    role: backup-mx\n    hostname: mx2.example.net\n    ipv4: 198.51.100.20\n    ssh: root@127.0.0.2:1\n    release: debian-13\n${extra}`,
+    );
+    return p;
+  }
+
+  it('plan shows a heading per host, names each host it could not read, and exits 1', () => {
+    const p = project();
+    const r = mailrig(p.dir, ['plan']);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /^== primary \(primary, mail\.example\.com\) ==\nprimary: not planned: /m);
+    assert.match(r.out, /^== mx2 \(backup-mx, mx2\.example\.net\) ==\nmx2: not planned: /m);
+    assert.match(r.err, /2 of 2 hosts failed: primary, mx2/);
+    assert.match(r.err, /mx2 \(root@127\.0\.0\.2:1\): /);
+    // The backup MX's certificate was made in the key store, for its own name.
+    assert.ok(existsSync(join(p.keyDir, 'tls/selfsigned-mx2.crt')));
+    assert.match(readFileSync(join(p.keyDir, 'tls/selfsigned-mx2.crt'), 'utf8'), /BEGIN CERTIFICATE/);
+  });
+
+  it('apply names the host it could not reach and exits 1; --host limits the run to one host', () => {
+    const p = project();
+    const all = mailrig(p.dir, ['apply', '--yes']);
+    assert.equal(all.code, 1, all.out + all.err);
+    assert.match(all.out, /^mx2: not applied: /m);
+    assert.match(all.err, /2 of 2 hosts failed: primary, mx2/);
+    const one = mailrig(p.dir, ['plan', '--host', 'mx2']);
+    assert.equal(one.code, 1, one.out + one.err);
+    assert.doesNotMatch(one.out, /== primary/);
+    assert.match(one.err, /1 of 1 hosts failed: mx2/);
+    const unknown = mailrig(p.dir, ['plan', '--host', 'mx3']);
+    assert.equal(unknown.code, 2);
+    assert.match(unknown.err, /--host mx3: no such host in mailrig\.yaml \(hosts: primary, mx2\)/);
+  });
+
+  it('a standby is refused with exit 2 before any host is asked', () => {
+    const p = project();
+    writeFileSync(p.config, p.read().replace('role: backup-mx', 'role: standby'));
+    const r = mailrig(p.dir, ['plan']);
+    assert.equal(r.code, 2, r.out + r.err);
+    assert.match(r.err, /servers\.0\.role: standby is not supported yet/);
   });
 });
