@@ -119,7 +119,7 @@ describe('servers in mailrig.yaml', () => {
 });
 
 describe('a backup MX', () => {
-  it('runs Postfix, rspamd, Redis and the resolver; no Dovecot, web, SRS, fail2ban or schedules', async () => {
+  it('runs Postfix, rspamd, Redis and the resolver; no Dovecot, web, SRS, fail2ban, schedules or DKIM keys', async () => {
     const config = forHost(load(base()), 'mx2');
     assert.deepEqual(daemonsFor(config), ['unbound', 'redis', 'rspamd', 'mta-sts', 'sts-front', 'postfix']);
     const packages = packagesFor(config, { release: 'debian-13', init: 'systemd' });
@@ -134,6 +134,7 @@ describe('a backup MX', () => {
     const files = render({ config, keys: await keysFor(config), release: config.server.release });
     const services = new Set(files.map((f) => f.service));
     assert.ok(!services.has('dovecot') && !services.has('nginx') && !services.has('postsrsd') && !services.has('limits'), [...services].join(' '));
+    assert.deepEqual(files.filter((f) => f.path.startsWith('/var/lib/rspamd/dkim/')), [], 'the DKIM keys stay on the primary');
   });
 
   it("relays the mail domains' existing recipients to the primary by name, holds mail for the configured time, never delivers locally", async () => {
