@@ -21,6 +21,11 @@ export function daemonsFor(config: Config): Daemon[] {
   return daemons.filter((s) => runsHere(s, config)).map((s) => s.name);
 }
 
+/** The daemons of the host the config is rendered for: every daemon its role has, on or off. */
+export function daemonsOfRole(config: Config): Daemon[] {
+  return daemons.filter((s) => s.roles?.includes(config.server.role) ?? true).map((s) => s.name);
+}
+
 /** Whether the service runs on the host the config is rendered for: its role's, and on in the config. */
 function runsHere(s: ServiceDescriptor, config: Config): boolean {
   return (s.roles?.includes(config.server.role) ?? true) && (s.enabled?.(config) ?? true);

@@ -11,7 +11,11 @@ import { buildRecords } from '../../src/dns/records.js';
 import { mtaStsPolicy } from '../../src/dns/mtasts.js';
 import { makeSelfSignedCertificate } from '../../src/keys/selfsigned.js';
 import { publicKeys, type KeyMaterial } from '../../src/keys/store.js';
-import { daemonsFor, packagesFor, portsFor, render } from '../../src/services/index.js';
+import { daemonsFor, daemonsOfRole, packagesFor, portsFor, render } from '../../src/services/index.js';
+import { touchedDaemons } from '../../src/apply/apply.js';
+import { makePlan } from '../../src/plan/plan.js';
+import { desiredState } from '../../src/plan/desired.js';
+import { parseFacts } from '../../src/host/facts.js';
 import { TLS_CERT } from '../../src/render/tls.js';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 import { fixtureProject, mailrig } from '../support/project.js';
@@ -135,6 +139,16 @@ describe('a backup MX', () => {
     const services = new Set(files.map((f) => f.service));
     assert.ok(!services.has('dovecot') && !services.has('nginx') && !services.has('postsrsd') && !services.has('limits'), [...services].join(' '));
     assert.deepEqual(files.filter((f) => f.path.startsWith('/var/lib/rspamd/dkim/')), [], 'the DKIM keys stay on the primary');
+  });
+
+  it('a new certificate is validated and reloaded with Postfix only: no Dovecot or nginx to ask', async () => {
+    const config = forHost(load(base()), 'mx2');
+    const ctx = { config, keys: await keysFor(config), release: 'debian-13' as const };
+    const files = render(ctx).filter((f) => f.path === TLS_CERT || f.path === '/etc/postfix/main.cf');
+    const plan = makePlan({ ...desiredState(ctx, 'systemd', files), daemons: ['postfix'] }, { ...parseFacts(''), services: { postfix: 1 } } as never);
+    assert.deepEqual(touchedDaemons(plan), ['dovecot', 'nginx', 'postfix'], 'on the primary, every TLS consumer');
+    assert.deepEqual(touchedDaemons(plan, daemonsOfRole(config)), ['postfix']);
+    assert.deepEqual(plan.actions.map((a) => `${a.action} ${a.daemon}`), ['reload postfix']);
   });
 
   it("relays the mail domains' existing recipients to the primary by name, holds mail for the configured time, never delivers locally", async () => {
