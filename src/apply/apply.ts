@@ -42,6 +42,11 @@ export interface ApplyInput {
   facts: Facts;
   /** Ports each daemon must listen on after the run. */
   ports: Record<Daemon, number[]>;
+  /**
+   * The daemons this host's role has (default: every daemon): only they are validated and restarted
+   * when their files change (a backup MX has no Dovecot to check its certificate with).
+   */
+  daemons?: readonly Daemon[];
   /** Progress lines for the operator. */
   step: (message: string) => void;
   /** A unique id for this run (staging and backup directory names). */
@@ -81,14 +86,14 @@ async function run(host: Runner, what: string, script: string, detachStreams = f
 }
 
 /** The daemons whose configuration a plan's file changes touch: these are validated before the swap. */
-export function touchedDaemons(plan: Plan): Daemon[] {
+export function touchedDaemons(plan: Plan, present: readonly Daemon[] = DAEMONS): Daemon[] {
   const set = new Set<Daemon>();
   const services = [...plan.changes.filter((c) => c.kind !== 'attributes').map((c) => c.file.service), ...plan.removals.map((r) => r.service)];
   for (const service of services) {
     if (service === 'mailrig') TLS_CONSUMERS.forEach((d) => set.add(d));
     else if (DAEMONS.includes(service)) set.add(service);
   }
-  return [...set].sort();
+  return [...set].filter((d) => present.includes(d)).sort();
 }
 
 export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
@@ -118,7 +123,7 @@ export async function executePlan(input: ApplyInput): Promise<ApplyResult> {
   if (plan.changes.length || plan.removals.length) {
     step(`staging ${plan.changes.length} files`);
     await run(host, 'staging files', stageScript(stage, plan.changes));
-    const daemons = touchedDaemons(plan);
+    const daemons = touchedDaemons(plan, input.daemons);
     if (daemons.length) {
       step(`validating the staged configuration (${daemons.join(', ')})`);
       const v = await host.exec('sh -s', { stdin: validateScript(stage, plan, daemons) });
@@ -196,7 +201,7 @@ async function rollBack(input: ApplyInput, backup: string, reason: string): Prom
   step(`rolling back: ${reason}`);
   const r = await host.exec('sh -s', { stdin: rollbackScript(backup, plan) });
   if (facts.init === 'systemd' && touchesSystemdUnits(plan)) await host.exec('systemctl daemon-reload');
-  for (const daemon of touchedDaemons(plan)) {
+  for (const daemon of touchedDaemons(plan, input.daemons)) {
     if (facts.services[daemon] !== undefined) await host.exec(serviceCommand(facts.init, daemon, 'restart', facts.release));
   }
   throw new RuntimeError(

@@ -9,7 +9,8 @@ import { checkKeyConflicts, executeRun } from '../pipeline/apply.js';
 import { acmeEnabled } from '../tls/directory.js';
 import { openTarget as pipelineTarget, type HostOptions } from '../pipeline/host.js';
 import type { Project } from '../pipeline/project.js';
-import { prepareRun, type PreparedRun } from '../pipeline/run.js';
+import { loadInputs, prepareRun, type PreparedRun } from '../pipeline/run.js';
+import type { Config, Server } from '../config/model.js';
 import { askYesNo } from './confirm.js';
 import { progress } from './progress.js';
 
@@ -25,12 +26,22 @@ export interface ApplyOptions extends HostOptions {
   acceptAcmeTerms?: boolean;
   /** Delete the stored data of optional services that mailrig.yaml switches off. */
   purge?: boolean;
+  /** Only this host of the mail system (its name in mailrig.yaml). */
+  host?: string;
+}
+
+/** The hosts a run covers: all of them, or the one --host names. */
+export function selectServers(config: Config, name: string | undefined): Server[] {
+  if (name === undefined) return config.servers;
+  const server = config.servers.find((s) => s.name === name || s.hostname === name.toLowerCase());
+  if (!server) throw new UsageError(`--host ${name}: no such host in mailrig.yaml (hosts: ${config.servers.map((s) => s.name).join(', ')})`);
+  return [server];
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
 const warn = (line: string) => process.stderr.write(`mailrig: warning: ${line}\n`);
 
-async function confirm(message: string): Promise<boolean> {
+export async function confirm(message: string): Promise<boolean> {
   return askYesNo(message);
 }
 
@@ -43,7 +54,7 @@ export async function openTarget(target: string, opts: Omit<HostOptions, 'config
   return pipelineTarget(target, opts, confirm);
 }
 
-function showPlan(run: PreparedRun, brief: boolean): void {
+export function showPlan(run: PreparedRun, brief: boolean): void {
   out(`${run.host.target}: ${run.facts.os.prettyName}`);
   // With relays, how mail leaves is a decision worth seeing before any diff.
   if (run.ctx.config.relay) out(`Outbound mail:\n${routingLines(run.ctx.config).map((l) => `  ${l}`).join('\n')}\n`);
@@ -69,8 +80,11 @@ export function planJson(run: PreparedRun) {
   };
 }
 
-export async function runPlan(opts: HostOptions & { json?: boolean; purge?: boolean }): Promise<void> {
-  const run = await prepareRun(opts, confirm);
+export async function runPlan(opts: HostOptions & { json?: boolean; purge?: boolean; host?: string }): Promise<void> {
+  const inputs = await loadInputs(opts.config);
+  const servers = selectServers(inputs.project.config, opts.host);
+  if (servers.length > 1 || servers[0]?.role !== 'primary') return (await import('./apply-hosts.js')).planHosts(inputs, servers, opts, confirm);
+  const run = await prepareRun(opts, confirm, undefined, inputs);
   try {
     if (opts.json) out(JSON.stringify(planJson(run), null, 2));
     else showPlan(run, false);
@@ -89,9 +103,17 @@ export async function runApply(opts: ApplyOptions): Promise<void> {
     out: quiet ? () => undefined : out,
     warn,
   };
-  const run = await prepareRun(opts, confirm, async (project) => {
-    if (acmeEnabled(project.config)) await (await import('../pipeline/acme.js')).acmeConsent(project, common);
-  });
+  const inputs = await loadInputs(opts.config);
+  const servers = selectServers(inputs.project.config, opts.host);
+  if (servers.length > 1 || servers[0]?.role !== 'primary') return (await import('./apply-hosts.js')).applyHosts(inputs, servers, opts, common);
+  const run = await prepareRun(
+    opts,
+    confirm,
+    async (project) => {
+      if (acmeEnabled(project.config)) await (await import('../pipeline/acme.js')).acmeConsent(project, common);
+    },
+    inputs,
+  );
   try {
     const { plan } = run;
     if (isEmpty(plan)) {

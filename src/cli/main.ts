@@ -82,12 +82,14 @@ export function buildProgram(): Command {
   hostOptions(program.command('plan').description('what apply would change on the host (diffs); changes nothing'))
     .option('--json', 'the plan as JSON, for scripts')
     .option('--purge', 'also plan to delete the stored data of optional services mailrig.yaml switches off')
+    .option('--host <name>', 'only this host of mailrig.yaml (server.name or a name under servers)')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runPlan(opts));
 
   hostOptions(program.command('apply').description('converge the host to mailrig.yaml, changing only what differs'))
     .option('--yes', 'apply without asking (required without a terminal)')
     .option('--replace-host-keys', "overwrite keys on the host that differ from .mailrig's")
+    .option('--host <name>', 'only this host of mailrig.yaml (server.name or a name under servers)')
     .option('--json', 'print a JSON summary instead of the plan and progress')
     .option('--purge', 'also delete the stored data of optional services mailrig.yaml switches off (webmail, dav)')
     .addOption(configOption())

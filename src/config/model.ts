@@ -1,9 +1,9 @@
 // The validated, normalized configuration every other module works from. Domain names are in their
 // ASCII (punycode) form, addresses are full and lower-case, sizes are bytes, defaults are filled in.
-import { LOGIN_SERVICES, type LoginService, type RawConfig, type Release, type TlsPolicyLevel } from './schema.js';
+import { LOGIN_SERVICES, type LoginService, type RawConfig, type Release, type ServerRole, type TlsPolicyLevel } from './schema.js';
 import { normalizeAddress, parseSize, toAsciiDomain, toUnicodeDomain } from './syntax.js';
 
-export type { LoginService, Release, TlsPolicyLevel } from './schema.js';
+export type { LoginService, Release, ServerRole, TlsPolicyLevel } from './schema.js';
 
 export interface Mailbox {
   /** Full address, e.g. alice@example.com (ASCII domain). */
@@ -132,14 +132,29 @@ export function spamhausZones(dqsKey: string | undefined): { zen: string; dbl: s
     : { zen: `${dqsKey}.zen.dq.spamhaus.net`, dbl: `${dqsKey}.dbl.dq.spamhaus.net` };
 }
 
+/** One host of the mail system. */
+export interface Server {
+  /** What plans and --host call it (the primary: server.name, default "primary"). */
+  name: string;
+  role: ServerRole;
+  /** ASCII host name: MX target, HELO name, certificate name. */
+  hostname: string;
+  ipv4: string;
+  ipv6: string | undefined;
+  ssh: string;
+  release: Release;
+  /** backup-mx: how long mail waits for the primary, as Postfix writes a time (5d). */
+  queueLifetime?: string | undefined;
+}
+
+/** The name the primary goes by when server.name is not set. */
+export const PRIMARY_NAME = 'primary';
+
 export interface Config {
-  server: {
-    hostname: string;
-    ipv4: string;
-    ipv6: string | undefined;
-    ssh: string;
-    release: Release;
-  };
+  /** The host this config is rendered for: the primary, or one of `servers` (see forHost). */
+  server: Server;
+  /** Every host, the primary first, then the others in the file's order. */
+  servers: Server[];
   adminEmail: string;
   domains: Domain[];
   mail: { messageSizeLimit: number; defaultQuota: number; pop3: boolean; quotaWarning: { subject: string; body: string } };
@@ -236,14 +251,28 @@ export function normalize(raw: RawConfig): Config {
       dmarc: { policy: d.dmarc.policy, rua: normalizeAddress(d.dmarc.rua ?? raw.admin_email) },
     };
   });
+  const primary: Server = {
+    name: raw.server.name ?? PRIMARY_NAME,
+    role: 'primary',
+    hostname: toAsciiDomain(raw.server.hostname) ?? raw.server.hostname,
+    ipv4: raw.server.ipv4,
+    ipv6: raw.server.ipv6,
+    ssh: raw.server.ssh,
+    release: raw.server.release,
+  };
+  const others: Server[] = (raw.servers ?? []).map((s) => ({
+    name: s.name,
+    role: s.role,
+    hostname: toAsciiDomain(s.hostname) ?? s.hostname.toLowerCase(),
+    ipv4: s.ipv4,
+    ipv6: s.ipv6,
+    ssh: s.ssh,
+    release: s.release,
+    queueLifetime: s.queue_lifetime,
+  }));
   return {
-    server: {
-      hostname: toAsciiDomain(raw.server.hostname) ?? raw.server.hostname,
-      ipv4: raw.server.ipv4,
-      ipv6: raw.server.ipv6,
-      ssh: raw.server.ssh,
-      release: raw.server.release,
-    },
+    server: primary,
+    servers: [primary, ...others],
     adminEmail: normalizeAddress(raw.admin_email),
     domains,
     mail: {
@@ -344,4 +373,37 @@ export function allMailboxes(config: Config): Mailbox[] {
 /** Whether the mail host name is itself one of the mail domains. */
 export function hostIsMailDomain(config: Config): boolean {
   return config.domains.some((d) => d.name === config.server.hostname);
+}
+
+/** Whether the host the config is rendered for is the primary (mailboxes, logins, web). */
+export function isPrimary(config: Config): boolean {
+  return config.server.role === 'primary';
+}
+
+/** The primary: where the mailboxes are. */
+export function primaryOf(config: Config): Server {
+  if (config.server.role === 'primary') return config.server;
+  return config.servers.find((s) => s.role === 'primary') ?? config.server;
+}
+
+/** Whether mailrig.yaml lists more than the one host. */
+export function isMultiHost(config: Config): boolean {
+  return config.servers.length > 1;
+}
+
+/** The config as the host `name` is rendered, planned and applied: the same mail system, seen from there. */
+export function forHost(config: Config, name: string): Config {
+  const server = config.servers.find((s) => s.name === name);
+  if (!server) throw new Error(`no server named ${name}`);
+  return server === config.server ? config : { ...config, server };
+}
+
+/** The hosts that receive mail from the world, in MX order: the primary, then the backup MX hosts. */
+export function mxHosts(config: Config): Server[] {
+  return [primaryOf(config), ...backupMxHosts(config)];
+}
+
+/** The backup MX hosts, in the file's order (their MX preferences follow it). */
+export function backupMxHosts(config: Config): Server[] {
+  return config.servers.filter((s) => s.role === 'backup-mx');
 }

@@ -123,6 +123,7 @@ export function checkRules(input: RawConfig): RuleProblem[] {
     const problem = typeof value === 'string' ? serverAddressProblem(value, lab) : undefined;
     if (problem) add(['server', field], `${value} ${problem}`);
   }
+  checkServers(raw.server, raw.servers, lab, add);
 
   if (raw.dns.provider === 'rfc2136') {
     for (const field of ['server', 'key_name', 'key_file'] as const) {
@@ -149,6 +150,44 @@ export function checkRules(input: RawConfig): RuleProblem[] {
     add(['spam'], 'thresholds must rise: greylist ≤ add_header ≤ reject');
   }
   return problems;
+}
+
+/**
+ * The other hosts: each name, host name, address and SSH target once across all hosts (the primary
+ * included), their addresses public unless allowed, and no standby yet.
+ */
+function checkServers(
+  primary: Lenient['server'],
+  servers: Lenient['servers'],
+  lab: boolean,
+  add: (path: Array<string | number>, message: string) => void,
+): void {
+  const seen = new Map<string, string>();
+  const once = (kind: string, value: unknown, path: Array<string | number>) => {
+    if (typeof value !== 'string') return;
+    const key = `${kind}\0${value.toLowerCase()}`;
+    const prior = seen.get(key);
+    if (prior !== undefined) add(path, `${value} is already the ${kind} of ${prior}; each host has its own`);
+    else seen.set(key, path.slice(0, -1).join('.'));
+  };
+  once('name', primary.name ?? 'primary', ['server', 'name']);
+  for (const field of ['hostname', 'ipv4', 'ipv6', 'ssh'] as const) once(field, primary[field], ['server', field]);
+  servers.forEach((entry, i) => {
+    const path = ['servers', i];
+    const server = entry && typeof entry === 'object' ? (entry as Record<string, unknown>) : {};
+    once('name', server.name, [...path, 'name']);
+    for (const field of ['hostname', 'ipv4', 'ipv6', 'ssh'] as const) once(field, server[field], [...path, field]);
+    const allowed = typeof server.allow_private_addresses === 'boolean' ? server.allow_private_addresses : lab;
+    for (const field of ['ipv4', 'ipv6'] as const) {
+      const value = server[field];
+      const problem = typeof value === 'string' ? serverAddressProblem(value, allowed) : undefined;
+      if (problem) add([...path, field], `${value} ${problem.replace('server.allow_private_addresses', `servers.${i}.allow_private_addresses`)}`);
+    }
+    if (server.role === 'standby') {
+      add([...path, 'role'], 'standby is not supported yet: mailrig sets up backup MX hosts now, a standby replica with failover next (use role: backup-mx, or remove the entry)');
+    }
+    if (server.role === 'primary') add([...path, 'role'], 'the primary is server:, not an entry of servers');
+  });
 }
 
 /** tls_policy: each key a domain (or .domain) outside this server's own mail domains, each once. */
@@ -242,6 +281,7 @@ type Lenient = Pick<RawConfig, 'domains'> & {
   dns: Partial<RawConfig['dns']>;
   spam: Partial<RawConfig['spam']>;
   server: Partial<RawConfig['server']>;
+  servers: unknown[];
 };
 
 /** The parts of a possibly invalid config the rules read, with wrong-typed parts left out. */
@@ -272,6 +312,7 @@ function lenient(input: RawConfig): Lenient {
     dns: obj(input.dns) as Lenient['dns'],
     spam: obj(input.spam) as Lenient['spam'],
     server: obj(input.server) as Lenient['server'],
+    servers: Array.isArray(input.servers) ? input.servers : [],
     relay: input.relay === undefined ? undefined : obj(input.relay),
     tlsPolicy: obj(input.tls_policy),
     resolver: obj(input.resolver),

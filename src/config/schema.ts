@@ -243,34 +243,80 @@ const blocklist = z
   })
   .describe('A DNS blocklist of IP addresses, asked for the address of each server that connects');
 
+/** What a host listed under `servers` is for; the primary is `server`. */
+export const SERVER_ROLES = ['backup-mx', 'standby'] as const;
+export type ServerRole = 'primary' | (typeof SERVER_ROLES)[number];
+
+/** A name a host goes by in plans, `--host` and the key store: short, lower-case. */
+export const isServerName = (v: string): boolean => /^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/.test(v);
+
+/** A Postfix time: a whole number of seconds, minutes, hours, days or weeks (5d). */
+export const isPostfixTime = (v: string): boolean => /^[1-9]\d{0,4}[smhdw]$/.test(v);
+
+const sshTarget = z
+  .string()
+  .superRefine((v, ctx) => {
+    const problem = sshTargetProblem(v);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+
+const serverName = z
+  .string()
+  .refine(isServerName, { message: 'is not a host name for mailrig (1 to 32 of a-z, 0-9 and -, e.g. mx2)' });
+
+const hostFields = {
+  hostname: fqdn.describe('The mail server name: the MX target, HELO name and certificate name; PTR must point here').meta({
+    examples: ['mail.example.com'],
+  }),
+  ipv4: z.string().refine(isIPv4, { message: 'is not an IPv4 address' }).describe('Public IPv4 address'),
+  ipv6: z
+    .string()
+    .refine(isIPv6, { message: 'is not an IPv6 address' })
+    .optional()
+    .describe('Public IPv6 address (optional)'),
+  ssh: sshTarget
+    .describe('user@host[:port], a Host alias from ~/.ssh/config, or "local" for this machine')
+    .meta({ examples: ['root@203.0.113.10', 'local'] }),
+  release: z.enum(RELEASES).describe('Target release; picks each daemon\'s configuration dialect'),
+};
+
+/** A host beside the primary: a backup MX now, a standby replica next. */
+const otherServer = z
+  .strictObject({
+    name: serverName.describe('What plans and --host call this host').meta({ examples: ['mx2'] }),
+    role: z.enum(SERVER_ROLES).describe('backup-mx: queues mail for the primary while it is down; standby: a replica that can take over (not supported yet)'),
+    ...hostFields,
+    allow_private_addresses: z
+      .boolean()
+      .optional()
+      .describe("Accept private addresses for this host; unset: the primary's server.allow_private_addresses"),
+    queue_lifetime: z
+      .string()
+      .refine(isPostfixTime, { message: 'is not a time (a number and s, m, h, d or w; try 5d)' })
+      .default('5d')
+      .describe('backup-mx: how long mail waits for the primary before it is returned to its sender'),
+  })
+  .describe('Another host of this mail system, with its role');
+
 export const configSchema = z
   .strictObject({
     server: z
       .strictObject({
-        hostname: fqdn.describe('The mail server name: the MX target, HELO name and certificate name; PTR must point here').meta({
-          examples: ['mail.example.com'],
-        }),
-        ipv4: z.string().refine(isIPv4, { message: 'is not an IPv4 address' }).describe('Public IPv4 address'),
-        ipv6: z
-          .string()
-          .refine(isIPv6, { message: 'is not an IPv6 address' })
+        name: serverName
           .optional()
-          .describe('Public IPv6 address (optional)'),
-        ssh: z
-          .string()
-          .superRefine((v, ctx) => {
-            const problem = sshTargetProblem(v);
-            if (problem) ctx.addIssue({ code: 'custom', message: problem });
-          })
-          .describe('user@host[:port], a Host alias from ~/.ssh/config, or "local" for this machine')
-          .meta({ examples: ['root@203.0.113.10', 'local'] }),
-        release: z.enum(RELEASES).describe('Target release; picks each daemon\'s configuration dialect'),
+          .describe('What plans and --host call the primary (default: primary)')
+          .meta({ examples: ['primary'] }),
+        ...hostFields,
         allow_private_addresses: z
           .boolean()
           .default(false)
           .describe('Accept private, loopback and link-local server addresses: a lab or test network, never a public mail server'),
       })
-      .describe('The host that runs the mail server'),
+      .describe('The host that runs the mail server: the primary, where the mailboxes are'),
+    servers: z
+      .array(otherServer)
+      .optional()
+      .describe('More hosts of this mail system: backup MX hosts (any number) that queue mail while the primary is down'),
     admin_email: email.describe('ACME account address and default report address'),
     domains: z
       .record(z.string(), domain)

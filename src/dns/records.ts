@@ -3,8 +3,8 @@
 // Order is stable (the JSON output is documented as such): zones in the order their first record
 // appears (mail domains as in mailrig.yaml, then the host's zone if it is none of them), and inside a
 // zone the order records are built in below; PTR records come last with zone null.
-import type { Config, Domain } from '../config/model.js';
-import { hostIsMailDomain } from '../config/model.js';
+import type { Config, Domain, Server } from '../config/model.js';
+import { mxHosts } from '../config/model.js';
 import type { PublicKeys } from '../keys/store.js';
 import { mtaStsId, mtaStsPolicy } from './mtasts.js';
 import { absolute, parentZone, reverseName, zoneFinder, zoneOf } from './names.js';
@@ -13,8 +13,13 @@ import type { DnsRecord, RecordType } from './types.js';
 /** Where nginx serves calendars and contacts on the mail host (render/radicale.ts RADICALE.path). */
 export const DAV_PATH = '/dav/';
 
-/** Preference of the one MX; any number works, 10 leaves room on both sides. */
+/** Preference of the primary's MX; any number works, 10 leaves room on both sides. */
 export const MX_PREFERENCE = 10;
+
+/** Preference of each MX host: the primary 10, the backup MX hosts 20, 30, … in the file's order. */
+export function mxPreference(index: number): number {
+  return MX_PREFERENCE * (index + 1);
+}
 
 /** RFC 6186 / autodiscover services: [owner label, port, what it is]. */
 const SERVICES: Array<[string, number, string]> = [
@@ -32,8 +37,8 @@ export function caaIssuer(acme: string): string | undefined {
 }
 
 /** The zone the mail host's own records go in: its mail domain, or else its parent (see names.ts). */
-export function hostZone(config: Config): string {
-  return zoneOf(config.server.hostname, config.domains.map((d) => d.name)) ?? parentZone(config.server.hostname);
+export function hostZone(config: Config, server: Server = config.server): string {
+  return zoneOf(server.hostname, config.domains.map((d) => d.name)) ?? parentZone(server.hostname);
 }
 
 function shown(d: Domain): string {
@@ -43,7 +48,10 @@ function shown(d: Domain): string {
 export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
   const inMailDomain = zoneFinder(config.domains.map((d) => d.name));
   const ownZone = hostZone(config);
-  const zoneFor = (name: string) => inMailDomain(name) ?? ownZone;
+  // The other hosts' names outside every mail domain go in their own parent zones.
+  const otherHosts = mxHosts(config).slice(1).map((s) => ({ suffix: `.${s.hostname}`, zone: hostZone(config, s) }));
+  const zoneFor = (name: string) =>
+    inMailDomain(name) ?? otherHosts.find((h) => `.${name}`.endsWith(h.suffix))?.zone ?? ownZone;
   // Grouped by zone as they are made (a Map keeps the order zones first appear in), so that
   // thousands of domains cost no scan of all records or all domains per record.
   const byZone = new Map<string, DnsRecord[]>();
@@ -64,9 +72,10 @@ export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
   }
   const shared: Shared = { mtaStsId: mtaStsId(mtaStsPolicy(config)), domains: new Set(config.domains.map((d) => d.name)) };
   for (const d of config.domains) addDomain(config, dkim.get(d.name) ?? [], shared, d, add);
-  addHost(config, pub, inMailDomain, add);
+  const hosts = mxHosts(config);
+  for (const server of hosts) addHost(config, server, pub, inMailDomain, add);
 
-  return [...[...byZone.values()].flat(), ...ptrRecords(config)];
+  return [...[...byZone.values()].flat(), ...hosts.flatMap((s) => ptrRecords(config, s))];
 }
 
 /** What every domain's records need and is the same for all of them. */
@@ -81,8 +90,19 @@ function addDomain(config: Config, dkim: PublicKeys['dkim'], shared: Shared, d: 
   const host = config.server.hostname;
   const name = d.name;
   const who = shown(d);
+  const mx = mxHosts(config);
   add(name, 'MX', `${MX_PREFERENCE} ${absolute(host)}`, `Mail for ${who} is delivered to ${host}`);
-  add(name, 'TXT', 'v=spf1 mx -all', `SPF: only the MX host may send mail from ${who}; everything else fails`);
+  mx.slice(1).forEach((backup, i) => {
+    add(name, 'MX', `${mxPreference(i + 1)} ${absolute(backup.hostname)}`, `Backup MX: mail for ${who} waits on ${backup.hostname} while ${host} does not answer`);
+  });
+  add(
+    name,
+    'TXT',
+    'v=spf1 mx -all',
+    mx.length === 1
+      ? `SPF: only the MX host may send mail from ${who}; everything else fails`
+      : `SPF: only the MX hosts (${mx.map((s) => s.hostname).join(', ')}) may send mail from ${who}; everything else fails`,
+  );
   for (const k of dkim) {
     const why =
       k.state === 'active'
@@ -147,8 +167,8 @@ function addCaa(config: Config, name: string, who: string, add: Add): void {
   );
 }
 
-function addHost(config: Config, pub: PublicKeys, inMailDomain: (name: string) => string | undefined, add: Add): void {
-  const { hostname: host, ipv4, ipv6 } = config.server;
+function addHost(config: Config, server: Server, pub: PublicKeys, inMailDomain: (name: string) => string | undefined, add: Add): void {
+  const { hostname: host, ipv4, ipv6 } = server;
   add(host, 'A', ipv4, `Address of the mail server ${host}`);
   if (ipv6 !== undefined) add(host, 'AAAA', ipv6, `IPv6 address of the mail server ${host}`);
   const tlsa = `_25._tcp.${host}`;
@@ -156,7 +176,7 @@ function addHost(config: Config, pub: PublicKeys, inMailDomain: (name: string) =
   if (pub.tlsa.next !== pub.tlsa.current) {
     add(tlsa, 'TLSA', `3 1 1 ${pub.tlsa.next}`, 'DANE: the next TLS key, published ahead so a key switch never breaks delivery');
   }
-  if (hostIsMailDomain(config)) return;
+  if (config.domains.some((d) => d.name === host)) return;
   add(host, 'MX', '0 .', `Null MX (RFC 7505): ${host} itself receives no mail`);
   // Not "v=spf1 -all": receivers check the HELO name of bounces against it (RFC 7208 2.3), and the
   // host must pass that; "a" allows exactly the host's own addresses.
@@ -165,8 +185,8 @@ function addHost(config: Config, pub: PublicKeys, inMailDomain: (name: string) =
   if (inMailDomain(host) === undefined) addCaa(config, host, host, add);
 }
 
-function ptrRecords(config: Config): DnsRecord[] {
-  const { hostname: host, ipv4, ipv6 } = config.server;
+function ptrRecords(config: Config, server: Server): DnsRecord[] {
+  const { hostname: host, ipv4, ipv6 } = server;
   return [ipv4, ...(ipv6 === undefined ? [] : [ipv6])].map((ip) => ({
     zone: null,
     name: reverseName(ip),

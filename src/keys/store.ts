@@ -102,6 +102,8 @@ export interface KeyMaterial {
   roundcubeDesKey?: string | undefined;
   /** Relay passwords by host name (keys/relay.ts), set by `mailrig relay password`. */
   relayPasswords: Record<string, string>;
+  /** Self-signed certificates of the hosts beside the primary, by host name (keys/host-cert.ts). */
+  hostCertPems?: Record<string, string> | undefined;
   /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */
   relayCaPem?: string | undefined;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */

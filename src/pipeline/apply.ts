@@ -6,7 +6,7 @@ import { RuntimeError } from '../errors.js';
 import { readPending, writePending } from '../keys/pending.js';
 import type { Plan, Purge } from '../plan/plan.js';
 import { mailHome } from '../render/vmail.js';
-import { portsFor } from '../services/index.js';
+import { daemonsOfRole, portsFor } from '../services/index.js';
 import type { Confirm } from './host.js';
 import type { Project } from './project.js';
 import type { PreparedRun } from './run.js';
@@ -59,6 +59,7 @@ export async function executeRun(run: PreparedRun, opts: ExecuteOptions): Promis
     plan: run.plan,
     facts: run.facts,
     ports: portsFor(run.project.config),
+    daemons: daemonsOfRole(run.project.config),
     runId: runId(),
     step: opts.step,
   });

@@ -22,6 +22,11 @@ export async function loadProject(configPath: string = DEFAULT_CONFIG): Promise<
   // The webmail's secret is made when mailrig.yaml first asks for the webmail, not before.
   if (config.webmail === 'roundcube') ensureRoundcubeDesKey(keyDir);
   const keys = loadKeys(keyDir, config.domains.map((d) => d.name));
+  const others = config.servers.filter((s) => s.role !== 'primary');
+  if (others.length) {
+    const { ensureHostCertificates } = await import('../keys/host-cert.js');
+    keys.hostCertPems = await ensureHostCertificates(keyDir, others, keys.tls.current.privatePem, keys.tls.current.spkiSha256);
+  }
   const caFile = config.relay?.caFile;
   if (caFile !== undefined) keys.relayCaPem = readRelayCa(resolve(dirname(path), caFile));
   return { configPath: path, config, keys };

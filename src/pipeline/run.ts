@@ -6,7 +6,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { factsScript, parseFacts, type Facts } from '../host/facts.js';
 import { quote } from '../host/shell.js';
 import type { Transport } from '../host/transport.js';
-import { allMailboxes } from '../config/model.js';
+import { allMailboxes, forHost, isPrimary, type Server } from '../config/model.js';
 import { isEmailAddress } from '../config/syntax.js';
 import { readPending } from '../keys/pending.js';
 import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
@@ -86,8 +86,9 @@ export function checkRelease(project: Project, host: Transport, facts: Facts): v
     );
   }
   if (facts.release !== want) {
+    const field = project.config.server.role === 'primary' ? 'server.release' : `servers.${project.config.servers.indexOf(project.config.server) - 1}.release`;
     throw new UsageError(
-      `${project.configPath}: server.release is ${want}, but ${host.target} runs ${facts.os.prettyName} (${facts.release}); set server.release: ${facts.release}`,
+      `${project.configPath}: ${field} is ${want}, but ${host.target} runs ${facts.os.prettyName} (${facts.release}); set ${field}: ${facts.release}`,
     );
   }
 }
@@ -116,18 +117,18 @@ export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opt
   const tasks: Task[] = [];
   // With ACME (and the CA's terms accepted): the renewal agent, a valid CA-issued certificate on the host stays, a due one is requested.
   let served: CertificateChoice | undefined;
-  if (acmeEnabled(config) && consentRecorded(project)) {
+  if (isPrimary(config) && acmeEnabled(config) && consentRecorded(project)) {
     const acme = await import('./acme.js');
     files.push(...(await acme.agentFileSpecs(project, facts.init)));
     served = await (await import('../tls/provision.js')).adoptServedCertificate(project, host, facts, files);
     const due = acme.issuanceDue(project, served);
     if (due.renew) tasks.push({ kind: 'certificate', directoryUrl: directoryUrl(config.tls.acme) ?? '', reason: due.message });
   }
-  if (config.backup && facts.files[REPOSITORY_MARKER]?.sha256 !== sha256(markerContent(config.backup.repository))) {
+  if (isPrimary(config) && config.backup && facts.files[REPOSITORY_MARKER]?.sha256 !== sha256(markerContent(config.backup.repository))) {
     tasks.push({ kind: 'backup-repository', repository: config.backup.repository });
   }
   files.push(manifestFile(files));
-  const desired = { ...desiredState(inputs.ctx, facts.init, files), purges: purgesOf(project), purgeData: opts.purge === true, tasks };
+  const desired = { ...desiredState(inputs.ctx, facts.init, files), purges: isPrimary(config) ? purgesOf(project) : [], purgeData: opts.purge === true, tasks };
   // The current content of changed files serves the diffs, and tells a reload from a restart.
   const before = opts.diffs ? await currentContents(host, makePlan(desired, facts)) : new Map<string, string>();
   return { ...inputs, host, facts, desired, plan: makePlan(desired, facts, before), before, served };
@@ -137,8 +138,13 @@ export async function planRun(inputs: Inputs, host: Transport, facts: Facts, opt
  * Everything up to the plan, over one connection the caller closes (run.host.close()). `beforePlan`
  * runs once the project is loaded (apply asks for the ACME CA's terms there).
  */
-export async function prepareRun(opts: HostOptions & RunOptions, confirm?: Confirm, beforePlan?: (project: Project) => Promise<void>): Promise<PreparedRun> {
-  const inputs = await loadInputs(opts.config);
+export async function prepareRun(
+  opts: HostOptions & RunOptions,
+  confirm?: Confirm,
+  beforePlan?: (project: Project) => Promise<void>,
+  loaded?: Inputs,
+): Promise<PreparedRun> {
+  const inputs = loaded ?? (await loadInputs(opts.config));
   await beforePlan?.(inputs.project);
   const host = await connect(inputs.project, opts, confirm);
   try {
@@ -163,4 +169,38 @@ async function currentContents(host: Transport, plan: Plan): Promise<Map<string,
     result.set(lines[i] ?? '', Buffer.from(lines[i + 1] ?? '', 'base64').toString('utf8'));
   }
   return result;
+}
+
+/** The inputs of one host of the mail system: the same project and keys, rendered for that host. */
+export function hostInputs(inputs: Inputs, name: string): Inputs {
+  const config = forHost(inputs.project.config, name);
+  if (config === inputs.project.config) return inputs;
+  const ctx = { config, keys: inputs.project.keys, release: config.server.release };
+  return { project: { ...inputs.project, config }, ctx, files: render(ctx) };
+}
+
+/** One host's part of a run over several: its prepared run, or why it could not be prepared. */
+export type HostRun = { server: Server; run: PreparedRun; error?: undefined } | { server: Server; run?: undefined; error: unknown };
+
+/**
+ * Everything up to the plan on each of `servers`, in parallel, each over its own connection (the
+ * caller closes those of the prepared runs). A host that cannot be reached or read is reported in
+ * its entry; the others are prepared all the same.
+ */
+export async function prepareRuns(inputs: Inputs, servers: Server[], opts: HostOptions & RunOptions, confirm?: Confirm): Promise<HostRun[]> {
+  return Promise.all(
+    servers.map(async (server): Promise<HostRun> => {
+      const mine = hostInputs(inputs, server.name);
+      let host: Transport | undefined;
+      try {
+        host = await openTarget(server.ssh, opts, confirm);
+        const { facts } = await readFacts(host, mine);
+        checkRelease(mine.project, host, facts);
+        return { server, run: await planRun(mine, host, facts, { diffs: true, purge: opts.purge === true }) };
+      } catch (error) {
+        await host?.close().catch(() => undefined);
+        return { server, error };
+      }
+    }),
+  );
 }

@@ -46,6 +46,25 @@ function domainAliasRows(d: Domain): MapRow[] {
   return rows;
 }
 
+/**
+ * Every address that receives mail on the primary, for a backup MX's relay_recipient_maps: the
+ * receiving mailboxes, the aliases, and "@domain" for a domain with a catch-all.
+ */
+export function relayRecipientRows(config: Config): MapRow[] {
+  const rows = new Map<string, string>();
+  for (const d of config.domains) {
+    for (const m of d.mailboxes) if (!m.sendOnly) rows.set(m.address, 'OK');
+    for (const a of d.aliases) rows.set(a.address, 'OK');
+    if (d.catchAll.length > 0) rows.set(`@${d.name}`, 'OK');
+  }
+  return sortRows([...rows]);
+}
+
+/** Each mail domain -> the primary, for a backup MX's transport_maps: by name, port 25, no MX lookup. */
+export function primaryTransportRows(config: Config, primaryHostname: string): MapRow[] {
+  return sortRows(config.domains.map((d) => [d.name, `smtp:[${primaryHostname}]:25`] as const));
+}
+
 /** Which SASL logins may use each envelope sender (smtpd_sender_login_maps); see the rules above. */
 export function senderLoginRows(config: Config): MapRow[] {
   const owners = new Map<string, string[]>();

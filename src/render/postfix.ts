@@ -1,10 +1,12 @@
 // Postfix: main.cf, master.cf, the lookup tables (compiled by postmap into lmdb), /etc/aliases and
 // /etc/mailname. Everything that differs between Debian releases is in DIALECTS, nowhere else.
-import type { Release } from '../config/model.js';
+import { primaryOf, type Release } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import {
   formatMap,
   localAliasRows,
+  primaryTransportRows,
+  relayRecipientRows as backupRecipientRows,
   senderLoginRows,
   sendOnlyRecipientRows,
   tlsPolicyRows,
@@ -55,6 +57,10 @@ const DIALECTS: Record<Release, PostfixDialect> = {
 };
 
 export function renderPostfix(ctx: RenderContext): FileSpec[] {
+  return ctx.config.server.role === 'backup-mx' ? renderBackupMx(ctx) : renderPrimary(ctx);
+}
+
+function renderPrimary(ctx: RenderContext): FileSpec[] {
   const { config } = ctx;
   const dialect = DIALECTS[ctx.release];
   const hostIsDomain = config.domains.some((d) => d.name === config.server.hostname);
@@ -131,6 +137,59 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
     conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     // Debian's convention for "the name of this mail system", read by other mail tools.
+    conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
+  ];
+}
+
+/**
+ * A backup MX: Postfix only, taking mail for the mail domains' existing recipients and queueing it
+ * for the primary; no mailboxes, logins, forwarding or relays (the primary does those).
+ */
+function renderBackupMx(ctx: RenderContext): FileSpec[] {
+  const { config } = ctx;
+  const dialect = DIALECTS[ctx.release];
+  const ipv6 = config.server.ipv6 !== undefined;
+  const primary = primaryOf(config);
+  const data = {
+    hostname: config.server.hostname,
+    primary: primary.hostname,
+    release: ctx.release,
+    postfixVersion: dialect.version,
+    compatibilityLevel: dialect.compatibilityLevel,
+    ffdheGroups: dialect.ffdheGroups,
+    mynetworks: ipv6 ? '127.0.0.0/8 [::1]/128' : '127.0.0.0/8',
+    inetProtocols: ipv6 ? 'all' : 'ipv4',
+    inetProtocolsWhy: ipv6
+      ? 'IPv4 and IPv6 (this host has an ipv6 address).'
+      : 'IPv4 only: this host has no ipv6 address, and Postfix would otherwise also try IPv6 when sending.',
+    messageSizeLimit: config.mail.messageSizeLimit,
+    maillogFile: POSTFIX_LOG,
+    tlsCert: TLS_CERT,
+    tlsKey: TLS_KEY,
+    ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
+    curves: MOZILLA_INTERMEDIATE.curves.join(' '),
+    queueLifetime: config.server.queueLifetime ?? '5d',
+    tlsPolicyMaps: `lmdb:${TLS_POLICY}, ${STS_POLICY_TABLE}`,
+    caFile: SYSTEM_CA_FILE,
+    dnssecProbe: dnssecProbe(config),
+    backupMx: true,
+    relay: false,
+  };
+  return [
+    { ...conf('/etc/postfix/main.cf', renderTemplate('postfix/main.cf.backup-mx.hbs', data), 'reload'), restartWhen: ['inet_protocols', 'inet_interfaces'] },
+    conf('/etc/postfix/master.cf', renderTemplate('postfix/master.cf.hbs', data), 'reload'),
+    map('relay_domains', ['Mail domains this backup MX takes mail for and passes on (relay_domains).'], virtualDomainRows(config)),
+    map(
+      'relay_recipients',
+      ['Addresses that receive mail on the primary (relay_recipient_maps): any other is refused during SMTP.'],
+      backupRecipientRows(config),
+    ),
+    map('transport', [`Mail domain -> the primary (transport_maps): mail waits here until ${primary.hostname} takes it.`], primaryTransportRows(config, primary.hostname)),
+    map('send_only_recipients', ['Send-only mailboxes: refused as recipients (check_recipient_access).'], sendOnlyRecipientRows(config)),
+    map('tls_policy', ['Destination -> TLS level (smtp_tls_policy_maps), from tls_policy in mailrig.yaml.'], tlsPolicyRows(config)),
+    conf(POSTFIX_RESOLV_CONF, resolvConf(), 'none'),
+    conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
+    conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
     conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
   ];
 }

@@ -15,10 +15,18 @@ export const TLS_KEY = `${TLS_DIR}/privkey.pem`;
 export function renderTls(ctx: RenderContext): FileSpec[] {
   const file = filesOf('mailrig', { onChange: 'reload' });
   return [
-    file(TLS_CERT, ctx.keys.tls.selfSignedCertPem),
+    file(TLS_CERT, hostCertificate(ctx)),
     // Root-only: every daemon reads its key as root before dropping privileges.
     file(TLS_KEY, ctx.keys.tls.current.privatePem, { mode: '0600', secret: true }),
   ];
+}
+
+/** The primary's certificate, or the one the key store made for this host's own name. */
+function hostCertificate(ctx: RenderContext): string {
+  if (ctx.config.server.role === 'primary') return ctx.keys.tls.selfSignedCertPem;
+  const pem = ctx.keys.hostCertPems?.[ctx.config.server.hostname];
+  if (pem === undefined) throw new Error(`render: no certificate for ${ctx.config.server.hostname} in the key store`);
+  return pem;
 }
 
 /** Mozilla's "intermediate" server profile (guideline 6.0): TLS 1.2 ciphers and key exchange groups. */

@@ -6,6 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const acmeAgent: ServiceDescriptor = {
   name: 'mailrig-agent',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: (config, host) => (config.tls.acme !== 'self-signed' ? ['nodejs', ...(host.init === 'sysv' ? ['cron'] : [])] : []),
   schedule: { unit: 'mailrig-agent' },
 };

@@ -6,6 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const backup: ServiceDescriptor = {
   name: 'backup',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: (config, host) => (config.backup ? ['restic', ...(host.init === 'sysv' ? ['cron'] : [])] : []),
   render: renderBackup,
   schedule: { unit: BACKUP_UNIT },

@@ -4,6 +4,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const dovecot: ServiceDescriptor = {
   name: 'dovecot',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: (config) => [
     'dovecot-core',
     'dovecot-imapd',

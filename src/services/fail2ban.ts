@@ -6,6 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const fail2ban: ServiceDescriptor = {
   name: 'fail2ban',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   // python3-systemd: fail2ban's journal backend, for the jail on Radicale's log (dav: radicale).
   packages: (config) => ['fail2ban', 'nftables', ...(davEnabled(config) ? ['python3-systemd'] : [])],
   render: renderFail2ban,

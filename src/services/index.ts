@@ -18,7 +18,17 @@ export const DAEMONS: readonly Daemon[] = daemons.map((s) => s.name);
 
 /** The daemons this config runs, in start order: every daemon but the optional ones it leaves off. */
 export function daemonsFor(config: Config): Daemon[] {
-  return daemons.filter((s) => s.enabled?.(config) ?? true).map((s) => s.name);
+  return daemons.filter((s) => runsHere(s, config)).map((s) => s.name);
+}
+
+/** The daemons of the host the config is rendered for: every daemon its role has, on or off. */
+export function daemonsOfRole(config: Config): Daemon[] {
+  return daemons.filter((s) => s.roles?.includes(config.server.role) ?? true).map((s) => s.name);
+}
+
+/** Whether the service runs on the host the config is rendered for: its role's, and on in the config. */
+function runsHere(s: ServiceDescriptor, config: Config): boolean {
+  return (s.roles?.includes(config.server.role) ?? true) && (s.enabled?.(config) ?? true);
 }
 
 /** Whether the config may switch the daemon off (its descriptor has `enabled`). */
@@ -69,19 +79,25 @@ export function dataOfServicesOff(config: Config): Array<ServiceData & { service
   return SERVICES.filter((s) => s.enabled !== undefined && !s.enabled(config)).flatMap((s) => (s.data ?? []).map((d) => ({ ...d, service: s.name })));
 }
 
-/** The packages the host needs, each once, in the registry's order. */
-export function packagesFor(config: Config, host: HostKind): string[] {
-  return [...new Set(SERVICES.flatMap((s) => s.packages(config, host)))];
+/** The services this config runs on its host: every one but those it leaves off. */
+function servicesFor(config: Config): readonly ServiceDescriptor[] {
+  return SERVICES.filter((s) => runsHere(s, config));
 }
 
-/** The TCP ports each daemon must listen on once it runs. */
+/** The packages the host needs, each once, in the registry's order. */
+export function packagesFor(config: Config, host: HostKind): string[] {
+  return [...new Set(servicesFor(config).flatMap((s) => s.packages(config, host)))];
+}
+
+/** The TCP ports each daemon must listen on once it runs (none for a daemon this host's role leaves out). */
 export function portsFor(config: Config): Record<Daemon, number[]> {
-  return Object.fromEntries(daemons.map((s) => [s.name, s.daemon.ports(config)]));
+  // A daemon of another role (Dovecot on a backup MX) is not there, so none of its ports are asked for.
+  return Object.fromEntries(daemons.map((s) => [s.name, s.roles && !s.roles.includes(config.server.role) ? [] : s.daemon.ports(config)]));
 }
 
 /** Every file mailrig manages on the host, sorted by path. Pure and deterministic. */
 export function render(ctx: RenderContext): FileSpec[] {
-  const files = SERVICES.flatMap((s) => s.render?.(ctx) ?? []);
+  const files = servicesFor(ctx.config).flatMap((s) => s.render?.(ctx) ?? []);
   const seen = new Set<string>();
   for (const f of files) {
     // Two services claiming one path is a bug in mailrig, not in the operator's config.

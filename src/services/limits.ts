@@ -5,6 +5,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const limits: ServiceDescriptor = {
   name: 'limits',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: (_config, host) => (host.init === 'sysv' ? ['cron'] : []),
   render: renderLimitNotice,
   schedule: { unit: LIMIT_NOTICE_UNIT },

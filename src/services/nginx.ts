@@ -5,6 +5,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const nginx: ServiceDescriptor = {
   name: 'nginx',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: () => ['nginx'],
   render: (ctx) => [...renderNginx(ctx), ...renderWeb(ctx)],
   daemon: {

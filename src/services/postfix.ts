@@ -13,7 +13,8 @@ export const postfix: ServiceDescriptor = {
     mainProcess: 'master',
     // postconf prints warnings (unknown or deprecated parameters) on stderr without failing: fail on them.
     validate: `w=$(postconf -n 2>&1 >/dev/null); if [ -n "$w" ]; then echo "$w" >&2; exit 1; fi; postfix check`,
-    ports: () => [25, 465, 587],
+    // A backup MX takes no logins: port 25 only.
+    ports: (config) => (config.server.role === 'backup-mx' ? [25] : [25, 465, 587]),
     tlsPorts: [
       { port: 25, mode: 'smtp', name: 'smtp', label: 'SMTP' },
       { port: 465, mode: 'implicit', name: 'submissions', label: 'submission (TLS)' },

@@ -6,6 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const postsrsd: ServiceDescriptor = {
   name: 'postsrsd',
+  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  roles: ['primary'],
   packages: () => ['postsrsd'],
   render: renderPostsrsd,
   daemon: {

@@ -7,6 +7,7 @@ import type { ServiceDescriptor } from './types.js';
 
 export const radicale: ServiceDescriptor = {
   name: 'radicale',
+  roles: ['primary'],
   enabled: davEnabled,
   packages: (config) => (davEnabled(config) ? ['radicale'] : []),
   render: renderRadicale,

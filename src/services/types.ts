@@ -1,7 +1,7 @@
 // What mailrig knows about one service, in one place: the packages it needs, the files it renders,
 // and — for a daemon — how it is started, validated, reloaded and checked. The pipeline, the plan,
 // apply and check read these descriptors; none keeps its own table per daemon.
-import type { Config, Release } from '../config/model.js';
+import type { Config, Release, ServerRole } from '../config/model.js';
 import type { RenderContext } from '../render/context.js';
 import type { FileSpec } from '../render/types.js';
 import type { TlsMode } from '../net/tls.js';
@@ -94,6 +94,11 @@ export interface ServiceDescriptor {
    * packages, files or ports, and its daemon is stopped if it runs: it costs nothing.
    */
   enabled?: (config: Config) => boolean;
+  /**
+   * The roles of the hosts it runs on (unset: every host). Elsewhere it is not there at all: no
+   * packages, files, ports or process (Dovecot on a backup MX).
+   */
+  roles?: readonly ServerRole[];
   /** Packages it needs on this kind of host (none when the config leaves it out). */
   packages: (config: Config, host: HostKind) => string[];
   /** Its files on the host; reload-vs-restart rules are per file (FileSpec.onChange, restartWhen). */

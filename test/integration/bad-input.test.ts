@@ -115,6 +115,9 @@ const renameKey = (field: string, to: string): Mutation => (doc) => {
 };
 const all = (...ms: Mutation[]): Mutation => (doc) => ms.forEach((m) => m(doc));
 
+/** A valid backup MX entry of servers, for the rows that break one of its fields. */
+const BACKUP_MX = { name: 'mx2', role: 'backup-mx', hostname: 'mx2.example.net', ipv4: '198.51.100.20', ssh: 'root@198.51.100.20', release: 'debian-13' };
+
 /** A config every command must refuse before doing anything. */
 const BROKEN = set('dns.ttl', '1h');
 const BROKEN_PHRASE = /mailrig\.yaml:\d+:\d+: dns\.ttl: expected a number, found the string "1h"/;
@@ -147,6 +150,13 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'server.ssh': [{ mutate: set('server.ssh', 'root@@203.0.113.10'), phrase: 'must be user@host[:port]' }],
   'server.release': [{ mutate: set('server.release', 12), phrase: 'must be one of "debian-12", "debian-13", found the number 12' }],
   'server.allow_private_addresses': [{ mutate: set('server.allow_private_addresses', 'yes please'), phrase: 'expected true or false, found the string "yes please"' }],
+  'server.name': [{ mutate: set('server.name', 'Main Host'), phrase: 'server.name: is not a host name for mailrig' }],
+  servers: [
+    { mutate: set('servers', [{ ...BACKUP_MX, role: 'standby' }]), phrase: 'servers.0.role: standby is not supported yet' },
+    { mutate: set('servers', [{ ...BACKUP_MX, hostname: 'mail.example.com' }]), phrase: 'servers.0.hostname: mail.example.com is already the hostname of server' },
+    { mutate: set('servers', [{ ...BACKUP_MX, queue_lifetime: 'a week' }]), phrase: 'servers.0.queue_lifetime: is not a time' },
+    { mutate: set('servers', [{ ...BACKUP_MX, ssh: undefined }]), phrase: /servers\.0\.ssh: / },
+  ],
   admin_email: [{ mutate: set('admin_email', 'admin.example.com'), phrase: 'is not an email address' }],
   'domains.*': [
     { mutate: renameKey('domains.*', 'not a domain'), phrase: '"not a domain" is not a valid domain name' },

@@ -3,7 +3,10 @@
 import type { Config, Release } from '../../src/config/model.js';
 import type { RawConfigInput } from '../../src/config/schema.js';
 import type { RenderContext } from '../../src/render/context.js';
-import { configFrom, fixtureKeys, TEST_HASH } from './fixtures.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { forHost } from '../../src/config/model.js';
+import { configFrom, FIXTURES, fixtureKeys, TEST_HASH } from './fixtures.js';
 
 export interface RenderCase {
   name: string;
@@ -12,6 +15,8 @@ export interface RenderCase {
   config: (release: Release) => Config;
   /** Relay passwords in the key store, by host. */
   relayPasswords?: Record<string, string>;
+  /** The host it is rendered for, when not the primary (its certificate: tls/selfsigned-<name>.crt). */
+  host?: string;
 }
 
 const BOTH: Release[] = ['debian-12', 'debian-13'];
@@ -153,14 +158,36 @@ export const RENDER_CASES: RenderCase[] = [
         webmail: 'roundcube',
       }),
   },
+  {
+    // A backup MX beside the primary, on the other release: Postfix queues mail for two domains'
+    // recipients (a catch-all, a send-only mailbox) for the primary, for a week; dual-stack.
+    name: 'backup-mx',
+    releases: BOTH,
+    host: 'mx2',
+    config: (release) =>
+      configFrom({
+        server: server(release === 'debian-12' ? 'debian-13' : 'debian-12'),
+        servers: [{ name: 'mx2', role: 'backup-mx', hostname: 'mx2.example.net', ipv4: '198.51.100.20', ipv6: '2001:db8::20', ssh: 'root@198.51.100.20', release, queue_lifetime: '7d' }],
+        admin_email: 'admin@example.com',
+        domains: {
+          'example.com': {
+            mailboxes: { alice: { password_hash: TEST_HASH, aliases: ['a.smith'] }, noreply: { password_hash: TEST_HASH, send_only: true } },
+            aliases: { postmaster: 'alice', abuse: 'alice' },
+          },
+          'example.org': { mailboxes: { bob: { password_hash: TEST_HASH } }, catch_all: 'bob' },
+        },
+        tls: { acme: 'self-signed' },
+      }),
+  },
 ];
 
 /** Every case × release, with its render context (fixture keys for exactly its domains). */
 export function renderMatrix(): Array<{ id: string; ctx: RenderContext }> {
   return RENDER_CASES.flatMap((c) =>
     c.releases.map((release) => {
-      const config = c.config(release);
+      const config = c.host === undefined ? c.config(release) : forHost(c.config(release), c.host);
       const keys = { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: c.relayPasswords ?? {} };
+      if (c.host !== undefined) keys.hostCertPems = { [config.server.hostname]: readFileSync(join(FIXTURES, 'keystore/tls', `selfsigned-${c.host}.crt`), 'utf8') };
       return { id: `${c.name}-${release}`, ctx: { config, keys, release } };
     }),
   );

@@ -1,0 +1,233 @@
+// Two hosts of one mail system, on mixed releases: the primary (Debian 12, from the provisioned
+// image) and a backup MX (Debian 13, a plain test host that only mailrig sets up). One mailrig.yaml,
+// one key store. A knotd on this machine serves example.com as `mailrig dns` gives it (MX 10 the
+// primary, MX 20 the backup) to both hosts' resolvers, and the test's sender resolves MX there and
+// tries the MX hosts in order, as a sending server does.
+// - one apply provisions both; the second apply changes nothing on either (its time printed, for one
+//   host and for both; never asserted);
+// - the primary's Postfix stopped: mail for alice lands in the backup MX's queue, and an unknown
+//   recipient is refused there at RCPT; the primary back and the backup's queue flushed
+//   (postqueue -f), the message is in alice's mailbox once;
+// - the backup powered off during an apply: the primary is applied, the run exits 1 naming the
+//   backup; booted again, a re-run converges and the next one changes nothing.
+// Every wait is for an event (a port, a queue entry, a message in a mailbox), never a fixed time.
+import assert from 'node:assert/strict';
+import { Resolver } from 'node:dns/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import nodemailer from 'nodemailer';
+import { show, type CliResult, type Workspace } from '../support/e2e.js';
+import { startKnot, type KnotServer } from '../support/knot.js';
+import { PROVISIONED, startProvisionedHost } from '../support/provisioned.js';
+import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
+
+const BACKUP = { name: 'mx2', hostname: 'mx2.example.com' };
+const SENDER = 'carol@sender.example.org';
+
+async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string | (() => Promise<string>)): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : await what()}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+function zone(origin: string, records: string[]): { origin: string; text: string } {
+  return {
+    origin,
+    text: [`$ORIGIN ${origin}.`, '$TTL 300', `@ IN SOA ns1.${origin}. hostmaster.${origin}. 1 3600 600 86400 300`, `@ IN NS ns1.${origin}.`, ...records, ''].join('\n'),
+  };
+}
+
+describe('a primary (Debian 12) and a backup MX (Debian 13) from one mailrig.yaml', { timeout: 45 * 60_000 }, () => {
+  let primary: TestHost;
+  let backup: TestHost;
+  let ws: Workspace;
+  const knots: KnotServer[] = [];
+  const started = Date.now();
+  const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
+  let knownHosts = '';
+
+  /** mailrig with the primary's key (the backup accepts it too) and both hosts' keys known. */
+  const mailrig = (args: string[]): Promise<CliResult> => ws.mailrig([...args, '--identity', primary.keyFile, '--known-hosts', knownHosts], { hostFlags: false });
+  const yamlPath = () => join(ws.dir, 'mailrig.yaml');
+
+  /**
+   * Delivers one message to `to` as a sending server does: the domain's MX records from the test's
+   * DNS, tried in order of preference until one takes the message. Resolves the host that took it.
+   */
+  const deliver = async (to: string, messageId: string): Promise<string> => {
+    const resolver = new Resolver();
+    resolver.setServers([knots[0]?.address ?? '']);
+    const mx = (await resolver.resolveMx(to.slice(to.indexOf('@') + 1))).sort((a, b) => a.priority - b.priority);
+    const errors: string[] = [];
+    for (const { exchange } of mx) {
+      const [address] = await resolver.resolve4(exchange);
+      const transport = nodemailer.createTransport({ host: address, port: 25, name: 'client.sender.example.org', tls: { rejectUnauthorized: false }, connectionTimeout: 10_000 });
+      try {
+        await transport.sendMail({ envelope: { from: SENDER, to }, from: SENDER, to, subject: `to ${to}`, messageId, text: 'Held by the backup MX.\n' });
+        return exchange;
+      } catch (e) {
+        errors.push(`${exchange}: ${(e as Error).message}`);
+      } finally {
+        transport.close();
+      }
+    }
+    assert.fail(`no MX host took the message:\n${errors.join('\n')}`);
+  };
+
+  before(async () => {
+    await cleanupStaleTestHosts();
+    const [p, b] = await Promise.all([startProvisionedHost({ release: 'bookworm', name: 'mh-primary' }), startTestHost({ release: 'trixie', name: 'mh-backup' })]);
+    ({ host: primary, ws } = p);
+    backup = b;
+    process.stderr.write(`# primary from the image and a fresh backup host in ${elapsed()}\n`);
+    // One key logs in to both hosts; one known_hosts file knows both.
+    const key = readFileSync(`${primary.keyFile}.pub`, 'utf8');
+    const allowed = await backup.exec('cat >> /root/.ssh/authorized_keys', { stdin: key });
+    assert.equal(allowed.code, 0, allowed.stderr);
+    knownHosts = join(ws.dir, 'known_hosts');
+    writeFileSync(knownHosts, readFileSync(primary.knownHostsFile, 'utf8') + readFileSync(backup.knownHostsFile, 'utf8'));
+
+    // The backup MX beside the primary; both resolve through the test's knotd (one per link); no
+    // greylisting: every sender here is a first-time sender, which greylisting would defer for minutes.
+    const yaml = readFileSync(yamlPath(), 'utf8')
+      .replace(/^resolver:\n(?: .*\n)*/m, '')
+      .replace('  greylisting: true\n', '  greylisting: false\n');
+    assert.match(yaml, /greylisting: false/);
+    writeFileSync(
+      yamlPath(),
+      `${yaml.trimEnd()}\n` +
+        `servers:\n  - name: ${BACKUP.name}\n    role: backup-mx\n    hostname: ${BACKUP.hostname}\n    ipv4: ${backup.address}\n` +
+        `    ssh: root@${backup.address}\n    release: debian-13\n    allow_private_addresses: true\n    queue_lifetime: 3d\n` +
+        `resolver:\n  forwarders: [${primary.gateway}, ${backup.gateway}]\n  root_trust_anchor: false\n`,
+    );
+    const records = await ws.mailrig(['dns', '--format', 'bind', '--zone', 'example.com']);
+    assert.equal(records.code, 0, show(records));
+    // Relative names, as the zone file gives them: @ is example.com.
+    assert.match(records.out, /^@\s+\d+ IN MX\s+10 mail\.example\.com\.$/m, records.out);
+    assert.match(records.out, /^@\s+\d+ IN MX\s+20 mx2\.example\.com\.$/m, records.out);
+    assert.match(records.out, new RegExp(`^mx2\\s+\\d+ IN A\\s+${backup.address.replace(/\./g, '\\.')}$`, 'm'), records.out);
+    assert.match(records.out, /^_25\._tcp\.mx2\s+\d+ IN TLSA\s+3 1 1 [0-9a-f]{64}$/m, records.out);
+    const zones = [{ origin: 'example.com', text: records.out }, zone('sender.example.org', ['@ IN TXT "v=spf1 ?all"'])];
+    for (const t of [primary, backup]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
+  });
+  after(async () => {
+    for (const k of knots) await k.stop();
+    await Promise.all([primary?.stop(), backup?.stop()]);
+  });
+
+  it('one apply provisions both hosts; the backup MX runs Postfix on 25 for the primary, no Dovecot', async () => {
+    const plan = await mailrig(['plan']);
+    assert.equal(plan.code, 0, show(plan));
+    assert.match(plan.out, /^== primary \(primary, mail\.example\.com\) ==$/m);
+    assert.match(plan.out, /^== mx2 \(backup-mx, mx2\.example\.com\) ==$/m);
+    const applied = await mailrig(['apply', '--yes']);
+    assert.equal(applied.code, 0, show(applied));
+    assert.match(applied.out, new RegExp(`root@${backup.address.replace(/\./g, '\\.')}: applied`), show(applied));
+    process.stderr.write(`# both hosts applied in ${elapsed()}\n`);
+    const conf = await backup.exec('postconf -h relay_domains relay_recipient_maps transport_maps maximal_queue_lifetime mydestination; postmap -q example.com lmdb:/etc/postfix/transport');
+    assert.deepEqual(conf.stdout.trim().split('\n'), [
+      'lmdb:/etc/postfix/relay_domains',
+      'lmdb:/etc/postfix/relay_recipients',
+      'lmdb:/etc/postfix/transport',
+      '3d',
+      '$myhostname, localhost',
+      'smtp:[mail.example.com]:25',
+    ]);
+    const none = await backup.exec('dpkg-query -W -f "${Status}" dovecot-core 2>/dev/null | grep -q "install ok installed" && echo dovecot; ss -Hltn "( sport = :25 or sport = :587 or sport = :993 )" | awk "{print \\$4}" | sort');
+    assert.deepEqual(none.stdout.trim().split('\n'), ['0.0.0.0:25'], none.stdout);
+    const release = await backup.exec('. /etc/os-release; echo $VERSION_CODENAME');
+    assert.equal(release.stdout.trim(), 'trixie');
+  });
+
+  it('the second apply changes nothing on either host (no-op times printed, not asserted)', async () => {
+    let t0 = Date.now();
+    const both = await mailrig(['apply', '--yes']);
+    const bothSeconds = (Date.now() - t0) / 1000;
+    assert.equal(both.code, 0, show(both));
+    assert.match(both.out, new RegExp(`root@${primary.address.replace(/\./g, '\\.')}: no changes`), show(both));
+    assert.match(both.out, new RegExp(`root@${backup.address.replace(/\./g, '\\.')}: no changes`), show(both));
+    t0 = Date.now();
+    const one = await mailrig(['apply', '--yes', '--host', 'primary']);
+    const oneSeconds = (Date.now() - t0) / 1000;
+    assert.equal(one.code, 0, show(one));
+    assert.match(one.out, /: no changes/);
+    process.stderr.write(`# no-op apply: 1 host ${oneSeconds.toFixed(1)} s, 2 hosts in parallel ${bothSeconds.toFixed(1)} s\n`);
+  });
+
+  it('the primary down: mail waits on the backup MX, which refuses unknown recipients; the primary back: delivered once', async () => {
+    const stopped = await primary.exec('systemctl stop postfix');
+    assert.equal(stopped.code, 0, stopped.stderr);
+    const messageId = `<held-${Date.now()}@sender.example.org>`;
+    const tookIt = await deliver(PROVISIONED.alice, messageId);
+    assert.equal(tookIt, BACKUP.hostname, 'the MX of preference 20 took it');
+    const queued = await until(
+      async () => {
+        const q = await backup.exec('postqueue -j');
+        return q.stdout.includes(PROVISIONED.alice) ? q.stdout : undefined;
+      },
+      30_000,
+      'the message in the backup MX queue',
+    );
+    assert.equal(queued.trim().split('\n').length, 1, queued);
+
+    // An address that does not exist is refused during SMTP, before any data: no backscatter.
+    const transport = nodemailer.createTransport({ host: backup.address, port: 25, name: 'client.sender.example.org', tls: { rejectUnauthorized: false } });
+    try {
+      await assert.rejects(
+        transport.sendMail({ envelope: { from: SENDER, to: 'nobody@example.com' }, from: SENDER, to: 'nobody@example.com', subject: 'unknown', text: 'x\n' }),
+        (e: Error & { responseCode?: number; command?: string; response?: string }) => e.responseCode === 550 && /RCPT/i.test(e.command ?? '') && /Recipient address rejected/.test(e.response ?? ''),
+      );
+    } finally {
+      transport.close();
+    }
+
+    const restarted = await primary.exec('systemctl start postfix');
+    assert.equal(restarted.code, 0, restarted.stderr);
+    await until(async () => ((await primary.exec('ss -Hltn "( sport = :25 )"')).stdout.trim() ? true : undefined), 60_000, 'the primary listening on 25');
+    const flushed = await backup.exec('postqueue -f');
+    assert.equal(flushed.code, 0, flushed.stderr);
+    await until(
+      async () => ((await backup.exec('postqueue -j')).stdout.trim() === '' ? true : undefined),
+      60_000,
+      async () => `the backup MX queue to empty:\n${(await backup.exec('postqueue -p; tail -n 20 /var/log/postfix.log')).stdout}`,
+    );
+    const found = await until(
+      async () => {
+        const r = await primary.exec(`doveadm search -u ${PROVISIONED.alice} header message-id ${JSON.stringify(messageId)}`);
+        return r.stdout.trim() ? r.stdout.trim() : undefined;
+      },
+      60_000,
+      async () => `${messageId} in alice's mailbox:\n${(await primary.exec('tail -n 20 /var/log/postfix.log')).stdout}`,
+    );
+    assert.equal(found.split('\n').length, 1, `exactly once: ${found}`);
+    const sent = await backup.exec(`grep -c 'to=<${PROVISIONED.alice}>, relay=mail.example.com.*status=sent' /var/log/postfix.log`);
+    assert.equal(sent.stdout.trim(), '1');
+  });
+
+  it('a host unreachable at apply: the primary is applied, exit 1 naming the backup; back, a re-run converges', async () => {
+    const yaml = readFileSync(yamlPath(), 'utf8');
+    assert.match(yaml, /^ {2}message_size_limit: 50M$/m);
+    writeFileSync(yamlPath(), yaml.replace(/^ {2}message_size_limit: 50M$/m, '  message_size_limit: 40M'));
+    await backup.poweroff();
+    const partial = await mailrig(['apply', '--yes']);
+    assert.equal(partial.code, 1, show(partial));
+    assert.match(partial.err, /1 of 2 hosts failed: mx2/, show(partial));
+    const limit = await primary.exec('postconf -h message_size_limit');
+    assert.equal(limit.stdout.trim(), String(40 * 1024 * 1024), 'the primary is applied in full');
+    await backup.boot();
+    const rerun = await mailrig(['apply', '--yes']);
+    assert.equal(rerun.code, 0, show(rerun));
+    assert.match(rerun.out, new RegExp(`root@${primary.address.replace(/\./g, '\\.')}: no changes`), show(rerun));
+    const backupLimit = await backup.exec('postconf -h message_size_limit');
+    assert.equal(backupLimit.stdout.trim(), String(40 * 1024 * 1024));
+    const again = await mailrig(['apply', '--yes']);
+    assert.equal(again.code, 0, show(again));
+    assert.equal((again.out.match(/: no changes/g) ?? []).length, 2, show(again));
+    process.stderr.write(`# multihost.test.ts in ${elapsed()}\n`);
+  });
+});
