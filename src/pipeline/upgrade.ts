@@ -118,7 +118,7 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
     const next = inputs13(inputs, opts.to as Release);
     const steps = remaining(upgrade.journal);
     io.out(`${host.target}: ${facts.os.prettyName} → ${opts.to}${decision.kind === 'continue' ? ` (continuing an upgrade stopped after: ${upgrade.journal?.done.at(-1) ?? 'nothing'})` : ''}`);
-    io.out(`Preflight passed: no drift, ${Math.floor(upgrade.freeKb / 1024)} MB free, no held packages, the ${opts.to} configuration renders (${next.files.length} files).`);
+    if (fresh) io.out(`Preflight passed: no drift, ${Math.floor(upgrade.freeKb / 1024)} MB free, no held packages, the ${opts.to} configuration renders (${next.files.length} files).`);
     if (project.config.backup) io.warn(`take a backup first (mailrig backup run): the upgrade does not take one`);
     io.out('Steps:');
     describeSteps(steps).forEach((l) => io.out(l));
@@ -186,7 +186,8 @@ async function runSteps(host: Transport, current: Inputs, next: Inputs, upgrade:
       await runScript(host, 'closing the journal', `rm -f ${JOURNAL}\n`);
     },
   };
-  const journal = upgrade.journal;
+  // Steps done, by earlier runs and this one: what the report lists, and what decides undo or stop.
+  const journal = { to: opts.to, done: [...(upgrade.journal?.done ?? [])] };
   for (const step of steps) {
     const t0 = Date.now();
     io.step(STEP_TEXT[step]);
@@ -197,6 +198,7 @@ async function runSteps(host: Transport, current: Inputs, next: Inputs, upgrade:
       throw await failed(host, step, failure, journal, units, from, opts);
     }
     seconds[step] = Math.round((Date.now() - t0) / 100) / 10;
+    journal.done.push(step);
     if (step !== 'recorded') await runScript(host, 'recording the step', `printf '%s' ${quote(journalLine(step, new Date()))} >> ${JOURNAL}\n`);
   }
   return seconds;
@@ -229,7 +231,7 @@ async function failed(
       failure.detail,
       '',
       `Mail is safe: the mailboxes and the Postfix queue are on disk; the mail services are stopped, and senders retry until they are back.`,
-      `Steps done: ${(journal?.done ?? []).join(', ') || 'none from before this run'}; the journal is ${JOURNAL} on the host.`,
+      `Steps done: ${(journal?.done ?? []).join(', ') || 'none'}; the journal is ${JOURNAL} on the host.`,
       `Next: fix the cause shown above (on the host: dpkg --configure -a, apt-get -f install), then run ${command} again: it continues with "${step}".`,
     ].join('\n'),
   );
