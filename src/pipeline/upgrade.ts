@@ -33,7 +33,7 @@ import { connect, loadInputs, planRun, readFacts, type Inputs } from './run.js';
 import type { HostOptions } from './host.js';
 
 /** Measured on the test host (README, "Upgrading Debian 12 to 13"): shown by --dry-run. */
-export const EXPECTED = { minutes: '4–8', intakePausedMinutes: '3–7' };
+export const EXPECTED = { minutes: '2–5', intakePausedMinutes: '1½–4' };
 
 /** The resolver keeps running through the package upgrade: apt and the apply step resolve names through it. */
 const KEEP_RUNNING = 'unbound';

@@ -55,6 +55,7 @@ export function decide(input: PreflightInput): Decision {
   const problems: string[] = [];
   if (input.configRelease === input.to) problems.push(`${input.configPath}: server.release is already ${input.to}; there is nothing to upgrade`);
   else if (input.configRelease !== target.from) problems.push(`${input.configPath}: server.release is ${input.configRelease}; mailrig upgrades ${target.from} to ${input.to}`);
+  if (input.hostRelease === input.to && input.configRelease === input.to) return { kind: 'refuse', problems };
   if (input.hostRelease === input.to) problems.push(`${input.hostName} already runs ${input.to}: set server.release: ${input.to} in ${input.configPath} and run mailrig apply`);
   else if (input.hostRelease !== target.from) problems.push(`${input.hostName} does not run ${target.from} (Debian ${target.fromSuite}); mailrig upgrades ${target.from} only`);
   if (problems.length) return { kind: 'refuse', problems };
