@@ -8,14 +8,13 @@ import { readFileSync } from 'node:fs';
 import type { Config, Release } from '../config/model.js';
 import { saveEdit, setSectionEntries } from '../config/edit.js';
 import { RuntimeError, UsageError } from '../errors.js';
-import { parseFacts } from '../host/facts.js';
+import type { Facts } from '../host/facts.js';
 import { quote } from '../host/shell.js';
 import type { Transport } from '../host/transport.js';
 import { summarize } from '../plan/format.js';
 import { isEmpty } from '../plan/plan.js';
 import { daemonSpec, daemonsFor, DAEMONS, render, unitName } from '../services/index.js';
-import { parseUpgradeFacts, type UpgradeFacts } from '../upgrade/facts.js';
-import { upgradeFactsScript } from '../upgrade/facts.js';
+import { parseUpgradeFacts, upgradeFactsScript, type UpgradeFacts } from '../upgrade/facts.js';
 import { JOURNAL, journalHeader, journalLine, pastNoReturn, remaining, STEP_TEXT, type Step } from '../upgrade/journal.js';
 import { decide, targetProblem, UPGRADES } from '../upgrade/preflight.js';
 import {
@@ -115,7 +114,7 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
       drift,
     });
     if (decision.kind === 'refuse') throw new UsageError(decision.problems.join('\n'));
-    const next = inputs13(inputs, opts.to as Release);
+    const next = withRelease(inputs, opts.to as Release);
     const steps = remaining(upgrade.journal);
     io.out(`${host.target}: ${facts.os.prettyName} → ${opts.to}${decision.kind === 'continue' ? ` (continuing an upgrade stopped after: ${upgrade.journal?.done.at(-1) ?? 'nothing'})` : ''}`);
     if (fresh) io.out(`Preflight passed: no drift, ${Math.floor(upgrade.freeKb / 1024)} MB free, no held packages, the ${opts.to} configuration renders (${next.files.length} files).`);
@@ -139,11 +138,7 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
   }
 }
 
-function inputs13(inputs: Inputs, to: Release): Inputs {
-  return withRelease(inputs, to);
-}
-
-async function driftOf(inputs: Inputs, host: Transport, facts: ReturnType<typeof parseFacts>): Promise<string[]> {
+async function driftOf(inputs: Inputs, host: Transport, facts: Facts): Promise<string[]> {
   const run = await planRun(inputs, host, facts, { diffs: false });
   return isEmpty(run.plan) ? [] : [summarize(run.plan)];
 }
