@@ -118,7 +118,7 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
     const steps = remaining(upgrade.journal);
     io.out(`${host.target}: ${facts.os.prettyName} → ${opts.to}${decision.kind === 'continue' ? ` (continuing an upgrade stopped after: ${upgrade.journal?.done.at(-1) ?? 'nothing'})` : ''}`);
     if (fresh) io.out(`Preflight passed: no drift, ${Math.floor(upgrade.freeKb / 1024)} MB free, no held packages, the ${opts.to} configuration renders (${next.files.length} files).`);
-    if (project.config.backup) io.warn(`take a backup first (mailrig backup run): the upgrade does not take one`);
+    if (project.config.backup) io.warn(`take a backup first (mailrig backup now): the upgrade does not take one`);
     io.out('Steps:');
     describeSteps(steps).forEach((l) => io.out(l));
     io.out(`Expected: about ${EXPECTED.minutes} minutes in all; mail intake paused for ${EXPECTED.intakePausedMinutes} of them (senders retry).`);
