@@ -38,7 +38,7 @@ function interviewOptions(cmd: Command): Command {
 const WRITERS = new Set([
   // user add and passwd lock themselves, once the password is hashed
   'init', 'setup', 'apply', 'user rm', 'user quota', 'alias add', 'alias rm', 'domain add', 'domain rm',
-  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init', 'relay password',
+  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init', 'relay password', 'upgrade',
 ]);
 
 function commandPath(cmd: Command): string {
@@ -94,6 +94,13 @@ export function buildProgram(): Command {
     .option('--purge', 'also delete the stored data of optional services mailrig.yaml switches off (webmail, dav)')
     .addOption(configOption())
     .action(async (opts) => (await import('./apply.js')).runApply(opts));
+
+  hostOptions(program.command('upgrade').description('upgrade the host in place to a new Debian release (Debian 12 → 13), continuing an interrupted upgrade'))
+    .requiredOption('--to <release>', 'the release to upgrade to: debian-13')
+    .option('--dry-run', 'run the preflight and print the steps and the expected duration; change nothing')
+    .option('--yes', 'upgrade without asking (required without a terminal)')
+    .addOption(configOption())
+    .action(async (opts) => (await import('./upgrade.js')).runUpgrade(opts));
 
   program
     .command('render')

@@ -61,7 +61,7 @@ export function resultById(rs: CheckResultJson[], id: string): CheckResultJson {
   return r;
 }
 
-const HOST_COMMANDS = new Set(['setup', 'plan', 'apply']);
+const HOST_COMMANDS = new Set(['setup', 'plan', 'apply', 'upgrade']);
 
 export function workspace(host: TestHost): Workspace {
   const dir = mkdtempSync(join(tmpdir(), 'mailrig-e2e-'));
