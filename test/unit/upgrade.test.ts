@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseSources, parseUpgradeFacts, type UpgradeFacts } from '../../src/upgrade/facts.js';
 import { journalHeader, journalLine, parseJournal, pastNoReturn, remaining, STEPS } from '../../src/upgrade/journal.js';
-import { decide, MIN_FREE_KB, type PreflightInput } from '../../src/upgrade/preflight.js';
+import { decide, decideBackup, MIN_FREE_KB, RECENT_BACKUP_MS, type PreflightInput } from '../../src/upgrade/preflight.js';
 import { packagesScript, pauseScript, sourcesScript, stopScript } from '../../src/upgrade/scripts.js';
 import { scratchDir } from '../support/project.js';
 
@@ -167,5 +167,34 @@ describe('upgrade scripts', () => {
     assert.match(pkg, /case "\$1" in postfix\|dovecot\|unbound\) exit 101/);
     assert.match(stopScript(['unbound', 'redis-server', 'postfix']), /stop postfix[^\n]*\n[^\n]*stop redis-server[^\n]*\n[^\n]*stop unbound/);
     assert.match(pauseScript(), /smtpd_client_restrictions = defer/);
+  });
+});
+
+describe('upgrade preflight: the backup', () => {
+  const hour = 3600;
+  it('without a backup section takes none and warns', () => {
+    const d = decideBackup({ configured: false, message: 'no backups configured' });
+    assert.equal(d.kind, 'none');
+    assert.match(d.message, /no backup: section in mailrig\.yaml/);
+  });
+  it('a snapshot younger than the limit is enough; one just older, or none, or an unreadable repository is taken first', () => {
+    const limit = RECENT_BACKUP_MS / 1000;
+    const cases: [number | undefined, string][] = [
+      [0, 'recent'],
+      [3 * hour, 'recent'],
+      [limit - 1, 'recent'],
+      [limit, 'take'],
+      [limit + 1, 'take'],
+      [5 * 24 * hour, 'take'],
+      [undefined, 'take'],
+    ];
+    for (const [ageSeconds, kind] of cases) {
+      const d = decideBackup({ configured: true, message: 'last backup …', ...(ageSeconds === undefined ? {} : { ageSeconds }) });
+      assert.equal(d.kind, kind, `age ${ageSeconds}`);
+    }
+  });
+  it('says why it takes one', () => {
+    assert.match(decideBackup({ configured: true, ageSeconds: 30 * hour, message: 'x' }).message, /newest backup is 30 h old, more than 24 h: the upgrade takes one first/);
+    assert.match(decideBackup({ configured: true, message: 'no backup yet in /var/backups/r' }).message, /^no backup yet in \/var\/backups\/r: the upgrade takes one first/);
   });
 });
