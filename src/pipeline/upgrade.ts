@@ -20,15 +20,22 @@ import { parseUpgradeFacts, upgradeFactsScript, type UpgradeFacts } from '../upg
 import { JOURNAL, journalHeader, journalLine, pastNoReturn, remaining, STEP_TEXT, type Step } from '../upgrade/journal.js';
 import { decide, decideBackup, targetProblem, UPGRADES } from '../upgrade/preflight.js';
 import {
+  debsOfSimulation,
   downloadScript,
   packagesScript,
   pauseScript,
   restoreSourcesScript,
   resumedScript,
   resumeFromSavedScript,
+  simulateScript,
   sourcesScript,
   stopScript,
+  UNPACKED,
+  unpackedCleanupScript,
+  unpackScript,
+  VALIDATE_STAGE,
 } from '../upgrade/scripts.js';
+import { stageScript, validateScript } from '../apply/scripts.js';
 import { executeRun, type ExecuteOptions } from './apply.js';
 import { connect, loadInputs, planRun, readFacts, type Inputs } from './run.js';
 import type { HostOptions } from './host.js';
@@ -177,6 +184,23 @@ async function runSteps(host: Transport, current: Inputs, next: Inputs, upgrade:
     paused: async () => void (await runScript(host, 'pausing mail intake', pauseScript())),
     sources: async () => void (await runScript(host, 'switching the apt sources', sourcesScript(sourceFiles, target.fromSuite, target.toSuite))),
     downloaded: async () => void (await runScript(host, 'downloading the packages', downloadScript())),
+    validated: async () => {
+      const { facts } = await readFacts(host, next);
+      const run = await planRun(next, host, facts, { diffs: false });
+      const debs = debsOfSimulation(await runScript(host, 'listing the packages of the upgrade', simulateScript(run.plan.installs)));
+      const daemons = daemonsFor(next.project.config);
+      try {
+        await runScript(host, 'unpacking the downloaded packages', unpackScript(UNPACKED, debs));
+        await runScript(
+          host,
+          `validating the ${opts.to} configuration with the ${opts.to} daemons (${daemons.join(', ')})`,
+          `${stageScript(VALIDATE_STAGE, run.plan.changes)}\n${validateScript(VALIDATE_STAGE, run.plan, daemons, { unpacked: UNPACKED })}`,
+        );
+      } finally {
+        await runScript(host, 'removing the unpacked packages', unpackedCleanupScript());
+      }
+      io.out(`${host.target}: the ${opts.to} configuration passed the checks of the ${opts.to} daemons (${debs.length} packages unpacked to run them)`);
+    },
     stopped: async () => void (await runScript(host, 'stopping the mail services', stopScript(units(from).filter((u) => u !== KEEP_RUNNING)))),
     packages: async () => {
       // Every unit name of either release: the maintainer scripts of both sides must not start a daemon.

@@ -112,7 +112,9 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
       assert.match(first.out, /backup snapshot [0-9a-f]+ saved/);
       assert.match(first.err, /the upgrade to debian-13 stopped while upgrading the packages/);
       assert.match(first.err, /test-apt-refuses-this-once/);
-      assert.match(first.err, /Steps done: paused, sources, downloaded, stopped;/);
+      assert.match(first.err, /Steps done: paused, sources, downloaded, validated, stopped;/);
+      assert.match(first.out, /the debian-13 configuration passed the checks of the debian-13 daemons \(\d+ packages unpacked to run them\)/);
+      assert.equal((await host.exec('ls -d /var/lib/mailrig/state/upgrade.debs /var/lib/mailrig/state/upgrade.validate 2>/dev/null; grep -c upgrade /proc/mounts')).stdout, '0\n', 'the unpacked packages and the stage are gone, no mount left');
       assert.match(first.err, /run mailrig upgrade --to debian-13 again: it continues with "packages"/);
       const stopped = await host.exec('pgrep -x master; pgrep -x dovecot; find /var/spool/postfix/deferred /var/spool/postfix/active /var/spool/postfix/incoming -type f | wc -l');
       assert.equal(stopped.stdout.trim(), String(QUEUED), `Postfix and Dovecot stopped, the queue on disk: ${stopped.stdout}`);
