@@ -3,7 +3,8 @@
 // so that a second run continues after the last one done. Before the package upgrade a failure puts
 // the host back as it was; after it, the mail daemons are stopped (mail and queue stay on disk) and
 // the report says what to run next. The Debian 13 configuration goes in through the normal plan and
-// apply (plan/, apply/), validated by the new daemons before the swap.
+// apply (plan/, apply/), validated by the new daemons before the swap — and once already before the
+// package upgrade, by the downloaded packages unpacked beside the system (the `validated` step).
 import { readFileSync } from 'node:fs';
 import { BACKUP_LOG, BACKUP_SCRIPT, backupNowCommand } from '../backup/restic.js';
 import { backupStatus } from '../backup/status.js';
