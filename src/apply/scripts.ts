@@ -80,18 +80,18 @@ export function stagedDirs(changes: FileChange[], removals: FileRemoval[] = []):
  * private mount namespace, each changed directory is replaced by a copy of the live one with the
  * staged files laid over it. The live system never sees the staged files.
  */
-export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): string {
+export function validateScript(stage: string, plan: Plan, daemons: Daemon[], other?: OtherRelease): string {
   const dirs = stagedDirs(plan.changes, plan.removals);
   const maps = plan.mapBuilds.map((f) => mapCommand(f)).join('\n');
   const checks = daemons.map((d) => `echo "== ${d}" >&2\n( ${daemonSpec(d).validate} ) || fail=1`).join('\n');
+  const root = other ? `${stage}/root` : '';
+  const validate = ['fail=0', maps ? `( ${maps.replace(/\n/g, ' && ')} ) || fail=1` : '', checks, 'exit $fail'].filter(Boolean).join('\n');
   const inner = [
     'set -e',
-    ...dirs.map((d) => `mount --bind ${quote(`${stage}/view${d}`)} ${quote(d)}`),
-    'fail=0',
-    maps ? `( ${maps.replace(/\n/g, ' && ')} ) || fail=1` : '',
-    'set +e',
-    checks,
-    'exit $fail',
+    ...(other ? otherRootMounts(stage, other.unpacked) : []),
+    ...dirs.map((d) => `mount --bind ${quote(`${stage}/view${d}`)} ${quote(`${root}${d}`)}`),
+    // Under another release the maps and checks run in its root: its binaries, its libraries.
+    other ? `chroot ${quote(root)} /bin/sh -c ${quote(validate)}` : ['set +e', validate].join('\n'),
   ]
     .filter(Boolean)
     .join('\n');
@@ -110,6 +110,51 @@ export function validateScript(stage: string, plan: Plan, daemons: Daemon[]): st
     `unshare --mount --propagation private sh -c ${quote(inner)}`,
     '',
   ].join('\n');
+}
+
+/** Another release's binaries to validate with: its packages unpacked into one directory (upgrade/). */
+export interface OtherRelease {
+  unpacked: string;
+}
+
+/**
+ * The mounts (in validateScript's private namespace) of a root where another release's unpacked
+ * packages lie over the live system. Each entry of / gets an overlay (the packages above, the live
+ * directory below, writes to a tmpfs) — per entry, because the unpacked directory itself lies
+ * under / and overlayfs refuses a layer inside another; the branches holding it and the stage are
+ * descended into, those two left out. /proc and /dev are mounted, /run and /tmp are empty. All of it vanishes
+ * with the namespace.
+ */
+function otherRootMounts(stage: string, unpacked: string): string[] {
+  const mirror = `mirror() {
+  { ls -A "\${1:-/}"; [ -d "$U$1" ] && ls -A "$U$1"; } | sort -u | while IFS= read -r e; do
+    p="$1/$e"
+    case "$p" in
+      /proc|/sys|/dev|/run|/tmp) mkdir -p "$R$p"; continue ;;
+    esac
+    if [ "$p" = "$U" ] || [ "$p" = "$S" ]; then continue; fi
+    case "$U/ $S/" in "$p/"* | *" $p/"*) mkdir -p "$R$p"; mirror "$p"; continue ;; esac
+    if [ -L "$p" ] || { [ ! -e "$p" ] && [ -L "$U$p" ]; }; then cp -P "$( [ -L "$p" ] && echo "$p" || echo "$U$p")" "$R$p"
+    elif [ -d "$p" ] || [ -d "$U$p" ]; then
+      l=$(mktemp -d "$W/layer.XXXXXX"); mkdir -p "$R$p" "$l/upper" "$l/work"
+      lower="$p"; if [ -d "$U$p" ] && [ -d "$p" ]; then lower="$U$p:$p"; elif [ -d "$U$p" ]; then lower="$U$p"; fi
+      mount -t overlay overlay -o "lowerdir=$lower,upperdir=$l/upper,workdir=$l/work" "$R$p"
+    else cp -a "$( [ -e "$p" ] && echo "$p" || echo "$U$p")" "$R$p"
+    fi
+  done
+}`;
+  return [
+    `S=${quote(stage)} R=${quote(`${stage}/root`)} W=${quote(`${stage}/rw`)} U=${quote(unpacked)}`,
+    'install -d "$R" "$W"',
+    'mount -t tmpfs -o mode=0755 tmpfs "$R"',
+    'mount -t tmpfs -o mode=0700 tmpfs "$W"',
+    mirror,
+    'mirror ""',
+    'mount -t proc proc "$R/proc"',
+    'mount --rbind /dev "$R/dev"',
+    'mount -t tmpfs tmpfs "$R/run"',
+    'mount -t tmpfs -o mode=1777 tmpfs "$R/tmp"',
+  ];
 }
 
 export function mapCommand(file: FileSpec): string {

@@ -9,6 +9,11 @@ export const PASSWORD_FILE = '/etc/mailrig/restic-password';
 export const BACKUP_SCRIPT = '/usr/local/sbin/mailrig-backup';
 export const BACKUP_LOG = '/var/log/mailrig-backup.log';
 export const BACKUP_UNIT = 'mailrig-backup';
+/** Runs the backup script now (as root), its output appended to the log; prints the log's tail, exits with the script's code. */
+export function backupNowCommand(): string {
+  return `[ -x ${BACKUP_SCRIPT} ] || { echo '${BACKUP_SCRIPT} is missing: run mailrig apply first' >&2; exit 3; }; ${BACKUP_SCRIPT} >>${BACKUP_LOG} 2>&1 </dev/null; rc=$?; tail -n 40 ${BACKUP_LOG}; exit $rc`;
+}
+
 /** Every snapshot mailrig makes carries this tag (and the mail host name as its host). */
 export const BACKUP_TAG = 'mailrig';
 

@@ -11,7 +11,7 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { ensureBackupSecrets, RESTIC_PASSWORD_FILE } from '../keys/backup.js';
 import { keyDirFor } from '../keys/store.js';
 import { S3_ENV, S3_ENV_OPTIONAL, repositoryKind } from '../config/repository.js';
-import { BACKUP_LOG, BACKUP_SCRIPT } from '../backup/restic.js';
+import { BACKUP_LOG, BACKUP_SCRIPT, backupNowCommand } from '../backup/restic.js';
 import { backupStatus, type BackupStatus } from '../backup/status.js';
 import { isSnapshotId, parseRestored, restoreScript } from '../backup/restore.js';
 import { openTransport, runApply, type HostOptions } from './apply.js';
@@ -97,7 +97,7 @@ export async function runBackupNow(opts: HostOptions & { json?: boolean }): Prom
   try {
     const steps = opts.json ? { step: () => undefined, end: () => undefined } : progress();
     steps.step(`backing up on ${host.target} (${BACKUP_SCRIPT})`);
-    const r = await host.exec(`[ -x ${BACKUP_SCRIPT} ] || { echo '${BACKUP_SCRIPT} is missing: run mailrig apply first' >&2; exit 3; }; ${BACKUP_SCRIPT} >>${BACKUP_LOG} 2>&1 </dev/null; rc=$?; tail -n 40 ${BACKUP_LOG}; exit $rc`, { sudo: true });
+    const r = await host.exec(backupNowCommand(), { sudo: true });
     steps.end(r.code === 0);
     if (r.code !== 0) {
       throw new RuntimeError(`${host.target}: the backup failed (exit ${r.code}); its log is ${BACKUP_LOG}`, `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-15).join('\n'));

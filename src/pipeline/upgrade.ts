@@ -3,8 +3,11 @@
 // so that a second run continues after the last one done. Before the package upgrade a failure puts
 // the host back as it was; after it, the mail daemons are stopped (mail and queue stay on disk) and
 // the report says what to run next. The Debian 13 configuration goes in through the normal plan and
-// apply (plan/, apply/), validated by the new daemons before the swap.
+// apply (plan/, apply/), validated by the new daemons before the swap — and once already before the
+// package upgrade, by the downloaded packages unpacked beside the system (the `validated` step).
 import { readFileSync } from 'node:fs';
+import { BACKUP_LOG, BACKUP_SCRIPT, backupNowCommand } from '../backup/restic.js';
+import { backupStatus } from '../backup/status.js';
 import type { Config, Release } from '../config/model.js';
 import { saveEdit, setSectionEntries } from '../config/edit.js';
 import { RuntimeError, UsageError } from '../errors.js';
@@ -16,17 +19,24 @@ import { isEmpty } from '../plan/plan.js';
 import { daemonSpec, daemonsFor, DAEMONS, render, unitName } from '../services/index.js';
 import { parseUpgradeFacts, upgradeFactsScript, type UpgradeFacts } from '../upgrade/facts.js';
 import { JOURNAL, journalHeader, journalLine, pastNoReturn, remaining, STEP_TEXT, type Step } from '../upgrade/journal.js';
-import { decide, targetProblem, UPGRADES } from '../upgrade/preflight.js';
+import { decide, decideBackup, targetProblem, UPGRADES } from '../upgrade/preflight.js';
 import {
+  debsOfSimulation,
   downloadScript,
   packagesScript,
   pauseScript,
   restoreSourcesScript,
   resumedScript,
   resumeFromSavedScript,
+  simulateScript,
   sourcesScript,
   stopScript,
+  UNPACKED,
+  unpackedCleanupScript,
+  unpackScript,
+  VALIDATE_STAGE,
 } from '../upgrade/scripts.js';
+import { stageScript, validateScript } from '../apply/scripts.js';
 import { executeRun, type ExecuteOptions } from './apply.js';
 import { connect, loadInputs, planRun, readFacts, type Inputs } from './run.js';
 import type { HostOptions } from './host.js';
@@ -118,8 +128,12 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
     const steps = remaining(upgrade.journal);
     io.out(`${host.target}: ${facts.os.prettyName} → ${opts.to}${decision.kind === 'continue' ? ` (continuing an upgrade stopped after: ${upgrade.journal?.done.at(-1) ?? 'nothing'})` : ''}`);
     if (fresh) io.out(`Preflight passed: no drift, ${Math.floor(upgrade.freeKb / 1024)} MB free, no held packages, the ${opts.to} configuration renders (${next.files.length} files).`);
-    if (project.config.backup) io.warn(`take a backup first (mailrig backup now): the upgrade does not take one`);
+    // A continued upgrade took (or skipped) its backup on its first run, before anything changed.
+    const backup = fresh ? decideBackup(await backupStatus(host, project.config)) : undefined;
+    if (backup?.kind === 'none') io.warn(backup.message);
+    else if (backup) io.out(`Backup: ${backup.message}.`);
     io.out('Steps:');
+    if (backup?.kind === 'take') io.out(`  0. back up the host now (${BACKUP_SCRIPT}); a failed backup stops the upgrade, nothing changed`);
     describeSteps(steps).forEach((l) => io.out(l));
     io.out(`Expected: about ${EXPECTED.minutes} minutes in all; mail intake paused for ${EXPECTED.intakePausedMinutes} of them (senders retry).`);
     if (opts.dryRun) return undefined;
@@ -130,12 +144,27 @@ export async function runUpgradePipeline(opts: UpgradeOptions, io: UpgradeIo): P
         return undefined;
       }
     }
+    if (backup?.kind === 'take') await takeBackup(host, io);
     if (fresh) await runScript(host, 'starting the journal', `set -e\ninstall -d -m 0700 $(dirname ${JOURNAL})\nprintf '%s' ${quote(journalHeader(opts.to))} > ${JOURNAL}\n`);
     const seconds = await runSteps(host, inputs, next, upgrade, steps, opts, io);
     return { seconds, totalSeconds: Math.round((Date.now() - started) / 100) / 10 };
   } finally {
     await host.close();
   }
+}
+
+/** The backup `mailrig backup now` takes, before the journal starts: a failure leaves the host untouched. */
+async function takeBackup(host: Transport, io: UpgradeIo): Promise<void> {
+  io.step(`back up the host (${BACKUP_SCRIPT})`);
+  const r = await host.exec(backupNowCommand(), { sudo: true });
+  if (r.code !== 0) {
+    throw new RuntimeError(
+      `${host.target}: the backup before the upgrade failed (exit ${r.code}); nothing was changed, its log is ${BACKUP_LOG}`,
+      `${tail(`${r.stdout}\n${r.stderr}`, 15)}\nFix the backup (mailrig backup now shows it), then run mailrig upgrade again.`,
+    );
+  }
+  const saved = /snapshot ([0-9a-f]+) saved/.exec(r.stdout);
+  io.out(`${host.target}: ${saved ? `backup snapshot ${saved[1]} saved` : 'backup done'}`);
 }
 
 async function driftOf(inputs: Inputs, host: Transport, facts: Facts): Promise<string[]> {
@@ -156,6 +185,23 @@ async function runSteps(host: Transport, current: Inputs, next: Inputs, upgrade:
     paused: async () => void (await runScript(host, 'pausing mail intake', pauseScript())),
     sources: async () => void (await runScript(host, 'switching the apt sources', sourcesScript(sourceFiles, target.fromSuite, target.toSuite))),
     downloaded: async () => void (await runScript(host, 'downloading the packages', downloadScript())),
+    validated: async () => {
+      const { facts } = await readFacts(host, next);
+      const run = await planRun(next, host, facts, { diffs: false });
+      const debs = debsOfSimulation(await runScript(host, 'listing the packages of the upgrade', simulateScript(run.plan.installs)));
+      const daemons = daemonsFor(next.project.config);
+      try {
+        await runScript(host, 'unpacking the downloaded packages', unpackScript(UNPACKED, debs));
+        await runScript(
+          host,
+          `validating the ${opts.to} configuration with the ${opts.to} daemons (${daemons.join(', ')})`,
+          `${stageScript(VALIDATE_STAGE, run.plan.changes)}\n${validateScript(VALIDATE_STAGE, run.plan, daemons, { unpacked: UNPACKED })}`,
+        );
+      } finally {
+        await runScript(host, 'removing the unpacked packages', unpackedCleanupScript());
+      }
+      io.out(`${host.target}: the ${opts.to} configuration passed the checks of the ${opts.to} daemons (${debs.length} packages unpacked to run them)`);
+    },
     stopped: async () => void (await runScript(host, 'stopping the mail services', stopScript(units(from).filter((u) => u !== KEEP_RUNNING)))),
     packages: async () => {
       // Every unit name of either release: the maintainer scripts of both sides must not start a daemon.

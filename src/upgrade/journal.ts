@@ -3,7 +3,7 @@
 // the pipeline reads the file with the other facts and writes each line as the step ends.
 
 /** The steps of an upgrade, in order. Those before `packages` can be undone; from it on, only completed. */
-export const STEPS = ['paused', 'sources', 'downloaded', 'stopped', 'packages', 'applied', 'resumed', 'recorded'] as const;
+export const STEPS = ['paused', 'sources', 'downloaded', 'validated', 'stopped', 'packages', 'applied', 'resumed', 'recorded'] as const;
 export type Step = (typeof STEPS)[number];
 
 /** The first step that changes installed packages: a failure before it puts the host back as it was. */
@@ -65,6 +65,8 @@ export const STEP_TEXT: Record<Step, string> = {
   paused: 'pause mail intake: Postfix answers 4xx ("try again later") on port 25, senders retry',
   sources: 'switch the apt sources from bookworm to trixie (the old files kept) and apt-get update',
   downloaded: 'download every package of the upgrade (apt-get --download-only full-upgrade)',
+  validated:
+    'validate the Debian 13 configuration with the Debian 13 daemons before anything is installed: the downloaded packages unpacked beside the system (no script run), the new tree staged over the live one, each daemon\'s own check run in that root; then both removed',
   stopped: 'stop the mail services (Postfix keeps its queue, Dovecot its mailboxes)',
   packages: 'apt-get full-upgrade, noninteractive, keeping the configuration files mailrig wrote',
   applied: 'render the Debian 13 configuration, validate it with the new daemons, swap it in, start every service, check health',

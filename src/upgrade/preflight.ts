@@ -2,6 +2,7 @@
 // asked for, mailrig.yaml, the host's facts, the plan for its current release). Pure; the pipeline
 // gathers the values and stops on the first list that is not empty.
 import type { Release } from '../config/model.js';
+import { formatAge } from '../backup/status.js';
 import type { UpgradeFacts, SourceEntry } from './facts.js';
 
 /** The one upgrade mailrig makes: Debian 12 (bookworm) to Debian 13 (trixie). */
@@ -71,4 +72,33 @@ export function decide(input: PreflightInput): Decision {
   for (const e of foreign) problems.push(`${e.file}: ${e.uri} ${e.suite} is not a ${target.fromSuite} suite the upgrade can switch: remove it or switch it by hand first`);
   if (!u.sources.some((e) => e.suite === target.fromSuite)) problems.push(`${input.hostName}: no apt source for ${target.fromSuite} was found to switch to ${target.toSuite}`);
   return problems.length ? { kind: 'refuse', problems } : { kind: 'start' };
+}
+
+/** A backup younger than this is recent enough to upgrade after; an older one, or none, is taken first. */
+export const RECENT_BACKUP_MS = 24 * 3600 * 1000;
+
+/** What the host's backup answered (backup/status.ts), as much as the decision needs. */
+export interface BackupFacts {
+  /** False: mailrig.yaml has no backup section. */
+  configured: boolean;
+  /** Age of the newest snapshot, seconds (undefined: none, or the repository could not be read). */
+  ageSeconds?: number;
+  /** The status line for people, e.g. "last backup … (3 h ago), snapshot 1a2b3c4d". */
+  message: string;
+}
+
+export type BackupDecision =
+  /** No backup section: the upgrade takes none and says so. */
+  | { kind: 'none'; message: string }
+  /** The newest snapshot is recent: nothing to take. */
+  | { kind: 'recent'; message: string }
+  /** The upgrade takes a backup before it pauses intake. */
+  | { kind: 'take'; message: string };
+
+/** Whether the upgrade takes a backup first. Pure. */
+export function decideBackup(b: BackupFacts): BackupDecision {
+  if (!b.configured) return { kind: 'none', message: 'no backup: section in mailrig.yaml, so the upgrade takes no backup: take one by hand first, or configure one (mailrig backup init --repo …)' };
+  if (b.ageSeconds !== undefined && b.ageSeconds * 1000 < RECENT_BACKUP_MS) return { kind: 'recent', message: `backup recent enough: ${b.message}` };
+  const why = b.ageSeconds === undefined ? b.message : `the newest backup is ${formatAge(b.ageSeconds)} old, more than ${RECENT_BACKUP_MS / 3600_000} h`;
+  return { kind: 'take', message: `${why}: the upgrade takes one first, before it pauses intake (as mailrig backup now)` };
 }

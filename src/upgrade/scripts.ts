@@ -97,3 +97,63 @@ if postconf -h smtpd_client_restrictions | grep -qw defer; then echo 'Postfix st
 rm -rf ${SAVED}
 `;
 }
+
+/** Where the Debian 13 validation unpacks the downloaded packages, and stages the new tree. */
+export const UNPACKED = `${JOURNAL}.debs`;
+export const VALIDATE_STAGE = `${JOURNAL}.validate`;
+const ARCHIVES = '/var/cache/apt/archives';
+
+/**
+ * Downloads the packages the new release's plan adds (the full upgrade's are downloaded already),
+ * then prints apt's simulation of the full upgrade and of those installs: the packages the host
+ * will run, parsed by `debsOfSimulation`.
+ */
+export function simulateScript(installs: string[]): string {
+  return [
+    'set -e',
+    'export DEBIAN_FRONTEND=noninteractive',
+    ...(installs.length ? [`${APT} --download-only install ${quoteAll(installs)} >/dev/null`] : []),
+    `${APT} -s full-upgrade`,
+    ...(installs.length ? [`${APT} -s install ${quoteAll(installs)}`] : []),
+    '',
+  ].join('\n');
+}
+
+/**
+ * apt's "Inst name [old] (version release [arch])" lines → the .deb file names apt keeps in its
+ * archives (the epoch's colon written %3a), each once.
+ */
+export function debsOfSimulation(text: string): string[] {
+  const debs = new Set<string>();
+  for (const line of text.split('\n')) {
+    const m = /^Inst (\S+) (?:\[[^\]]*\] )?\((\S+) .*\[([^\]]+)\]\)/.exec(line);
+    if (!m) continue;
+    const [, name = '', version = '', arch = ''] = m;
+    debs.add(`${name.replace(/:.*$/, '')}_${version.replace(/:/g, '%3a')}_${arch}.deb`);
+  }
+  return [...debs].sort();
+}
+
+/**
+ * Unpacks the packages (no maintainer script runs) into `dir`, with the live root's merged-/usr
+ * links, so that their binaries and libraries can be laid over the live system to validate with.
+ */
+export function unpackScript(dir: string, debs: string[], archives = ARCHIVES): string {
+  return [
+    'set -e',
+    `rm -rf --one-file-system ${quote(dir)}`,
+    `install -d -m 0700 ${quote(dir)}`,
+    `for l in bin sbin lib lib32 lib64 libx32; do if [ -L /$l ]; then cp -P /$l ${quote(dir)}/$l; install -d ${quote(dir)}/"$(readlink /$l)"; fi; done`,
+    `cd ${quote(archives)}`,
+    `for deb in ${quoteAll(debs)}; do`,
+    `  [ -f "$deb" ] || { echo "${archives}/$deb was not downloaded" >&2; exit 1; }`,
+    `  dpkg-deb --fsys-tarfile "$deb" | tar -x --keep-directory-symlink -C ${quote(dir)}`,
+    'done',
+    '',
+  ].join('\n');
+}
+
+/** Removes what the validation left: the unpacked packages and the stage (its mounts died with their namespace). */
+export function unpackedCleanupScript(): string {
+  return `rm -rf --one-file-system ${quote(UNPACKED)} ${quote(VALIDATE_STAGE)}\n`;
+}

@@ -31,6 +31,7 @@ const USERS = [
   { address: PROVISIONED.alice, password: PROVISIONED.alicePassword },
   { address: PROVISIONED.bob, password: PROVISIONED.bobPassword },
 ];
+const RESTIC_REPO = '/var/backups/mailrig-restic';
 const MESSAGES = 500;
 const QUEUED = 20;
 /** Makes the first dpkg run of apt fail, once: the fault after the sources switch. */
@@ -64,7 +65,8 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
     // A sender's retry is accepted at once, not after rspamd's greylisting delay (its own matter, not the upgrade's).
     const yaml = join(ws.dir, 'mailrig.yaml');
     writeFileSync(yaml, readFileSync(yaml, 'utf8').replace('  greylisting: true\n', '  greylisting: false\n'));
-    const converge = await ws.mailrig(['apply', '--yes']);
+    // A local restic repository (its apply converges the greylisting change too): the upgrade backs up first.
+    const converge = await ws.mailrig(['backup', 'init', '--repo', RESTIC_REPO, '--yes'], { hostFlags: true });
     assert.equal(converge.code, 0, show(converge));
 
     // ---- the mail a server has after a while
@@ -93,6 +95,8 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
     assert.match(dry.out, /Preflight passed/);
     assert.match(dry.out, /apt-get full-upgrade/);
     assert.match(dry.out, /Expected: about/);
+    assert.match(dry.out, /Backup: no backup yet in .*: the upgrade takes one first/);
+    assert.equal(await snapshots(host), 0, 'the dry run takes no backup');
     assert.equal((await host.exec('cat /etc/debian_version; ls /var/lib/mailrig/state/upgrade 2>&1; postconf -h smtpd_client_restrictions')).stdout.split('\n')[0]?.startsWith('12.'), true);
     assert.match((await host.exec('grep -h "^deb " /etc/apt/sources.list')).stdout, /bookworm/);
 
@@ -105,9 +109,12 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
       const first = await ws.mailrig(['upgrade', '--to', 'debian-13', '--yes']);
       const firstMs = Date.now() - t0;
       assert.equal(first.code, 1, show(first));
+      assert.match(first.out, /backup snapshot [0-9a-f]+ saved/);
       assert.match(first.err, /the upgrade to debian-13 stopped while upgrading the packages/);
       assert.match(first.err, /test-apt-refuses-this-once/);
-      assert.match(first.err, /Steps done: paused, sources, downloaded, stopped;/);
+      assert.match(first.err, /Steps done: paused, sources, downloaded, validated, stopped;/);
+      assert.match(first.out, /the debian-13 configuration passed the checks of the debian-13 daemons \(\d+ packages unpacked to run them\)/);
+      assert.equal((await host.exec('ls -d /var/lib/mailrig/state/upgrade.debs /var/lib/mailrig/state/upgrade.validate 2>/dev/null; grep -c upgrade /proc/mounts')).stdout, '0\n', 'the unpacked packages and the stage are gone, no mount left');
       assert.match(first.err, /run mailrig upgrade --to debian-13 again: it continues with "packages"/);
       const stopped = await host.exec('pgrep -x master; pgrep -x dovecot; find /var/spool/postfix/deferred /var/spool/postfix/active /var/spool/postfix/incoming -type f | wc -l');
       assert.equal(stopped.stdout.trim(), String(QUEUED), `Postfix and Dovecot stopped, the queue on disk: ${stopped.stdout}`);
@@ -116,6 +123,7 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
       const secondMs = Date.now() - t1;
       assert.equal(second.code, 0, show(second));
       assert.match(second.out, /upgraded to debian-13 in/);
+      assert.doesNotMatch(second.out, /Backup:/, 'a continued upgrade took its backup on its first run');
       during = await sender.done;
       console.log(`upgrade: first run (stopped by the fault) ${(firstMs / 1000).toFixed(1)} s, second run ${(secondMs / 1000).toFixed(1)} s; ${second.out.trim().split('\n').at(-1) ?? ''}`);
       console.log(`upgrade: port 25 told the sender to retry for ${(during.downtimeMs / 1000).toFixed(1)} s (${during.deferrals} deferrals: ${[...during.replies].join(', ')})`);
@@ -128,6 +136,7 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
     // ---- afterwards
     assert.match((await host.exec('cat /etc/debian_version')).stdout, /^13\./);
     assert.match(readFileSync(join(ws.dir, 'mailrig.yaml'), 'utf8'), /release: debian-13/);
+    assert.equal(await snapshots(host), 1, 'the snapshot taken before the upgrade, readable by Debian 13\'s restic');
     const apply = await ws.mailrig(['apply', '--yes']);
     assert.equal(apply.code, 0, show(apply));
     assert.match(apply.out, /no changes/);
@@ -355,4 +364,11 @@ function publishArchives(root: string): void {
     '-c',
     `exec 7>${DEBS}/.mailrig-build.lock && flock 7 && for f in ${root}${ARCHIVES}/*.deb; do [ -f "$f" ] || continue; n=$(basename "$f"); [ -e ${DEBS}/"$n" ] && continue; cp "$f" ${DEBS}/."$n".tmp && mv -f ${DEBS}/."$n".tmp ${DEBS}/"$n"; done; true`,
   ]);
+}
+
+/** How many snapshots the host's restic repository holds. */
+async function snapshots(host: TestHost): Promise<number> {
+  const r = await host.exec('. /etc/mailrig/backup.env && restic snapshots --json --no-lock');
+  assert.equal(r.code, 0, r.stderr);
+  return (JSON.parse(r.stdout) as unknown[]).length;
 }

@@ -3,13 +3,14 @@
 // scripts — the sources switch run for real on scratch files.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { parseSources, parseUpgradeFacts, type UpgradeFacts } from '../../src/upgrade/facts.js';
 import { journalHeader, journalLine, parseJournal, pastNoReturn, remaining, STEPS } from '../../src/upgrade/journal.js';
-import { decide, MIN_FREE_KB, type PreflightInput } from '../../src/upgrade/preflight.js';
-import { packagesScript, pauseScript, sourcesScript, stopScript } from '../../src/upgrade/scripts.js';
+import { decide, decideBackup, MIN_FREE_KB, RECENT_BACKUP_MS, type PreflightInput } from '../../src/upgrade/preflight.js';
+import { debsOfSimulation, packagesScript, pauseScript, simulateScript, sourcesScript, stopScript, unpackScript } from '../../src/upgrade/scripts.js';
+import { validateScript } from '../../src/apply/scripts.js';
 import { scratchDir } from '../support/project.js';
 
 const syntaxOk = (script: string) => spawnSync('sh', ['-n'], { input: script }).status === 0;
@@ -77,7 +78,7 @@ describe('upgrade journal', () => {
     const text = journalHeader('debian-13') + journalLine('paused', new Date(0)) + journalLine('sources', new Date(1000));
     const j = parseJournal(text.split('\n'));
     assert.deepEqual(j, { to: 'debian-13', done: ['paused', 'sources'] });
-    assert.deepEqual(remaining(j), ['downloaded', 'stopped', 'packages', 'applied', 'resumed', 'recorded']);
+    assert.deepEqual(remaining(j), ['downloaded', 'validated', 'stopped', 'packages', 'applied', 'resumed', 'recorded']);
     assert.deepEqual(remaining(undefined), [...STEPS]);
   });
 
@@ -90,9 +91,10 @@ describe('upgrade journal', () => {
   it('can undo until the package upgrade starts, not after', () => {
     const j = (done: string[]) => parseJournal(['to debian-13', ...done.map((d) => `done ${d} t`)]);
     assert.equal(pastNoReturn(j([]), 'paused'), false);
-    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded']), 'stopped'), false);
-    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded', 'stopped']), 'packages'), true);
-    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded', 'stopped', 'packages']), 'resumed'), true);
+    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded']), 'validated'), false);
+    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded', 'validated']), 'stopped'), false);
+    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded', 'validated', 'stopped']), 'packages'), true);
+    assert.equal(pastNoReturn(j(['paused', 'sources', 'downloaded', 'validated', 'stopped', 'packages']), 'resumed'), true);
   });
 });
 
@@ -167,5 +169,95 @@ describe('upgrade scripts', () => {
     assert.match(pkg, /case "\$1" in postfix\|dovecot\|unbound\) exit 101/);
     assert.match(stopScript(['unbound', 'redis-server', 'postfix']), /stop postfix[^\n]*\n[^\n]*stop redis-server[^\n]*\n[^\n]*stop unbound/);
     assert.match(pauseScript(), /smtpd_client_restrictions = defer/);
+  });
+});
+
+describe('upgrade: the Debian 13 daemons validate before anything is installed', () => {
+  it("reads apt's simulation: every package installed or upgraded, as the file name apt keeps", () => {
+    const sim = [
+      'Reading package lists...',
+      'Inst libc6 [2.36-9+deb12u14] (2.41-12+deb13u5 Debian:13.2/stable, Debian-Security:13/stable-security [amd64])',
+      'Inst dovecot-core [1:2.3.19.1+dfsg1-2.1+deb12u7] (1:2.4.1+dfsg1-6+deb13u7 Debian:13.2/stable [amd64]) []',
+      'Inst libtlsrpt0 (0.5.0-2 Debian:13.2/stable [amd64])',
+      'Inst fail2ban [1.0.2-2] (1.1.0-8 Debian:13.2/stable [all])',
+      'Conf libc6 (2.41-12+deb13u5 Debian:13.2/stable [amd64])',
+      'Remv libfoo1 [1.0-1]',
+      'Inst libtlsrpt0 (0.5.0-2 Debian:13.2/stable [amd64])',
+    ].join('\n');
+    assert.deepEqual(debsOfSimulation(sim), [
+      'dovecot-core_1%3a2.4.1+dfsg1-6+deb13u7_amd64.deb',
+      'fail2ban_1.1.0-8_all.deb',
+      'libc6_2.41-12+deb13u5_amd64.deb',
+      'libtlsrpt0_0.5.0-2_amd64.deb',
+    ]);
+    assert.deepEqual(debsOfSimulation('0 upgraded, 0 newly installed, 0 to remove and 0 not upgraded.\n'), []);
+  });
+
+  it('unpacks packages beside the system with its merged-/usr links, and says which one was not downloaded', (t) => {
+    if (spawnSync('dpkg-deb', ['--version']).status !== 0) return t.skip('needs dpkg-deb');
+    const dir = scratchDir('upgrade-unpack');
+    const pkg = join(dir, 'pkg');
+    mkdirSync(join(pkg, 'DEBIAN'), { recursive: true });
+    mkdirSync(join(pkg, 'lib/x86_64-linux-gnu'), { recursive: true });
+    mkdirSync(join(pkg, 'usr/sbin'), { recursive: true });
+    writeFileSync(join(pkg, 'DEBIAN/control'), 'Package: probe\nVersion: 1:2.0-1\nArchitecture: all\nMaintainer: t <t@example.test>\nDescription: probe\n');
+    writeFileSync(join(pkg, 'lib/x86_64-linux-gnu/libprobe.so.1'), 'lib\n');
+    writeFileSync(join(pkg, 'usr/sbin/probe'), 'bin\n');
+    const archives = join(dir, 'archives');
+    mkdirSync(archives);
+    assert.equal(spawnSync('dpkg-deb', ['--root-owner-group', '--build', pkg, join(archives, 'probe_1%3a2.0-1_all.deb')]).status, 0);
+    const out = join(dir, 'unpacked');
+    const ok = spawnSync('sh', ['-c', unpackScript(out, ['probe_1%3a2.0-1_all.deb'], archives)], { encoding: 'utf8' });
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.equal(readFileSync(join(out, 'usr/sbin/probe'), 'utf8'), 'bin\n');
+    if (lstatSync('/lib').isSymbolicLink()) {
+      // A bookworm-style /lib path lands under usr/, where the live root's link points.
+      assert.ok(lstatSync(join(out, 'lib')).isSymbolicLink());
+      assert.ok(existsSync(join(out, 'usr/lib/x86_64-linux-gnu/libprobe.so.1')));
+    }
+    const missing = spawnSync('sh', ['-c', unpackScript(out, ['absent_1.0_all.deb'], archives)], { encoding: 'utf8' });
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /archives\/absent_1\.0_all\.deb was not downloaded/);
+  });
+
+  it('downloads what the new plan adds; validates in a root of the new packages over the live one', () => {
+    assert.doesNotMatch(simulateScript([]), /install/);
+    assert.match(simulateScript(['dovecot-auth-lua']), /--download-only install dovecot-auth-lua[^\n]*\n[^\n]*-s full-upgrade\n[^\n]*-s install dovecot-auth-lua/);
+    const plan = { installs: [], changes: [], removals: [], mapBuilds: [], actions: [], tasks: [], purges: [] };
+    const v = validateScript('/s', plan, ['dovecot', 'postfix'], { unpacked: '/u' });
+    assert.ok(syntaxOk(v), v);
+    assert.match(v, /mount -t overlay overlay -o "lowerdir=\$lower/);
+    assert.match(v, /chroot \/s\/root \/bin\/sh -c/);
+    assert.ok(v.indexOf('doveconf -n') > v.indexOf('chroot /s/root'), 'the checks run in the new root');
+    assert.doesNotMatch(validateScript('/s', plan, ['dovecot']), /chroot|overlay/);
+  });
+});
+
+describe('upgrade preflight: the backup', () => {
+  const hour = 3600;
+  it('without a backup section takes none and warns', () => {
+    const d = decideBackup({ configured: false, message: 'no backups configured' });
+    assert.equal(d.kind, 'none');
+    assert.match(d.message, /no backup: section in mailrig\.yaml/);
+  });
+  it('a snapshot younger than the limit is enough; one just older, or none, or an unreadable repository is taken first', () => {
+    const limit = RECENT_BACKUP_MS / 1000;
+    const cases: [number | undefined, string][] = [
+      [0, 'recent'],
+      [3 * hour, 'recent'],
+      [limit - 1, 'recent'],
+      [limit, 'take'],
+      [limit + 1, 'take'],
+      [5 * 24 * hour, 'take'],
+      [undefined, 'take'],
+    ];
+    for (const [ageSeconds, kind] of cases) {
+      const d = decideBackup({ configured: true, message: 'last backup …', ...(ageSeconds === undefined ? {} : { ageSeconds }) });
+      assert.equal(d.kind, kind, `age ${ageSeconds}`);
+    }
+  });
+  it('says why it takes one', () => {
+    assert.match(decideBackup({ configured: true, ageSeconds: 30 * hour, message: 'x' }).message, /newest backup is 30 h old, more than 24 h: the upgrade takes one first/);
+    assert.match(decideBackup({ configured: true, message: 'no backup yet in /var/backups/r' }).message, /^no backup yet in \/var\/backups\/r: the upgrade takes one first/);
   });
 });
