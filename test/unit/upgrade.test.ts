@@ -223,7 +223,7 @@ describe('upgrade: the Debian 13 daemons validate before anything is installed',
   it('downloads what the new plan adds; validates in a root of the new packages over the live one', () => {
     assert.doesNotMatch(simulateScript([]), /install/);
     assert.match(simulateScript(['dovecot-auth-lua']), /--download-only install dovecot-auth-lua[^\n]*\n[^\n]*-s full-upgrade\n[^\n]*-s install dovecot-auth-lua/);
-    const plan = { installs: [], changes: [], removals: [], mapBuilds: [], actions: [], tasks: [], purges: [] };
+    const plan = { installs: [], changes: [], removals: [], mapBuilds: [], actions: [], tasks: [], purges: [], kept: [] };
     const v = validateScript('/s', plan, ['dovecot', 'postfix'], { unpacked: '/u' });
     assert.ok(syntaxOk(v), v);
     assert.match(v, /mount -t overlay overlay -o "lowerdir=\$lower/);
