@@ -1,6 +1,7 @@
 // A provisioned test host, as the end-to-end tests make one: a fresh Debian host in its own
 // namespaces (test/support/testhost.ts), then `mailrig init` and `mailrig setup --yes` over SSH from
 // an operator's workspace. Mailboxes: alice (password ALICE_PASSWORD) and bob (TEST_PASSWORD).
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { show, submit, workspace, type Workspace } from '../../test/support/e2e.js';
@@ -46,6 +47,13 @@ export async function withProvisionedHost<T>(release: TestHostRelease, name: str
     if (setup.code !== 0) throw new Error(`mailrig setup failed\n${show(setup)}`);
     const setupSeconds = (Date.now() - started) / 1000;
     log(`${name}: provisioned in ${setupSeconds.toFixed(0)} s`);
+    // The host now resolves through its own unbound, which may not reach the root servers from a
+    // test bed: the archive's addresses, as this machine resolves them, let apt run again later.
+    const archive = execFileSync('getent', ['ahostsv4', 'deb.debian.org'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => / STREAM /.test(l))
+      .map((l) => `${l.split(/\s+/)[0]}\tdeb.debian.org`);
+    if (archive.length) mustExec(await host.exec(`printf '%s\\n' ${archive.map((l) => `'${l}'`).join(' ')} >> /etc/hosts`), 'pinning the archive');
     const ca = readFileSync(join(ws.dir, '.mailrig/tls/selfsigned.crt'), 'utf8');
     return await use({ host, ws, ca, setupSeconds });
   } finally {

@@ -141,6 +141,8 @@ for (const [release, configRelease] of chosen.map((r) => RELEASES[r] ?? assert.f
         files: [],
         maps: [],
         remove: [],
+        purge: [],
+        kept: [],
         services: [],
         operations: [],
         // No relay in this config: mail goes straight to each recipient's MX.
