@@ -121,6 +121,15 @@ describe('check: host judgements', () => {
     assert.match(rs.find((r) => r.subject === 'dovecot')?.fix ?? '', /mailrig apply starts it \(or ssh root@203\.0\.113\.10 'service dovecot start'\)/);
   });
 
+  it('daemons: where systemd holds its socket, the MTA-STS pair is on demand; without the socket it fails with how to enable it', async () => {
+    const facts = parseFacts('### mailrig-facts init\nsystemd\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t16\nrspamd\t11\npostsrsd\t15\nmta-sts\t0\nsts-front\t\nredis\t12\nnginx\t13\nfail2ban\t14\n');
+    const view = { target: 't', facts, check: good, plan: makePlan(desired, facts), managedFiles: desired.files.length };
+    const rs = await daemons.run(testEnv({ config, records: [] }, { ok: true, view }));
+    assert.equal(rs.find((r) => r.subject === 'mta-sts')?.message, 'on demand (systemd listens for it: mailrig-mta-sts.socket)');
+    assert.deepEqual(rs.filter((r) => r.status === 'fail').map((r) => r.subject), ['sts-front']);
+    assert.match(rs.find((r) => r.subject === 'sts-front')?.fix ?? '', /systemctl enable --now mailrig-sts-front\.socket/);
+  });
+
   it('with dav: radicale, a stopped Radicale fails too, and its port counts as loopback-only, not public', async () => {
     const dav = { ...config, dav: 'radicale' as const };
     const facts = parseFacts('### mailrig-facts init\nsysv\n### mailrig-facts processes\nunbound\t9\npostfix\t10\ndovecot\t16\nrspamd\t11\npostsrsd\t15\nmta-sts\t17\nsts-front\t18\nredis\t12\nradicale\t\nnginx\t13\nfail2ban\t14\n');

@@ -55,4 +55,15 @@ describe('host facts', () => {
     const script = factsScript({ packages: ['postfix'], paths: ["/etc/it's"], processes: { postfix: 'master' }, users: [] });
     assert.match(script, /'\/etc\/it'\\''s'/);
   });
+
+  it('asks systemd about the socket of a daemon that runs on demand, and pgrep elsewhere', () => {
+    const script = factsScript({ packages: [], paths: [], processes: { postfix: 'master', 'sts-front': 'sts-front' }, sockets: { 'sts-front': 'mailrig-sts-front.socket' }, users: [] });
+    assert.match(script, /printf '%s\\t%s\\n' postfix "\$\(pgrep -o -x 'master' \|\| true\)"/);
+    assert.ok(
+      script.includes(`"$(if [ -d /run/systemd/system ]; then systemctl is-enabled --quiet mailrig-sts-front.socket && systemctl is-active --quiet mailrig-sts-front.socket && echo 0; else pgrep -o -x 'sts-front'; fi || true)"`),
+      script,
+    );
+    // 0: held by systemd's socket (its process may not run at the moment).
+    assert.equal(parseFacts('### mailrig-facts processes\nsts-front\t0\n').services['sts-front'], 0);
+  });
 });
