@@ -62,33 +62,13 @@ export function renderPostfix(ctx: RenderContext): FileSpec[] {
 
 function renderPrimary(ctx: RenderContext): FileSpec[] {
   const { config } = ctx;
-  const dialect = DIALECTS[ctx.release];
   const hostIsDomain = config.domains.some((d) => d.name === config.server.hostname);
-  const ipv6 = config.server.ipv6 !== undefined;
   const data = {
-    hostname: config.server.hostname,
-    release: ctx.release,
-    postfixVersion: dialect.version,
-    compatibilityLevel: dialect.compatibilityLevel,
-    ffdheGroups: dialect.ffdheGroups,
+    ...hostData(ctx, 'server.ipv6'),
     // When the host name is itself a mail domain, its mail is virtual like every other domain's.
     mydestination: hostIsDomain ? 'localhost' : '$myhostname, localhost',
-    mynetworks: ipv6 ? '127.0.0.0/8 [::1]/128' : '127.0.0.0/8',
-    inetProtocols: ipv6 ? 'all' : 'ipv4',
-    inetProtocolsWhy: ipv6
-      ? 'IPv4 and IPv6 (server.ipv6 is set).'
-      : 'IPv4 only: server.ipv6 is not set, and Postfix would otherwise also try IPv6 when sending.',
-    messageSizeLimit: config.mail.messageSizeLimit,
-    maillogFile: POSTFIX_LOG,
-    tlsCert: TLS_CERT,
-    tlsKey: TLS_KEY,
-    ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
-    curves: MOZILLA_INTERMEDIATE.curves.join(' '),
     relay: relayData(ctx),
     srs: SRS_TABLES,
-    tlsPolicyMaps: `lmdb:${TLS_POLICY}, ${STS_POLICY_TABLE}`,
-    caFile: SYSTEM_CA_FILE,
-    dnssecProbe: dnssecProbe(config),
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.
@@ -131,13 +111,7 @@ function renderPrimary(ctx: RenderContext): FileSpec[] {
       tlsPolicyRows(config),
     ),
     ...relayFiles(ctx),
-    // The resolver configuration smtp(8) reads in its chroot: the same as /etc/resolv.conf, which
-    // Debian's Postfix start copies here too; written now so a change reaches Postfix without a restart.
-    conf(POSTFIX_RESOLV_CONF, resolvConf(), 'none'),
-    conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
-    conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
-    // Debian's convention for "the name of this mail system", read by other mail tools.
-    conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
+    ...hostFiles(config),
   ];
 }
 
@@ -147,31 +121,11 @@ function renderPrimary(ctx: RenderContext): FileSpec[] {
  */
 function renderBackupMx(ctx: RenderContext): FileSpec[] {
   const { config } = ctx;
-  const dialect = DIALECTS[ctx.release];
-  const ipv6 = config.server.ipv6 !== undefined;
   const primary = primaryOf(config);
   const data = {
-    hostname: config.server.hostname,
+    ...hostData(ctx, `the ipv6 of ${ctx.config.server.name} under servers`),
     primary: primary.hostname,
-    release: ctx.release,
-    postfixVersion: dialect.version,
-    compatibilityLevel: dialect.compatibilityLevel,
-    ffdheGroups: dialect.ffdheGroups,
-    mynetworks: ipv6 ? '127.0.0.0/8 [::1]/128' : '127.0.0.0/8',
-    inetProtocols: ipv6 ? 'all' : 'ipv4',
-    inetProtocolsWhy: ipv6
-      ? 'IPv4 and IPv6 (this host has an ipv6 address).'
-      : 'IPv4 only: this host has no ipv6 address, and Postfix would otherwise also try IPv6 when sending.',
-    messageSizeLimit: config.mail.messageSizeLimit,
-    maillogFile: POSTFIX_LOG,
-    tlsCert: TLS_CERT,
-    tlsKey: TLS_KEY,
-    ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
-    curves: MOZILLA_INTERMEDIATE.curves.join(' '),
     queueLifetime: config.server.queueLifetime ?? '5d',
-    tlsPolicyMaps: `lmdb:${TLS_POLICY}, ${STS_POLICY_TABLE}`,
-    caFile: SYSTEM_CA_FILE,
-    dnssecProbe: dnssecProbe(config),
     backupMx: true,
     relay: false,
   };
@@ -187,9 +141,50 @@ function renderBackupMx(ctx: RenderContext): FileSpec[] {
     map('transport', [`Mail domain -> the primary (transport_maps): mail waits here until ${primary.hostname} takes it.`], primaryTransportRows(config, primary.hostname)),
     map('send_only_recipients', ['Send-only mailboxes: refused as recipients (check_recipient_access).'], sendOnlyRecipientRows(config)),
     map('tls_policy', ['Destination -> TLS level (smtp_tls_policy_maps), from tls_policy in mailrig.yaml.'], tlsPolicyRows(config)),
+    ...hostFiles(config),
+  ];
+}
+
+/**
+ * What main.cf and master.cf say alike on every Postfix host, whatever its role: the release's
+ * dialect, its addresses, TLS, the resolver. `ipv6Field` names, in the file, the setting of the host's IPv6 address.
+ */
+function hostData(ctx: RenderContext, ipv6Field: string) {
+  const { config } = ctx;
+  const dialect = DIALECTS[ctx.release];
+  const ipv6 = config.server.ipv6 !== undefined;
+  return {
+    hostname: config.server.hostname,
+    release: ctx.release,
+    postfixVersion: dialect.version,
+    compatibilityLevel: dialect.compatibilityLevel,
+    ffdheGroups: dialect.ffdheGroups,
+    mynetworks: ipv6 ? '127.0.0.0/8 [::1]/128' : '127.0.0.0/8',
+    inetProtocols: ipv6 ? 'all' : 'ipv4',
+    inetProtocolsWhy: ipv6
+      ? `IPv4 and IPv6 (${ipv6Field} is set).`
+      : `IPv4 only: ${ipv6Field} is not set, and Postfix would otherwise also try IPv6 when sending.`,
+    messageSizeLimit: config.mail.messageSizeLimit,
+    maillogFile: POSTFIX_LOG,
+    tlsCert: TLS_CERT,
+    tlsKey: TLS_KEY,
+    ciphers: MOZILLA_INTERMEDIATE.ciphers.join(':'),
+    curves: MOZILLA_INTERMEDIATE.curves.join(' '),
+    tlsPolicyMaps: `lmdb:${TLS_POLICY}, ${STS_POLICY_TABLE}`,
+    caFile: SYSTEM_CA_FILE,
+    dnssecProbe: dnssecProbe(config),
+  };
+}
+
+/** The files every Postfix host has beside main.cf, master.cf and its maps. */
+function hostFiles(config: RenderContext['config']): FileSpec[] {
+  return [
+    // The resolver configuration smtp(8) reads in its chroot: the same as /etc/resolv.conf, which
+    // Debian's Postfix start copies here too; written now so a change reaches Postfix without a restart.
     conf(POSTFIX_RESOLV_CONF, resolvConf(), 'none'),
     conf('/etc/aliases', formatMap(['Local aliases for system mail (postalias).'], localAliasRows(config), ': '), 'postalias'),
     conf('/etc/logrotate.d/postfix-log', renderTemplate('postfix/logrotate.hbs', { maillogFile: POSTFIX_LOG }), 'none'),
+    // Debian's convention for "the name of this mail system", read by other mail tools.
     conf('/etc/mailname', `${config.server.hostname}\n`, 'none'),
   ];
 }
