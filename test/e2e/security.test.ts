@@ -3,7 +3,10 @@
 // 2.4 logs and throttles differently, which is what fail2ban and bursts depend on. The host starts
 // from the release's provisioned image (what setup leaves behind, SSH included, is provision.test.ts's
 // proof) and gets the test's security settings by `mailrig apply`. About 4 minutes per release;
-// MAILRIG_E2E_RELEASES=bookworm picks one.
+// MAILRIG_E2E_RELEASES=bookworm picks one. When bookworm is under test, the suite also runs on a third
+// host: the bookworm image upgraded in place by `mailrig upgrade --to debian-13` (a few minutes more),
+// whose configuration then says debian-13. MAILRIG_SECURITY_VARIANT=upgraded runs that host only
+// (=fresh: the provisioned images only).
 //
 // Who attacks from where. Every client runs on this machine, never inside the host: it reaches the
 // host from the host link's gateway address, which is not in Postfix's mynetworks nor in rspamd's
@@ -23,7 +26,8 @@ import { show, sshAccess, submit, type Workspace } from '../support/e2e.js';
 import { TEST_HASH, TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { CONFIG_RELEASE, PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
-import { cleanupStaleTestHosts, type TestHost } from '../support/testhost.js';
+import { cleanupStaleTestHosts, type TestHost, type TestHostRelease } from '../support/testhost.js';
+import { publishUpgradeDebs, startUpgradedHost } from '../support/upgrade.js';
 
 const run = promisify(execFile);
 
@@ -38,9 +42,16 @@ const FAILURE_DELAY_FLOOR_MS = 2000;
 const LOAD_MESSAGES = 2000;
 const GTUBE_REJECT = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 
-for (const release of releasesUnderTest()) {
+/** A host the suite runs on: the release it runs, and the release it was upgraded from, if it was. */
+interface Variant {
+  release: TestHostRelease;
+  upgradeFrom?: TestHostRelease;
+}
+
+for (const { release, upgradeFrom } of variants()) {
   const configRelease = CONFIG_RELEASE[release];
-  describe(`attacks on a provisioned ${configRelease} host`, { timeout: 30 * 60_000 }, () => {
+  const title = upgradeFrom ? 'attacks on a Debian 12 host upgraded to 13' : `attacks on a provisioned ${configRelease} host`;
+  describe(title, { timeout: (upgradeFrom ? 45 : 30) * 60_000 }, () => {
     let host: TestHost;
     let ws: Workspace;
     let knot: KnotServer | undefined;
@@ -69,7 +80,9 @@ for (const release of releasesUnderTest()) {
       }
       await cleanupStaleTestHosts();
       let ca: string;
-      ({ host, ws, ca } = await startProvisionedHost({ release, name: `security-${release}` }));
+      ({ host, ws, ca } = upgradeFrom
+        ? await startUpgradedHost({ name: `security-${upgradeFrom}-${release}` })
+        : await startProvisionedHost({ release, name: `security-${release}` }));
       tls = { servername: PROVISIONED.servername, ca };
       const n = host.address.split('.')[2];
       [smtpGuesser, imapGuesser, earlyTalker] = [`198.18.${n}.3`, `198.18.${n}.5`, `198.18.${n}.4`];
@@ -84,6 +97,7 @@ for (const release of releasesUnderTest()) {
     });
     after(async () => {
       for (const a of extra) await run('ip', ['addr', 'del', `${a}/32`, 'dev', link]).catch(() => undefined);
+      if (upgradeFrom && host) publishUpgradeDebs(host);
       await knot?.stop();
       await host?.stop();
     });
@@ -567,6 +581,19 @@ EOF`);
       return r.at(-1) ?? '';
     }
   });
+}
+
+/**
+ * The provisioned host of each release under test, and the bookworm one upgraded to trixie when
+ * bookworm is under test. MAILRIG_SECURITY_VARIANT=fresh or =upgraded keeps only those.
+ */
+function variants(): Variant[] {
+  const releases = releasesUnderTest();
+  const all: Variant[] = [...releases.map((release) => ({ release })), ...(releases.includes('bookworm') ? [{ release: 'trixie' as const, upgradeFrom: 'bookworm' as const }] : [])];
+  const only = process.env.MAILRIG_SECURITY_VARIANT;
+  if (only === undefined || only === '') return all;
+  if (only !== 'fresh' && only !== 'upgraded') throw new Error(`MAILRIG_SECURITY_VARIANT=${only}: expected fresh or upgraded`);
+  return all.filter((v) => (only === 'upgraded') === (v.upgradeFrom !== undefined));
 }
 
 interface ManifestFile {
