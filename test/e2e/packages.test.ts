@@ -9,6 +9,7 @@
 // provision.test.ts's proof).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { RSPAMD_SETTLE } from '../../src/render/rspamd.js';
 import { DAEMON_UNITS, dkimResults, fetchInbox, show, submit, type Workspace } from '../support/e2e.js';
 import { TEST_PASSWORD } from '../support/fixtures.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
@@ -62,6 +63,10 @@ for (const release of releasesUnderTest()) {
       assert.equal((await host.exec('dpkg --audit')).stdout, '', 'every package is configured');
       assert.equal(await sums(), before, "mailrig's versions of the configuration files stayed");
 
+      // rspamd's new version compiled its Hyperscan cache: mailrig's settle unit, which the restart
+      // started, restarts it once more to give the compiler's memory back. Joining that job (as apply
+      // does) waits for the host to settle instead of reading it half-way.
+      assert.equal((await host.exec(`systemctl start ${RSPAMD_SETTLE.unit}.service`, { timeoutMs: 11 * 60_000 })).code, 0);
       const state = await host.exec(`systemctl is-system-running; systemctl --failed --plain --no-legend; systemctl is-active ${DAEMON_UNITS.join(' ')}`);
       assert.equal(state.stdout, `running\n${DAEMON_UNITS.map(() => 'active\n').join('')}`, state.stdout);
       // rspamd came back with mailrig's drop-in, whose warm-up rebuilt the cache before the main process started.
