@@ -2,14 +2,16 @@
 // in its cached root filesystem: in a window exactly the limit's number of messages pass, the minute
 // and the day are counted apart, a refused message is not counted, the recipients limit refuses
 // without counting, and the "limited" marker and the admin's notice are set once per user. The
-// whole exchange takes milliseconds, far inside the minute window it counts in.
+// whole exchange takes milliseconds, far inside the minute window it counts in. The notice job
+// that mails what the script queued succeeds while Redis is down (a restart, a package upgrade): a
+// failed periodic unit would leave systemd "degraded" for no lasting fault.
 // Needs root (namespaces, chroot); the root filesystems are built once and cached.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
-import { renderLimitsLua } from '../../src/render/limits.js';
-import { oneDomainConfig, PROJECT_ROOT } from '../support/fixtures.js';
+import { LIMIT_NOTICE_SCRIPT, renderLimitNotice, renderLimitsLua } from '../../src/render/limits.js';
+import { fixtureKeys, oneDomainConfig, PROJECT_ROOT } from '../support/fixtures.js';
 
 const isRoot = process.getuid?.() === 0;
 const skip = !isRoot && !process.env.CI ? 'needs root (namespaces, chroot)' : false;
@@ -78,6 +80,23 @@ for (const release of ['bookworm', 'trixie'] as const) {
       assert.ok(day! > 86_000 && day! <= 86_400, `the day window within a day (${day})`);
       assert.ok(marker! > 86_000 && marker! <= 86_400, `the marker within a day (${marker})`);
       assert.equal(out.get('notices'), 'bob carol dave', 'one notice per user, in the order of their first refusal');
+    });
+
+    it('the notice job succeeds while Redis does not answer: the notices wait in Redis for its next run', () => {
+      const config = oneDomainConfig();
+      const ctx = { config, keys: fixtureKeys(config.domains.map((d) => d.name)), release: release === 'bookworm' ? 'debian-12' : 'debian-13' } as const;
+      const job = renderLimitNotice(ctx).find((f) => f.path === LIMIT_NOTICE_SCRIPT);
+      assert.ok(job);
+      // A network namespace of its own: nothing listens on 127.0.0.1:6379 there.
+      const outer = 'set -e; mount -t tmpfs tmpfs "$R/tmp"; cat > "$R/tmp/notice"; exec chroot "$R" /bin/sh /tmp/notice';
+      const r = spawnSync('unshare', ['--mount', '--net', '--', 'sh', '-c', outer], {
+        input: job.content,
+        encoding: 'utf8',
+        env: { ...process.env, R: rootfs, PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+        timeout: 60_000,
+      });
+      assert.equal(r.status, 0, `${r.stdout}\n${r.stderr}`);
+      assert.match(r.stdout, /redis does not answer: the queued notices wait for the next run/);
     });
   });
 }
