@@ -15,9 +15,11 @@ export const rspamd: ServiceDescriptor = {
     consumesTls: false,
     // rspamd reloads by starting new workers and letting the old ones finish: until they have gone, the
     // old configuration (DKIM keys included) still signs and scans mail. Wait for them (up to 60 s).
+    // The main process has read its cached Hyperscan databases whole again while reloading: the
+    // settle script pages its copy out, as after a start.
     reload: {
       before: 'main=$(pgrep -o -x rspamd); old=$(pgrep -P "$main" | tr "\\n" " ")',
-      after: 'for i in $(seq 1 120); do alive=; for p in $old; do kill -0 "$p" 2>/dev/null && alive=1; done; [ -z "$alive" ] && break; sleep 0.5; done',
+      after: `for i in $(seq 1 120); do alive=; for p in $old; do kill -0 "$p" 2>/dev/null && alive=1; done; [ -z "$alive" ] && break; sleep 0.5; done; ${RSPAMD_SETTLE.script} page-out || true`,
     },
     // The main process must find the URL matcher's Hyperscan database cached, or it compiles it in
     // its own heap and keeps about 200 MB more for good (see the drop-in's template). systemd runs the
