@@ -4,11 +4,11 @@
 // it that serves the sender's SPF record (only the original sending server's address may send for
 // sender.example.org). The same message, with the backup's Received: header naming that server, is
 // scanned as coming from:
-// - the backup MX: SPF passes for the address in the Received: header, and the relay symbol is
-//   inserted (score 0);
+// - the backup MX: SPF passes for the address in the Received: header, the relay symbol is
+//   inserted (score 0), and greylisting leaves the message alone for it (the backup greylisted it);
 // - the backup MX, its Received: header naming a server SPF does not allow: SPF fails for that
 //   server, so the verdict follows the header, not the connection;
-// - another internet address: SPF fails for that address; no relay symbol;
+// - another internet address: SPF fails for that address; no relay symbol, greylisting as usual;
 // - loopback (local, like the backup, but not a backup MX): no relay symbol, SPF not asked.
 // Needs root (namespaces, chroot, overlayfs); the root filesystems are built once and cached.
 import assert from 'node:assert/strict';
@@ -43,7 +43,7 @@ function primary(release: Release) {
     servers: [{ name: 'mx2', role: 'backup-mx', hostname: 'mx2.example.net', ipv4: BACKUP, ipv6: '2001:db8::20', ssh: `root@${BACKUP}`, release }],
     admin_email: 'admin@example.com',
     domains: { 'example.com': { mailboxes: { alice: { password_hash: TEST_HASH } } } },
-    spam: { greylisting: false },
+    spam: { greylisting: true },
   });
 }
 
@@ -110,7 +110,7 @@ done
 while read -r id ip; do
   echo "=== $id"; chroot "$W/m" rspamc -h 127.0.0.1:11334 --ip "$ip" --from "$SENDER" --rcpt alice@example.com --helo mx2.example.net --hostname mx2.example.net -j symbols "/tmp/$id.eml"
 done < "$CASES/cases.txt"
-echo "=== log"; grep -E 'rspamd_task_write_log|external_relay' "$W/m/var/log/rspamd/rspamd.log" || true
+echo "=== log"; grep -E 'rspamd_task_write_log|external_relay|greylisting' "$W/m/var/log/rspamd/rspamd.log" || true
 `;
 
 function zones(): KnotZone[] {
@@ -175,6 +175,11 @@ for (const release of ['debian-12', 'debian-13'] as const) {
           if (s.relayed) assert.equal(symbols[BACKUP_MX_RELAY_SYMBOL]?.score, 0, what);
           else assert.equal(symbols[BACKUP_MX_RELAY_SYMBOL], undefined, what);
         }
+        // Greylisting skipped the relayed messages for the relay symbol, and only those (each log line
+        // carries its scan's tag; no Redis here, so the others go no further).
+        const tags = new Map([...log.matchAll(/<(\w+)>; csession; rspamd_task_write_log: id: <([\w-]+)@/g)].map((m) => [m[2], m[1]]));
+        const skipped = new Set([...log.matchAll(new RegExp(`<(\\w+)>; .*skip greylisting as we have found symbol ${BACKUP_MX_RELAY_SYMBOL}`, 'g'))].map((m) => m[1]));
+        for (const s of SCANS) assert.equal(skipped.has(tags.get(s.id) ?? '-'), s.relayed, `${s.id}: greylisting skipped for the relay symbol\n${log}`);
         // rspamd's own log line of each scan names the address it judged.
         assert.match(log, new RegExp(`id: <from-backup@sender\\.example\\.org>, ip: ${ORIGIN.replace(/\./g, '\\.')},`), log);
       } finally {
