@@ -407,3 +407,8 @@ export function mxHosts(config: Config): Server[] {
 export function backupMxHosts(config: Config): Server[] {
   return config.servers.filter((s) => s.role === 'backup-mx');
 }
+
+/** Every address of the backup MX hosts: each one's IPv4, then its IPv6 when it has one. */
+export function backupMxAddresses(config: Config): string[] {
+  return backupMxHosts(config).flatMap((s) => [s.ipv4, ...(s.ipv6 !== undefined ? [s.ipv6] : [])]);
+}

@@ -1,6 +1,6 @@
 // Postfix: main.cf, master.cf, the lookup tables (compiled by postmap into lmdb), /etc/aliases and
 // /etc/mailname. Everything that differs between Debian releases is in DIALECTS, nowhere else.
-import { primaryOf, type Release } from '../config/model.js';
+import { backupMxHosts, primaryOf, type Config, type Release } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import {
   formatMap,
@@ -48,6 +48,12 @@ export const TLS_POLICY = '/etc/postfix/tls_policy';
 /** Debian's bundle of the system's trusted CAs (ca-certificates, update-ca-certificates). */
 export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
+/**
+ * The primary's postscreen allow list (postscreen_access_list): the backup MX hosts' addresses. A
+ * cidr table, read into memory when postscreen starts (a reload re-reads it), so not postmapped.
+ */
+export const POSTSCREEN_ACCESS = '/etc/postfix/postscreen_access.cidr';
+
 /** Postfix's log file (maillog_file): read by fail2ban, rotated by logrotate. */
 export const POSTFIX_LOG = '/var/log/postfix.log';
 
@@ -69,6 +75,7 @@ function renderPrimary(ctx: RenderContext): FileSpec[] {
     mydestination: hostIsDomain ? 'localhost' : '$myhostname, localhost',
     relay: relayData(ctx),
     srs: SRS_TABLES,
+    postscreenAccess: backupMxHosts(config).length > 0 ? POSTSCREEN_ACCESS : false,
   };
   return [
     // A reload applies main.cf, except the listening addresses: those need a stop and start.
@@ -111,8 +118,26 @@ function renderPrimary(ctx: RenderContext): FileSpec[] {
       tlsPolicyRows(config),
     ),
     ...relayFiles(ctx),
+    ...backupMxFiles(config),
     ...hostFiles(config),
   ];
+}
+
+/** The primary's allow list for its backup MX hosts, when it has any. */
+function backupMxFiles(config: Config): FileSpec[] {
+  const hosts = backupMxHosts(config);
+  if (hosts.length === 0) return [];
+  const rows = hosts.flatMap((s) => [
+    `# ${s.name} (${s.hostname})`,
+    `${s.ipv4}/32\tpermit`,
+    ...(s.ipv6 !== undefined ? [`${s.ipv6}/128\tpermit`] : []),
+  ]);
+  const header = [
+    '# Managed by mailrig. The backup MX hosts (role backup-mx under servers in mailrig.yaml):',
+    '# postscreen hands their connections to smtpd at once (postscreen_access_list in main.cf).',
+    '# A cidr table, read when postscreen starts: a reload applies a change.',
+  ];
+  return [conf(POSTSCREEN_ACCESS, `${[...header, ...rows].join('\n')}\n`, 'reload')];
 }
 
 /**

@@ -8,7 +8,7 @@
 // Ed25519 keys, written in the format both accept (see rspamd-dkim.ts), and how a blocklist rule
 // matches answers (3.4 always as Lua patterns and rejects returncodes_matcher; 3.12 as equal strings
 // unless told), so local.d/rbl.conf says luapattern to 3.12 only.
-import { isPrimary, spamhausZones } from '../config/model.js';
+import { backupMxAddresses, backupMxHosts, isPrimary, spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
@@ -16,6 +16,12 @@ import { domainSelectors, dkimKeyPath, rspamdKeyFile, signingKeys } from './rspa
 import { renderTemplate } from './template.js';
 import { RESOLVER_ADDRESS, RESOLVER_PORT } from './unbound.js';
 import type { FileSpec, OnChange } from './types.js';
+
+/**
+ * The external_relay rule of a host with backup MX hosts: inserted (score 0) when it took the
+ * sender's address from a backup MX's Received: header.
+ */
+export const BACKUP_MX_RELAY_SYMBOL = 'MAILRIG_BACKUP_MX_RELAY';
 
 /** The header the milter adds for the add_header action; Dovecot's sieve files such mail into Junk. */
 export const SPAM_HEADER = { name: 'X-Spam', value: 'Yes' } as const;
@@ -63,9 +69,20 @@ const LOCAL = [
   'surbl_group.conf',
 ] as const;
 
+/**
+ * What a host that backup MX hosts pass mail to needs to judge that mail by its sender (their
+ * addresses and names), or false: on a backup MX itself, and on a host without any.
+ */
+function externalRelay(config: RenderContext['config']) {
+  const hosts = config.server.role === 'backup-mx' ? [] : backupMxHosts(config);
+  if (hosts.length === 0) return false;
+  return { symbol: BACKUP_MX_RELAY_SYMBOL, addresses: backupMxAddresses(config), hosts: hosts.map((s) => s.hostname) };
+}
+
 function rspamdData(ctx: RenderContext) {
   const { config, keys } = ctx;
   const domains = config.domains.map((d) => d.name);
+  const relay = externalRelay(config);
   // A backup MX signs nothing: it passes on mail its senders signed, and its own bounces need no
   // domain's key. The DKIM keys stay on the primary.
   const dkim = isPrimary(config) ? domainSelectors(keys.dkim, domains) : [];
@@ -80,7 +97,8 @@ function rspamdData(ctx: RenderContext) {
     blocklists: config.spam.blocklists,
     // rspamd 3.12 compares RBL answers as strings unless told to match patterns; 3.4 rejects the key.
     luaPatternKey: ctx.release !== 'debian-12',
-    localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : [])],
+    localAddrs: ['127.0.0.0/8', '::1', config.server.ipv4, ...(config.server.ipv6 ? [config.server.ipv6] : []), ...(relay ? relay.addresses : [])],
+    externalRelay: relay,
     dkim,
     // Who may use which From: address (the rows of Postfix's sender_logins), as Lua string literals.
     owners: senderLoginRows(config).map(([address, logins]) => ({
@@ -125,6 +143,7 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
       { mode: '0755' },
     ),
     ...LOCAL.map((name) => file(`/etc/rspamd/local.d/${name}`, renderTemplate(`rspamd/local.d/${name}.hbs`, data), 'reload')),
+    ...(data.externalRelay ? [file('/etc/rspamd/local.d/external_relay.conf', renderTemplate('rspamd/local.d/external_relay.conf.hbs', data), 'reload')] : []),
     // With a Spamhaus DQS key the zone names hold it: readable by rspamd only, its diff not shown.
     file('/etc/rspamd/local.d/rbl.conf', renderTemplate('rspamd/local.d/rbl.conf.hbs', data), 'reload', {
       ...(data.dqs ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),

@@ -7,7 +7,10 @@
 //   host and for both; never asserted);
 // - the primary's Postfix stopped: mail for alice lands in the backup MX's queue, and an unknown
 //   recipient is refused there at RCPT; the primary back and the backup's queue flushed
-//   (postqueue -f), the message is in alice's mailbox once;
+//   (postqueue -f), the message is in alice's mailbox once, judged by the primary's rspamd by the
+//   sender's address (its Authentication-Results header: SPF passes for the address the sender
+//   used, which the sender's SPF record alone allows), and postscreen let the backup's own address
+//   through on its allow list (test hosts see each other's addresses: no NAT between them);
 // - the backup powered off during an apply: the primary is applied, the run exits 1 naming the
 //   backup; booted again, a re-run converges and the next one changes nothing.
 // Every wait is for an event (a port, a queue entry, a message in a mailbox), never a fixed time.
@@ -112,7 +115,9 @@ describe('a primary (Debian 12) and a backup MX (Debian 13) from one mailrig.yam
     assert.match(records.out, /^@\s+\d+ IN MX\s+20 mx2\.example\.com\.$/m, records.out);
     assert.match(records.out, new RegExp(`^mx2\\s+\\d+ IN A\\s+${backup.address.replace(/\./g, '\\.')}$`, 'm'), records.out);
     assert.match(records.out, /^_25\._tcp\.mx2\s+\d+ IN TLSA\s+3 1 1 [0-9a-f]{64}$/m, records.out);
-    const zones = [{ origin: 'example.com', text: records.out }, zone('sender.example.org', ['@ IN TXT "v=spf1 ?all"'])];
+    // The sender's SPF allows only the address it sends from as the backup MX sees it (this
+    // machine's on the backup's link): not the backup MX, which passes the mail on to the primary.
+    const zones = [{ origin: 'example.com', text: records.out }, zone('sender.example.org', [`@ IN TXT "v=spf1 ip4:${backup.gateway} -all"`])];
     for (const t of [primary, backup]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
   });
   after(async () => {
@@ -207,6 +212,22 @@ describe('a primary (Debian 12) and a backup MX (Debian 13) from one mailrig.yam
     assert.equal(found.split('\n').length, 1, `exactly once: ${found}`);
     const sent = await backup.exec(`grep -c 'to=<${PROVISIONED.alice}>, relay=mail.example.com.*status=sent' /var/log/postfix.log`);
     assert.equal(sent.stdout.trim(), '1');
+
+    // The primary judged the sender, not the backup MX: its own Authentication-Results header says
+    // SPF passed for the address the sender used towards the backup (the backup's address would fail).
+    const header = await primary.exec(`doveadm fetch -u ${PROVISIONED.alice} hdr header message-id ${JSON.stringify(messageId)}`);
+    const results = header.stdout
+      .replace(/\r?\n[ \t]+/g, ' ')
+      .replace(/[ \t]+/g, ' ')
+      .split('\n')
+      .filter((l) => /^Authentication-Results: mail\.example\.com;/i.test(l));
+    assert.equal(results.length, 1, `the primary's Authentication-Results:\n${header.stdout}`);
+    const spf = new RegExp(`spf=pass \\(mail\\.example\\.com: domain of ${SENDER.replace(/\./g, '\\.')} designates ${backup.gateway.replace(/\./g, '\\.')} as permitted sender\\) smtp\\.mailfrom=`);
+    assert.match(results[0] ?? '', spf, header.stdout);
+    // postscreen let the backup MX through at once: its own address, on the allow list, no tests.
+    const screened = await primary.exec(`grep -E 'postscreen\\[[0-9]+\\]: .*\\[${backup.address.replace(/\./g, '\\.')}\\]:' /var/log/postfix.log`);
+    assert.match(screened.stdout, new RegExp(`(ALLOW|WHITE)LISTED \\[${backup.address.replace(/\./g, '\\.')}\\]:`), `postscreen on the primary:\n${screened.stdout}`);
+    assert.doesNotMatch(screened.stdout, /PASS NEW|PREGREET|DNSBL|HANGUP|COMMAND/, screened.stdout);
   });
 
   it('a host unreachable at apply: the primary is applied, exit 1 naming the backup; back, a re-run converges', async () => {

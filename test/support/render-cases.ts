@@ -179,6 +179,31 @@ export const RENDER_CASES: RenderCase[] = [
         tls: { acme: 'self-signed' },
       }),
   },
+  {
+    // The primary of that mail system, on its own release, with two backup MX hosts (one
+    // dual-stack): postscreen lets them through, and rspamd judges what they pass on by the address
+    // in their Received: header; greylisting on, so it leaves their mail alone.
+    name: 'primary-with-backup-mx',
+    releases: BOTH,
+    config: (release) =>
+      configFrom({
+        server: server(release, '2001:db8::10'),
+        servers: [
+          { name: 'mx2', role: 'backup-mx', hostname: 'mx2.example.net', ipv4: '198.51.100.20', ipv6: '2001:db8::20', ssh: 'root@198.51.100.20', release: release === 'debian-12' ? 'debian-13' : 'debian-12' },
+          { name: 'mx3', role: 'backup-mx', hostname: 'mx3.example.org', ipv4: '192.0.2.30', ssh: 'root@192.0.2.30', release },
+        ],
+        admin_email: 'admin@example.com',
+        domains: {
+          'example.com': {
+            mailboxes: { alice: { password_hash: TEST_HASH, aliases: ['a.smith'] }, noreply: { password_hash: TEST_HASH, send_only: true } },
+            aliases: { postmaster: 'alice', abuse: 'alice' },
+          },
+          'example.org': { mailboxes: { bob: { password_hash: TEST_HASH } }, catch_all: 'bob' },
+        },
+        spam: { greylisting: true },
+        tls: { acme: 'self-signed' },
+      }),
+  },
 ];
 
 /** Every case × release, with its render context (fixture keys for exactly its domains). */

@@ -11,11 +11,11 @@
 #   testhost.sh cleanup-stale                  tear down hosts whose owning process is gone
 #
 # A host is: an overlay root in <dir> (/tmp/mailrig-host-XXXX) over the cached base image, a network
-# namespace mailrig-<name>-<tag> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt,
-# and a cgroup of its own. testhost.ts runs `boot` as its child so that node owns the host's PID 1
-# (systemd, or a small shell init that runs sshd); the overlay, network and keys outlive a power-off,
-# so the same host boots again. Every change to this machine is recorded in <dir>/state so that stop
-# undoes exactly that.
+# namespace mailrig-<name>-<tag> with a veth pair on 10.231.<n>.0/24 (.1 here, .2 inside), NAT out for apt
+# (not between test hosts), and a cgroup of its own. testhost.ts runs `boot` as its child so that
+# node owns the host's PID 1 (systemd, or a small shell init that runs sshd); the overlay, network
+# and keys outlive a power-off, so the same host boots again. Every change to this machine is
+# recorded in <dir>/state so that stop undoes exactly that.
 set -euo pipefail
 
 CACHE_ROOT=${MAILRIG_TEST_CACHE:-/var/cache/mailrig-test}
@@ -299,7 +299,10 @@ network_up() { # <dir> <id>; runs under with_lock
   ip link set "$veth" up
   ip -n "$ns" route add default via "$net.1"
   forward_on
-  local rule="POSTROUTING -s $net.0/24 -m comment --comment $RULE_COMMENT:$name -j MASQUERADE"
+  # Masqueraded on the way out to the world only: between two test hosts the packets keep their
+  # addresses, so a host sees another's connections come from its own address, as on the internet
+  # (a primary must see its backup MX's address, not this machine's).
+  local rule="POSTROUTING -s $net.0/24 ! -d $SUBNET_PREFIX.0.0/16 -m comment --comment $RULE_COMMENT:$name -j MASQUERADE"
   # shellcheck disable=SC2086 # the rule is a word list on purpose
   iptables -t nat -A $rule
   state_put "$dir" RULE "$rule"

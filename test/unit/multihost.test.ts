@@ -17,6 +17,8 @@ import { makePlan } from '../../src/plan/plan.js';
 import { desiredState } from '../../src/plan/desired.js';
 import { parseFacts } from '../../src/host/facts.js';
 import { TLS_CERT } from '../../src/render/tls.js';
+import { POSTSCREEN_ACCESS } from '../../src/render/postfix.js';
+import { isDeepStrictEqual } from 'node:util';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 import { fixtureProject, mailrig } from '../support/project.js';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -190,14 +192,38 @@ describe('a backup MX', () => {
     assert.notEqual(cert?.content, keys.tls.selfSignedCertPem);
   });
 
-  it('leaves the primary\'s render as it was', async () => {
+  it('adds to the primary only what mail from its backup MX needs: two files, and lines in four', async () => {
     const doc = base();
     const multi = load(doc);
     delete doc.servers;
     const single = load(doc);
     const keys = await keysFor(multi);
     const strip = (files: ReturnType<typeof render>) => files.filter((f) => !f.path.startsWith('/var/www/') && !f.path.includes('mta-sts'));
-    assert.deepEqual(strip(render({ config: multi, keys, release: 'debian-12' })), strip(render({ config: single, keys, release: 'debian-12' })));
+    const m = new Map(strip(render({ config: multi, keys, release: 'debian-12' })).map((f) => [f.path, f]));
+    const s = new Map(strip(render({ config: single, keys, release: 'debian-12' })).map((f) => [f.path, f]));
+    assert.deepEqual([...m.keys()].filter((p) => !s.has(p)).sort(), [POSTSCREEN_ACCESS, '/etc/rspamd/local.d/external_relay.conf']);
+    assert.deepEqual([...s.keys()].filter((p) => !m.has(p)), []);
+    const changed = [...s.keys()].filter((p) => !isDeepStrictEqual(m.get(p), s.get(p))).sort();
+    assert.deepEqual(changed, ['/etc/postfix/main.cf', '/etc/rspamd/local.d/greylist.conf', '/etc/rspamd/override.d/options.inc', '/etc/rspamd/rspamd.local.lua']);
+    const lines = (files: typeof m, path: string) => (files.get(path)?.content ?? '').split('\n');
+    for (const path of changed) {
+      // Lines added, none changed or dropped; but local_addrs, which gains the backup's addresses.
+      const after = lines(m, path);
+      let at = 0;
+      for (const line of lines(s, path)) {
+        const found = line.startsWith('local_addrs = ') ? after.findIndex((l, i) => i >= at && l.startsWith(line.slice(0, -2))) : after.indexOf(line, at);
+        assert.ok(found >= 0, `${path}: "${line}" kept, in order`);
+        at = found + 1;
+      }
+    }
+    assert.ok(lines(m, '/etc/postfix/main.cf').includes(`postscreen_access_list = permit_mynetworks, cidr:${POSTSCREEN_ACCESS}`));
+    assert.deepEqual(lines(m, POSTSCREEN_ACCESS).filter((l) => l && !l.startsWith('#')), ['198.51.100.20/32\tpermit', '2001:db8::20/128\tpermit']);
+    assert.match(m.get('/etc/rspamd/override.d/options.inc')?.content ?? '', /^local_addrs = \[.*, "198\.51\.100\.20", "2001:db8::20"\];$/m);
+    assert.match(m.get('/etc/rspamd/local.d/greylist.conf')?.content ?? '', /^whitelist_symbols = \["MAILRIG_BACKUP_MX_RELAY"\];$/m);
+    // The backup MX itself has none of it.
+    const backup = render({ config: forHost(multi, 'mx2'), keys, release: 'debian-13' });
+    assert.equal(backup.some((f) => f.path === POSTSCREEN_ACCESS || f.path.endsWith('external_relay.conf')), false);
+    assert.doesNotMatch(backup.find((f) => f.path === '/etc/postfix/main.cf')?.content ?? '', /postscreen_access_list/);
   });
 });
 
