@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { stringify } from 'yaml';
-import { parseConfig } from '../../src/config/load.js';
+import { parseConfig, parseYaml } from '../../src/config/load.js';
+import { swapWithStandby } from '../../src/config/edit.js';
 import { forHost, standbyOf, type Config } from '../../src/config/model.js';
 import { buildRecords } from '../../src/dns/records.js';
 import { loadReplicationKeys, recordHostKey } from '../../src/keys/replication.js';
@@ -18,6 +19,7 @@ import { REPLICATION_FILES, STANDBY_KEY_ALIAS } from '../../src/render/replicati
 import type { FileSpec } from '../../src/render/types.js';
 import { daemonsFor, packagesFor, render } from '../../src/services/index.js';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
+import { fixtureProject, mailrig } from '../support/project.js';
 
 type Doc = Record<string, any>;
 const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZibfDQvrpvbvmEia13emEeRmYeHyydZKq1ozZ+Uh7M';
@@ -220,5 +222,91 @@ describe('DNS with a standby', () => {
     assert.deepEqual(of('example.com', 'MX'), ['10 mail.example.com.']);
     assert.deepEqual(of('example.com', 'TXT').filter((v) => v.startsWith('v=spf1')), ['v=spf1 mx a:mail2.example.com -all']);
     assert.ok(records.some((r) => r.type === 'PTR' && r.value === 'mail2.example.com.'));
+  });
+});
+
+describe('failover and failback', () => {
+  it('the swap: the standby\'s host becomes server:, the primary\'s the standby entry; the rest of the file as written', () => {
+    const text = [
+      '# my mail system',
+      'server:',
+      '  hostname: mail.example.com   # the first box',
+      '  ipv4: 10.0.0.1',
+      '  ssh: root@10.0.0.1',
+      '  release: debian-12',
+      '  allow_private_addresses: true',
+      'servers:',
+      '  - name: mx2',
+      '    role: backup-mx',
+      '    hostname: mx2.example.com',
+      '    ipv4: 10.0.0.2',
+      '    ssh: root@10.0.0.2',
+      '    release: debian-13',
+      '  - name: standby',
+      '    role: standby',
+      '    hostname: mail2.example.com',
+      '    ipv4: 10.0.0.3',
+      '    ssh: root@10.0.0.3:2222',
+      '    release: debian-12',
+      'admin_email: admin@example.com',
+      '',
+    ].join('\n');
+    const swapped = parseYaml(swapWithStandby(text, 1)).doc.toJS() as Doc;
+    assert.deepEqual(swapped.server, { name: 'standby', hostname: 'mail2.example.com', ipv4: '10.0.0.3', ssh: 'root@10.0.0.3:2222', release: 'debian-12', allow_private_addresses: true });
+    assert.deepEqual(swapped.servers[1], { name: 'primary', role: 'standby', hostname: 'mail.example.com', ipv4: '10.0.0.1', ssh: 'root@10.0.0.1', release: 'debian-12', allow_private_addresses: true });
+    assert.equal(swapped.servers[0].name, 'mx2');
+    assert.match(swapWithStandby(text, 1), /^# my mail system\n/);
+    const back = parseYaml(swapWithStandby(swapWithStandby(text, 1), 1)).doc.toJS() as Doc;
+    assert.deepEqual(back.server, { name: 'primary', ...parseYaml(text).doc.toJS().server });
+    assert.deepEqual(back.servers, parseYaml(text).doc.toJS().servers.map((s: Doc) => (s.role === 'standby' ? { ...s, allow_private_addresses: true } : s)));
+  });
+
+  /** The fixture project with a standby; every SSH target on a closed loopback port. */
+  function project(role = 'standby'): ReturnType<typeof fixtureProject> {
+    const p = fixtureProject();
+    const yaml = p.read().replace('ssh: root@203.0.113.10', 'ssh: root@127.0.0.1:1');
+    writeFileSync(
+      p.config,
+      `${yaml.trimEnd()}\nservers:\n  - name: standby\n    role: ${role}\n    hostname: mail2.example.com\n    ipv4: 198.51.100.40\n    ssh: root@127.0.0.3:1\n    release: debian-12\n`,
+    );
+    return p;
+  }
+
+  for (const [what, setup, args, phrase] of [
+    ['failover without a standby', 'backup-mx', ['failover', '--to', 'standby', '--yes'], /no standby \(an entry of servers: with role: standby\)/],
+    ['failover to an unknown host', 'standby', ['failover', '--to', 'mx9', '--yes'], /--to mx9: is no host of mailrig\.yaml; the standby is standby \(mail2\.example\.com\)/],
+    ['failover to the primary', 'standby', ['failover', '--to', 'primary', '--yes'], /--to primary: is the primary already/],
+    ['failover without --to', 'standby', ['failover', '--yes'], /failover needs --to standby/],
+    ['failback without a standby', 'backup-mx', ['failback', '--yes'], /no standby/],
+  ] as const) {
+    it(`refuses ${what} with exit 2, mailrig.yaml unchanged`, () => {
+      const p = project(setup);
+      const before = p.read();
+      const r = mailrig(p.dir, [...args]);
+      assert.equal(r.code, 2, r.out + r.err);
+      assert.match(r.err, phrase);
+      assert.equal(p.read(), before);
+    });
+  }
+
+  it('failback whose last sync cannot run changes nothing and exits 1', () => {
+    const p = project();
+    const before = p.read();
+    const r = mailrig(p.dir, ['failback', '--yes']);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.equal(p.read(), before);
+  });
+
+  it('failover with no host answering: mailrig.yaml swapped, the old primary named but not a failure, the new primary is', () => {
+    const p = project();
+    const r = mailrig(p.dir, ['failover', '--to', 'standby', '--yes']);
+    assert.equal(r.code, 1, r.out + r.err);
+    assert.match(r.out, /standby is the primary now, primary the standby/);
+    assert.match(r.err, /warning: primary \(root@127\.0\.0\.1:1\) was not applied: /);
+    assert.match(r.err, /1 of 2 hosts failed: standby/);
+    const swapped = parseYaml(p.read()).doc.toJS() as Doc;
+    assert.equal(swapped.server.hostname, 'mail2.example.com');
+    assert.equal(swapped.servers[0].role, 'standby');
+    assert.equal(swapped.servers[0].hostname, 'mail.example.com');
   });
 });
