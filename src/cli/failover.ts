@@ -51,7 +51,8 @@ export async function runFailback(opts: ApplyOptions): Promise<void> {
   const host = await openTarget(primary.ssh, opts, confirm);
   try {
     out(`${primary.name}: last sync to ${standby.name} …`);
-    const r = await host.exec(REPLICATION_FILES.script, { sudo: true, timeoutMs: 30 * 60_000 });
+    // --wait: after the timer's run if one is going, never instead of it.
+    const r = await host.exec(`${REPLICATION_FILES.script} --wait`, { sudo: true, timeoutMs: 30 * 60_000 });
     if (r.code !== 0) {
       throw new RuntimeError(`${primary.name}: the last sync to ${standby.name} failed (exit ${r.code}); nothing changed`, (r.stdout + r.stderr).trim().split('\n').slice(-5).join('\n'));
     }

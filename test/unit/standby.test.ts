@@ -163,6 +163,19 @@ describe('the primary\'s replication script', () => {
     assert.equal(r.status, 0, r.stderr);
     assert.equal(r.stdout, 'mailrig-replicate: the previous run is still going; this one is skipped\n');
   });
+
+  it('--wait (the last sync of a failback) waits for a run that holds the lock, then runs', async () => {
+    const text = withUsers(await script(), 'alice@example.com\n');
+    const lock = /exec 9>(\S+)/.exec(text)?.[1] ?? '';
+    const dir = mkdtempSync(join(tmpdir(), 'mailrig-script-'));
+    writeFileSync(join(dir, 'script'), text);
+    writeFileSync(join(dir, 'doveadm'), '#!/bin/sh\nexit 0\n');
+    chmodSync(join(dir, 'doveadm'), 0o755);
+    // The lock is held for a moment by another process; the run waits for it instead of skipping.
+    const r = spawnSync('sh', ['-c', `flock ${lock} sleep 1 & sleep 0.2; sh ${join(dir, 'script')} --wait; wait`], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin` } });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /^mailrig-replicate: 1 synced to standby in \d+s\n$/);
+  });
 });
 
 describe('the standby\'s wrapper (the only command the replication key runs)', () => {
