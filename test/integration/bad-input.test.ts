@@ -421,6 +421,8 @@ const COMMAND_ROWS: Row[] = [
   { name: 'user app-password rm: no such app password', args: ['user', 'app-password', 'rm', 'alice@example.com', 'phone'], code: 2, phrase: 'no app password named phone' },
   { name: 'upgrade: a release mailrig does not upgrade to', args: ['upgrade', '--to', 'debian-14', '--yes'], code: 2, phrase: '--to debian-14: mailrig upgrades to debian-13 only' },
   { name: 'upgrade: no --to', args: ['upgrade', '--yes'], code: 2, phrase: '--to' },
+  { name: 'failover: no standby in mailrig.yaml', args: ['failover', '--to', 'standby', '--yes'], code: 2, phrase: 'no standby (an entry of servers: with role: standby)' },
+  { name: 'failback: no standby in mailrig.yaml', args: ['failback', '--yes'], code: 2, phrase: 'no standby' },
   { name: 'migrate: no --from', args: ['migrate', 'alice@example.com', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: '--from' },
   { name: 'migrate: --from not an IMAP URL', args: ['migrate', 'alice@example.com', '--from', 'https://old.example', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: '--from https://old.example' },
   { name: 'migrate: --from with a bad port', args: ['migrate', 'alice@example.com', '--from', 'imaps://old.example:99999', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'not an IMAP server address' },
