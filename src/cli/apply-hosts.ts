@@ -59,11 +59,16 @@ export async function planHosts(inputs: Inputs, servers: Server[], opts: HostOpt
   }
 }
 
+/**
+ * Applies `servers` in parallel. A host named in `mayFail` (the old primary of a failover, which may
+ * be down) that fails is named in a warning and does not fail the run; any other failure does.
+ */
 export async function applyHosts(
   inputs: Inputs,
   servers: Server[],
   opts: ApplyOptions,
   common: Omit<ExecuteOptions, 'step'>,
+  mayFail: readonly string[] = [],
 ): Promise<void> {
   const quiet = opts.json === true;
   if (acmeEnabled(inputs.project.config) && servers.some((s) => s.role === 'primary')) {
@@ -120,7 +125,13 @@ export async function applyHosts(
       if (quiet) out(JSON.stringify({ name: done.r.server.name, ...planJson(done.r.run), applied: true, done: done.result.actions, seconds: done.seconds }));
       else out(`${done.r.run.host.target}: applied (${summarize(done.r.run.plan)}) in ${done.seconds}s`);
     }
-    failIfAny(failed, runs.length);
+    for (const f of failed.filter((f) => mayFail.includes(f.server.name))) {
+      common.warn(`${f.server.name} (${f.server.ssh}) was not applied: ${failureText(f.error).split('\n')[0]}; apply again once it answers`);
+    }
+    failIfAny(
+      failed.filter((f) => !mayFail.includes(f.server.name)),
+      runs.length,
+    );
   } finally {
     await closeAll(runs);
   }

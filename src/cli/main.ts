@@ -38,7 +38,7 @@ function interviewOptions(cmd: Command): Command {
 const WRITERS = new Set([
   // user add and passwd lock themselves, once the password is hashed
   'init', 'setup', 'apply', 'user rm', 'user quota', 'alias add', 'alias rm', 'domain add', 'domain rm',
-  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init', 'relay password', 'upgrade',
+  'dkim rotate', 'tls roll-key', 'cert renew', 'backup init', 'relay password', 'upgrade', 'failover', 'failback',
 ]);
 
 function commandPath(cmd: Command): string {
@@ -101,6 +101,17 @@ export function buildProgram(): Command {
     .option('--yes', 'upgrade without asking (required without a terminal)')
     .addOption(configOption())
     .action(async (opts) => (await import('./upgrade.js')).runUpgrade(opts));
+
+  hostOptions(program.command('failover').description('make the standby the primary: mailrig.yaml, every host that answers, DNS (rfc2136)'))
+    .option('--to <name>', 'the standby to make the primary (its name or host name)')
+    .option('--yes', 'fail over without asking (required without a terminal)')
+    .addOption(configOption())
+    .action(async (opts) => (await import('./failover.js')).runFailover(opts));
+
+  hostOptions(program.command('failback').description('after a failover: a last sync from the current primary, then swap the roles back'))
+    .option('--yes', 'fail back without asking (required without a terminal)')
+    .addOption(configOption())
+    .action(async (opts) => (await import('./failover.js')).runFailback(opts));
 
   program
     .command('render')

@@ -558,3 +558,43 @@ export function saveWithHash(path: string, checked: string, edited: string, plac
   if (onlyTheHash) writeAtomic(path, edited);
   else saveEdit(path, edited);
 }
+
+// ---- the primary and the standby ------------------------------------------------------------------
+
+/** The fields a host entry and `server:` share, which a failover swaps between them. */
+const HOST_FIELDS = ['hostname', 'ipv4', 'ipv6', 'ssh', 'release'] as const;
+
+/**
+ * Makes the standby (`servers[index]`) the primary and the primary the standby: their names, host
+ * names, addresses, SSH targets and releases change places between `server:` and that entry, and
+ * each keeps the private-address permission it had. Everything else in the file stays as written.
+ */
+export function swapWithStandby(text: string, index: number): string {
+  const { doc, errors } = parseYaml(text);
+  if (errors.length > 0 || !isMap(doc.contents)) throw new UsageError('mailrig.yaml is not a YAML map; fix it by hand first');
+  const server = doc.get('server', true);
+  const servers = doc.get('servers', true);
+  const entry = isSeq(servers) ? servers.items[index] : undefined;
+  if (!isMap(server) || !isMap(entry)) throw new UsageError(`mailrig.yaml: no server: map or no servers.${index} entry to swap`);
+  const get = (m: YAMLMap, key: string): unknown => m.get(key);
+  const put = (m: YAMLMap, key: string, value: unknown) => (value === undefined ? m.delete(key) : m.set(key, value));
+  const allow = 'allow_private_addresses';
+  const hadAllow = server.has(allow) || entry.has(allow);
+  const primaryAllow = (get(server, allow) as boolean | undefined) ?? false;
+  const standbyAllow = (get(entry, allow) as boolean | undefined) ?? primaryAllow;
+  const primaryName = (get(server, 'name') as string | undefined) ?? 'primary';
+  const standbyName = get(entry, 'name');
+  for (const field of HOST_FIELDS) {
+    const was = get(server, field);
+    put(server, field, get(entry, field));
+    put(entry, field, was);
+  }
+  if (server.has('name')) server.set('name', standbyName);
+  else server.items.unshift(doc.createPair('name', standbyName));
+  entry.set('name', primaryName);
+  if (hadAllow) {
+    server.set(allow, standbyAllow);
+    entry.set(allow, primaryAllow);
+  }
+  return doc.toString();
+}

@@ -403,6 +403,22 @@ export function mxHosts(config: Config): Server[] {
   return [primaryOf(config), ...backupMxHosts(config)];
 }
 
+/**
+ * The roles of the hosts that hold the mailboxes: the primary, and the standby that replicates them
+ * and takes over at a failover. A service that serves mailboxes or their users runs on both.
+ */
+export const MAILBOX_ROLES: readonly ServerRole[] = ['primary', 'standby'];
+
+/** Whether the host the config is rendered for holds the mailboxes (the primary or the standby). */
+export function holdsMailboxes(config: Config): boolean {
+  return MAILBOX_ROLES.includes(config.server.role);
+}
+
+/** The standby replica, if mailrig.yaml lists one (at most one). */
+export function standbyOf(config: Config): Server | undefined {
+  return config.servers.find((s) => s.role === 'standby');
+}
+
 /** The backup MX hosts, in the file's order (their MX preferences follow it). */
 export function backupMxHosts(config: Config): Server[] {
   return config.servers.filter((s) => s.role === 'backup-mx');

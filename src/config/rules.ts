@@ -154,7 +154,7 @@ export function checkRules(input: RawConfig): RuleProblem[] {
 
 /**
  * The other hosts: each name, host name, address and SSH target once across all hosts (the primary
- * included), their addresses public unless allowed, and no standby yet.
+ * included), their addresses public unless allowed, at most one standby, on the primary's release.
  */
 function checkServers(
   primary: Lenient['server'],
@@ -163,6 +163,7 @@ function checkServers(
   add: (path: Array<string | number>, message: string) => void,
 ): void {
   const seen = new Map<string, string>();
+  let standbys = 0;
   const once = (kind: string, value: unknown, path: Array<string | number>) => {
     if (typeof value !== 'string') return;
     const key = `${kind}\0${value.toLowerCase()}`;
@@ -184,7 +185,11 @@ function checkServers(
       if (problem) add([...path, field], `${value} ${problem.replace('server.allow_private_addresses', `servers.${i}.allow_private_addresses`)}`);
     }
     if (server.role === 'standby') {
-      add([...path, 'role'], 'standby is not supported yet: mailrig sets up backup MX hosts now, a standby replica with failover next (use role: backup-mx, or remove the entry)');
+      if (standbys++ > 0) add([...path, 'role'], 'a second standby: mailrig replicates the mailboxes to one standby (make this one a backup-mx, or remove it)');
+      // Dovecot 2.3 (Debian 12) and 2.4 (Debian 13) do not share index and sync formats.
+      if (typeof server.release === 'string' && typeof primary.release === 'string' && server.release !== primary.release) {
+        add([...path, 'release'], `is ${server.release}, the primary's (server.release) is ${primary.release}: a standby runs the primary's release (Dovecot's mailbox indexes and sync format differ between releases)`);
+      }
     }
     if (server.role === 'primary') add([...path, 'role'], 'the primary is server:, not an entry of servers');
   });

@@ -280,11 +280,11 @@ const hostFields = {
   release: z.enum(RELEASES).describe('Target release; picks each daemon\'s configuration dialect'),
 };
 
-/** A host beside the primary: a backup MX now, a standby replica next. */
+/** A host beside the primary: a backup MX, or the standby replica. */
 const otherServer = z
   .strictObject({
     name: serverName.describe('What plans and --host call this host').meta({ examples: ['mx2'] }),
-    role: z.enum(SERVER_ROLES).describe('backup-mx: queues mail for the primary while it is down; standby: a replica that can take over (not supported yet)'),
+    role: z.enum(SERVER_ROLES).describe('backup-mx: queues mail for the primary while it is down; standby: a replica of the mailboxes that can take over (mailrig failover); at most one, on the primary\'s release'),
     ...hostFields,
     allow_private_addresses: z
       .boolean()
@@ -316,7 +316,7 @@ export const configSchema = z
     servers: z
       .array(otherServer)
       .optional()
-      .describe('More hosts of this mail system: backup MX hosts (any number) that queue mail while the primary is down'),
+      .describe('More hosts of this mail system: backup MX hosts (any number) that queue mail while the primary is down, and at most one standby replica'),
     admin_email: email.describe('ACME account address and default report address'),
     domains: z
       .record(z.string(), domain)

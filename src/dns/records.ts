@@ -4,7 +4,7 @@
 // appears (mail domains as in mailrig.yaml, then the host's zone if it is none of them), and inside a
 // zone the order records are built in below; PTR records come last with zone null.
 import type { Config, Domain, Server } from '../config/model.js';
-import { mxHosts } from '../config/model.js';
+import { mxHosts, standbyOf } from '../config/model.js';
 import type { PublicKeys } from '../keys/store.js';
 import { mtaStsId, mtaStsPolicy } from './mtasts.js';
 import { absolute, parentZone, reverseName, zoneFinder, zoneOf } from './names.js';
@@ -49,7 +49,7 @@ export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
   const inMailDomain = zoneFinder(config.domains.map((d) => d.name));
   const ownZone = hostZone(config);
   // The other hosts' names outside every mail domain go in their own parent zones.
-  const otherHosts = mxHosts(config).slice(1).map((s) => ({ suffix: `.${s.hostname}`, zone: hostZone(config, s) }));
+  const otherHosts = namedHosts(config).slice(1).map((s) => ({ suffix: `.${s.hostname}`, zone: hostZone(config, s) }));
   const zoneFor = (name: string) =>
     inMailDomain(name) ?? otherHosts.find((h) => `.${name}`.endsWith(h.suffix))?.zone ?? ownZone;
   // Grouped by zone as they are made (a Map keeps the order zones first appear in), so that
@@ -72,10 +72,19 @@ export function buildRecords(config: Config, pub: PublicKeys): DnsRecord[] {
   }
   const shared: Shared = { mtaStsId: mtaStsId(mtaStsPolicy(config)), domains: new Set(config.domains.map((d) => d.name)) };
   for (const d of config.domains) addDomain(config, dkim.get(d.name) ?? [], shared, d, add);
-  const hosts = mxHosts(config);
+  const hosts = namedHosts(config);
   for (const server of hosts) addHost(config, server, pub, inMailDomain, add);
 
   return [...[...byZone.values()].flat(), ...hosts.flatMap((s) => ptrRecords(config, s))];
+}
+
+/**
+ * Every host with a name in DNS (A/AAAA, TLSA, PTR): the MX hosts, then the standby, which gets no
+ * MX while it is the standby but is reached by its name (and sends once it takes over).
+ */
+function namedHosts(config: Config): Server[] {
+  const standby = standbyOf(config);
+  return [...mxHosts(config), ...(standby ? [standby] : [])];
 }
 
 /** What every domain's records need and is the same for all of them. */
@@ -95,13 +104,18 @@ function addDomain(config: Config, dkim: PublicKeys['dkim'], shared: Shared, d: 
   mx.slice(1).forEach((backup, i) => {
     add(name, 'MX', `${mxPreference(i + 1)} ${absolute(backup.hostname)}`, `Backup MX: mail for ${who} waits on ${backup.hostname} while ${host} does not answer`);
   });
+  // The standby is no MX, but sends from the domain once a failover makes it the primary: SPF names
+  // it now, so that a failover need not wait for a TXT change to spread.
+  const standby = standbyOf(config);
   add(
     name,
     'TXT',
-    'v=spf1 mx -all',
-    mx.length === 1
-      ? `SPF: only the MX host may send mail from ${who}; everything else fails`
-      : `SPF: only the MX hosts (${mx.map((s) => s.hostname).join(', ')}) may send mail from ${who}; everything else fails`,
+    standby ? `v=spf1 mx a:${standby.hostname} -all` : 'v=spf1 mx -all',
+    standby
+      ? `SPF: only the MX hosts (${mx.map((s) => s.hostname).join(', ')}) and the standby ${standby.hostname} may send mail from ${who}; everything else fails`
+      : mx.length === 1
+        ? `SPF: only the MX host may send mail from ${who}; everything else fails`
+        : `SPF: only the MX hosts (${mx.map((s) => s.hostname).join(', ')}) may send mail from ${who}; everything else fails`,
   );
   for (const k of dkim) {
     const why =

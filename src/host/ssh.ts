@@ -9,6 +9,7 @@ import ssh2 from 'ssh2';
 import type { AnyAuthMethod, ClientChannel, ConnectConfig } from 'ssh2';
 import { algorithmsForKeyType, knownHostsName, knownKeyTypes, parseKnownHosts, verifyHostKey, type ConfirmHostKey } from './knownhosts.js';
 import { readSshConfig, resolveSshHost } from './sshconfig.js';
+import { hostKeyLine } from './hostkey.js';
 import { ShellTransport, TransportError, formatTarget, parseTarget, type RawResult } from './transport.js';
 
 const { Client, utils } = ssh2;
@@ -62,6 +63,7 @@ export async function connectSsh(opts: SshTransportOptions): Promise<SshTranspor
 
   const client = new Client();
   let hostKeyError: Error | undefined;
+  let offered: Buffer | undefined;
   const known = knownKeyTypes(parseKnownHosts(readIfExists(knownHostsFile)), knownHostsName(host, port));
   const connectConfig: ConnectConfig = {
     host, port, username: user,
@@ -69,6 +71,7 @@ export async function connectSsh(opts: SshTransportOptions): Promise<SshTranspor
     readyTimeout: opts.readyTimeoutMs ?? 20_000,
     keepaliveInterval: 15_000,
     hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
+      offered = key;
       const policy = { knownHostsFile, ...(opts.confirmHostKey ? { confirmHostKey: opts.confirmHostKey } : {}) };
       verifyHostKey(policy, host, port, key).then(
         () => verify(true),
@@ -93,7 +96,7 @@ export async function connectSsh(opts: SshTransportOptions): Promise<SshTranspor
     });
     client.connect(connectConfig);
   });
-  const transport = new SshTransport(client, label, user, host, opts.useSudo ?? user !== 'root');
+  const transport = new SshTransport(client, label, user, host, opts.useSudo ?? user !== 'root', offered && hostKeyLine(offered));
   if (transport.useSudo) await transport.checkSudo();
   return transport;
 }
@@ -142,6 +145,7 @@ export class SshTransport extends ShellTransport {
     user: string,
     host: string,
     useSudo: boolean,
+    readonly hostKey: string | undefined = undefined,
   ) {
     super(target, user, host, useSudo);
     client.on('close', () => { this.closed ??= new TransportError(`the SSH connection to ${target} was closed`); });

@@ -40,6 +40,8 @@ export interface FileToPut {
 export interface Transport {
   /** Where commands run, for messages: "root@mail.example.com:22" or "local". */
   readonly target: string;
+  /** Over SSH: the host key the server offered and known_hosts accepted, "<type> <base64>". */
+  readonly hostKey?: string | undefined;
   /**
    * Runs cmd with the login user's POSIX shell. Never throws for a non-zero exit: callers judge
    * `code`. Commands that start daemons must pass detachStreams (see ExecOptions) or redirect the

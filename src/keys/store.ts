@@ -17,6 +17,7 @@
 //   .mailrig/secrets/roundcube-des-key  Roundcube's session encryption key (see roundcube.ts)
 //   .mailrig/secrets/relay/<host>    relay passwords, set by `mailrig relay password` (see relay.ts)
 //   .mailrig/secrets/restic-*        backup secrets, made by `mailrig backup init` (see backup.ts)
+//   .mailrig/replication/            the standby's replication key pair and its pinned host key (see replication.ts)
 //   .mailrig/config-cache.json       what validating mailrig.yaml produced (see config/load.ts)
 import {
   createHash,
@@ -35,6 +36,7 @@ import { certificateNames } from './names.js';
 import { loadBackupSecrets, type BackupSecrets } from './backup.js';
 import { rspamdPasswordHash } from './rspamd-password.js';
 import { loadRelayPasswords } from './relay.js';
+import type { ReplicationKeys } from './replication.js';
 import { SRS_SECRET_FILE, ensureSrsSecret, loadSrsSecret } from './srs.js';
 import { loadRoundcubeDesKey } from './roundcube.js';
 
@@ -106,6 +108,8 @@ export interface KeyMaterial {
   hostCertPems?: Record<string, string> | undefined;
   /** PEM of relay.ca_file, read beside mailrig.yaml by the project loader; undefined without one. */
   relayCaPem?: string | undefined;
+  /** The standby's replication key pair and pinned host key (keys/replication.ts), when there is a standby. */
+  replication?: ReplicationKeys | undefined;
   /** restic password and environment (keys/backup.ts), once `mailrig backup init` made them. */
   backup?: BackupSecrets | undefined;
 }

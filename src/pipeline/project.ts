@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { UsageError } from '../errors.js';
 import { loadConfigCached } from '../config/read.js';
-import type { Config } from '../config/model.js';
+import { standbyOf, type Config } from '../config/model.js';
 import { ensureRoundcubeDesKey } from '../keys/roundcube.js';
 import { keyDirFor, loadKeys, type KeyMaterial } from '../keys/store.js';
 
@@ -27,6 +27,8 @@ export async function loadProject(configPath: string = DEFAULT_CONFIG): Promise<
     const { ensureHostCertificates } = await import('../keys/host-cert.js');
     keys.hostCertPems = await ensureHostCertificates(keyDir, others, keys.tls.current.privatePem, keys.tls.current.spkiSha256);
   }
+  const standby = standbyOf(config);
+  if (standby) keys.replication = (await import('../keys/replication.js')).loadReplicationKeys(keyDir, standby.name);
   const caFile = config.relay?.caFile;
   if (caFile !== undefined) keys.relayCaPem = readRelayCa(resolve(dirname(path), caFile));
   return { configPath: path, config, keys };

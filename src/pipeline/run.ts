@@ -6,7 +6,9 @@ import { RuntimeError, UsageError } from '../errors.js';
 import { factsScript, parseFacts, type Facts } from '../host/facts.js';
 import { quote } from '../host/shell.js';
 import type { Transport } from '../host/transport.js';
-import { allMailboxes, forHost, isPrimary, type Server } from '../config/model.js';
+import { allMailboxes, forHost, isPrimary, MAILBOX_ROLES, standbyOf, type Server } from '../config/model.js';
+import { isHostKeyLine } from '../host/hostkey.js';
+import { recordHostKey } from '../keys/replication.js';
 import { isEmailAddress } from '../config/syntax.js';
 import { readPending } from '../keys/pending.js';
 import { desiredState, MAIN_PROCESS, possiblePackages } from '../plan/desired.js';
@@ -188,19 +190,48 @@ export type HostRun = { server: Server; run: PreparedRun; error?: undefined } | 
  * its entry; the others are prepared all the same.
  */
 export async function prepareRuns(inputs: Inputs, servers: Server[], opts: HostOptions & RunOptions, confirm?: Confirm): Promise<HostRun[]> {
-  return Promise.all(
-    servers.map(async (server): Promise<HostRun> => {
-      const mine = hostInputs(inputs, server.name);
-      let host: Transport | undefined;
+  const opened = await Promise.all(
+    servers.map(async (server): Promise<{ server: Server; host?: Transport; error?: unknown }> => {
       try {
-        host = await openTarget(server.ssh, opts, confirm);
-        const { facts } = await readFacts(host, mine);
-        checkRelease(mine.project, host, facts);
-        return { server, run: await planRun(mine, host, facts, { diffs: true, purge: opts.purge === true }) };
+        return { server, host: await openTarget(server.ssh, opts, confirm) };
       } catch (error) {
-        await host?.close().catch(() => undefined);
         return { server, error };
       }
     }),
   );
+  const pinned = pinStandbyHostKey(inputs, opened);
+  return Promise.all(
+    opened.map(async ({ server, host, error }): Promise<HostRun> => {
+      if (!host) return { server, error };
+      const mine = hostInputs(pinned, server.name);
+      try {
+        const { facts } = await readFacts(host, mine);
+        checkRelease(mine.project, host, facts);
+        return { server, run: await planRun(mine, host, facts, { diffs: true, purge: opts.purge === true }) };
+      } catch (error) {
+        await host.close().catch(() => undefined);
+        return { server, error };
+      }
+    }),
+  );
+}
+
+/**
+ * The SSH host keys of the hosts that hold the mailboxes, as mailrig found them this run (each
+ * transport checked its key against the operator's known_hosts), recorded in the key store: the
+ * primary pins the standby's for replication (and after a failover, the old primary's, even when it
+ * is down then). When the standby's is new, the inputs are rendered again with it.
+ */
+function pinStandbyHostKey(inputs: Inputs, opened: Array<{ server: Server; host?: Transport }>): Inputs {
+  const { keys, config } = inputs.project;
+  if (!keys.replication) return inputs;
+  for (const { server, host } of opened) {
+    if (MAILBOX_ROLES.includes(server.role) && host?.hostKey !== undefined && isHostKeyLine(host.hostKey)) recordHostKey(keys.dir, server.name, host.hostKey);
+  }
+  const standby = standbyOf(config);
+  const found = opened.find((o) => o.server.name === standby?.name)?.host?.hostKey;
+  if (found === undefined || !isHostKeyLine(found) || found === keys.replication.standbyHostKey) return inputs;
+  const pinned = { ...keys, replication: { ...keys.replication, standbyHostKey: found } };
+  const ctx = { ...inputs.ctx, keys: pinned };
+  return { project: { ...inputs.project, keys: pinned }, ctx, files: render(ctx) };
 }

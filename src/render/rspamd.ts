@@ -8,7 +8,7 @@
 // Ed25519 keys, written in the format both accept (see rspamd-dkim.ts), and how a blocklist rule
 // matches answers (3.4 always as Lua patterns and rejects returncodes_matcher; 3.12 as equal strings
 // unless told), so local.d/rbl.conf says luapattern to 3.12 only.
-import { backupMxAddresses, backupMxHosts, isPrimary, spamhausZones } from '../config/model.js';
+import { backupMxAddresses, backupMxHosts, holdsMailboxes, isPrimary, spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
@@ -84,8 +84,8 @@ function rspamdData(ctx: RenderContext) {
   const domains = config.domains.map((d) => d.name);
   const relay = externalRelay(config);
   // A backup MX signs nothing: it passes on mail its senders signed, and its own bounces need no
-  // domain's key. The DKIM keys stay on the primary.
-  const dkim = isPrimary(config) ? domainSelectors(keys.dkim, domains) : [];
+  // domain's key. The DKIM keys are where users send: the primary and the standby.
+  const dkim = holdsMailboxes(config) ? domainSelectors(keys.dkim, domains) : [];
   return {
     ports: RSPAMD_PORTS,
     redis: REDIS_SERVER,
@@ -149,7 +149,7 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
       ...(data.dqs ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
     }),
     file('/etc/rspamd/rspamd.local.lua', renderTemplate('rspamd/rspamd.local.lua.hbs', data) + renderLimitsLua(ctx.config), 'reload'),
-    ...signingKeys(isPrimary(ctx.config) ? ctx.keys.dkim : [])
+    ...signingKeys(holdsMailboxes(ctx.config) ? ctx.keys.dkim : [])
       .filter((k) => domains.has(k.domain))
       .map((k) => file(dkimKeyPath(k), rspamdKeyFile(k), 'reload', { mode: '0640', group: RSPAMD_USER, secret: true })),
   ];

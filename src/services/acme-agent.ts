@@ -6,7 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const acmeAgent: ServiceDescriptor = {
   name: 'mailrig-agent',
-  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  // The primary only: it holds the CA-issued certificate; the other hosts serve the key store's
+  // self-signed one for their own names (same key, same TLSA); a failover moves the agent along.
   roles: ['primary'],
   packages: (config, host) => (config.tls.acme !== 'self-signed' ? ['nodejs', ...(host.init === 'sysv' ? ['cron'] : [])] : []),
   schedule: { unit: 'mailrig-agent' },

@@ -6,7 +6,8 @@ import type { ServiceDescriptor } from './types.js';
 
 export const backup: ServiceDescriptor = {
   name: 'backup',
-  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
+  // The primary only: the standby holds a replica of the same mail, and one repository holds one
+  // host's snapshots; after a failover the new primary takes the schedule over.
   roles: ['primary'],
   packages: (config, host) => (config.backup ? ['restic', ...(host.init === 'sysv' ? ['cron'] : [])] : []),
   render: renderBackup,

@@ -1,11 +1,13 @@
 // Dovecot: IMAP, ManageSieve, LMTP delivery from Postfix, SASL for submission; POP3 when enabled.
+import { MAILBOX_ROLES } from '../config/model.js';
 import { renderDovecot } from '../render/dovecot.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const dovecot: ServiceDescriptor = {
   name: 'dovecot',
-  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
-  roles: ['primary'],
+  // Where the mailboxes are: the primary, and the standby that holds their replica and takes over
+  // at a failover (it must be ready to serve logins then). A backup MX takes no logins, stores no mail.
+  roles: MAILBOX_ROLES,
   packages: (config) => [
     'dovecot-core',
     'dovecot-imapd',

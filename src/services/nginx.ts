@@ -1,12 +1,14 @@
 // nginx: ACME HTTP-01, MTA-STS policies, client autoconfiguration, and the rspamd web interface.
+import { MAILBOX_ROLES } from '../config/model.js';
 import { renderNginx } from '../render/nginx.js';
 import { renderWeb } from '../render/web.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const nginx: ServiceDescriptor = {
   name: 'nginx',
-  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
-  roles: ['primary'],
+  // The mail host's pages (MTA-STS policy, client autoconfig, ACME challenges) where the mailboxes
+  // are: the primary and the standby, which serves them under its own name and after a failover.
+  roles: MAILBOX_ROLES,
   packages: () => ['nginx'],
   render: (ctx) => [...renderNginx(ctx), ...renderWeb(ctx)],
   daemon: {

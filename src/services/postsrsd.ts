@@ -1,13 +1,15 @@
 // postsrsd: rewrites the envelope sender of forwarded mail (SRS) and reverses bounces to it. On every
 // host, whether or not an alias forwards today: a catch-all, a mailbox's Sieve redirect or a later
 // alias forwards too, and a small daemon costs less than mail that fails SPF once it does.
+import { MAILBOX_ROLES } from '../config/model.js';
 import { renderPostsrsd, POSTSRSD_DEFAULTS, SRS_PORTS } from '../render/postsrsd.js';
 import type { ServiceDescriptor } from './types.js';
 
 export const postsrsd: ServiceDescriptor = {
   name: 'postsrsd',
-  // Only where the mailboxes are: a backup MX takes no logins and stores no mail.
-  roles: ['primary'],
+  // Where mail is delivered and sent: the primary and the standby (whose Postfix is the primary's,
+  // ready for a failover, and asks postsrsd; the key store's one secret reverses either's bounces).
+  roles: MAILBOX_ROLES,
   packages: () => ['postsrsd'],
   render: renderPostsrsd,
   daemon: {

@@ -7,6 +7,7 @@ import type { ServiceDescriptor } from './types.js';
 
 export const radicale: ServiceDescriptor = {
   name: 'radicale',
+  // The primary only: its stored data (calendars, webmail settings) is not replicated to a standby.
   roles: ['primary'],
   enabled: davEnabled,
   packages: (config) => (davEnabled(config) ? ['radicale'] : []),

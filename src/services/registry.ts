@@ -16,6 +16,7 @@ import { postfix } from './postfix.js';
 import { postsrsd } from './postsrsd.js';
 import { radicale } from './radicale.js';
 import { redis } from './redis.js';
+import { replica, replication } from './replication.js';
 import { roundcube } from './roundcube.js';
 import { rspamd } from './rspamd.js';
 import { system } from './system.js';
@@ -41,4 +42,6 @@ export const SERVICES: readonly ServiceDescriptor[] = [
   acmeAgent,
   backup,
   limits,
+  replication,
+  replica,
 ];

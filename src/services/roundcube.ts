@@ -7,6 +7,7 @@ import type { ServiceDescriptor } from './types.js';
 
 export const roundcube: ServiceDescriptor = {
   name: 'roundcube',
+  // The primary only: its stored data (calendars, webmail settings) is not replicated to a standby.
   roles: ['primary'],
   enabled: (config) => config.webmail === 'roundcube',
   // php-fpm named with the others: PHP's package would otherwise pull in Apache (libapache2-mod-php)

@@ -152,7 +152,14 @@ const FIELD_ROWS: Record<string, Array<{ mutate: Mutation; phrase: string | RegE
   'server.allow_private_addresses': [{ mutate: set('server.allow_private_addresses', 'yes please'), phrase: 'expected true or false, found the string "yes please"' }],
   'server.name': [{ mutate: set('server.name', 'Main Host'), phrase: 'server.name: is not a host name for mailrig' }],
   servers: [
-    { mutate: set('servers', [{ ...BACKUP_MX, role: 'standby' }]), phrase: 'servers.0.role: standby is not supported yet' },
+    { mutate: set('servers', [{ ...BACKUP_MX, role: 'standby' }]), phrase: "servers.0.release: is debian-13, the primary's (server.release) is debian-12" },
+    {
+      mutate: set('servers', [
+        { ...BACKUP_MX, role: 'standby', release: 'debian-12' },
+        { ...BACKUP_MX, name: 'mx3', hostname: 'mx3.example.net', ipv4: '198.51.100.30', ssh: 'root@198.51.100.30', role: 'standby', release: 'debian-12' },
+      ]),
+      phrase: 'servers.1.role: a second standby',
+    },
     { mutate: set('servers', [{ ...BACKUP_MX, hostname: 'mail.example.com' }]), phrase: 'servers.0.hostname: mail.example.com is already the hostname of server' },
     { mutate: set('servers', [{ ...BACKUP_MX, queue_lifetime: 'a week' }]), phrase: 'servers.0.queue_lifetime: is not a time' },
     { mutate: set('servers', [{ ...BACKUP_MX, ssh: undefined }]), phrase: /servers\.0\.ssh: / },
@@ -414,6 +421,8 @@ const COMMAND_ROWS: Row[] = [
   { name: 'user app-password rm: no such app password', args: ['user', 'app-password', 'rm', 'alice@example.com', 'phone'], code: 2, phrase: 'no app password named phone' },
   { name: 'upgrade: a release mailrig does not upgrade to', args: ['upgrade', '--to', 'debian-14', '--yes'], code: 2, phrase: '--to debian-14: mailrig upgrades to debian-13 only' },
   { name: 'upgrade: no --to', args: ['upgrade', '--yes'], code: 2, phrase: '--to' },
+  { name: 'failover: no standby in mailrig.yaml', args: ['failover', '--to', 'standby', '--yes'], code: 2, phrase: 'no standby (an entry of servers: with role: standby)' },
+  { name: 'failback: no standby in mailrig.yaml', args: ['failback', '--yes'], code: 2, phrase: 'no standby' },
   { name: 'migrate: no --from', args: ['migrate', 'alice@example.com', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: '--from' },
   { name: 'migrate: --from not an IMAP URL', args: ['migrate', 'alice@example.com', '--from', 'https://old.example', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: '--from https://old.example' },
   { name: 'migrate: --from with a bad port', args: ['migrate', 'alice@example.com', '--from', 'imaps://old.example:99999', '--user', 'alice', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'not an IMAP server address' },

@@ -5,7 +5,8 @@ import type { RawConfigInput } from '../../src/config/schema.js';
 import type { RenderContext } from '../../src/render/context.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { forHost } from '../../src/config/model.js';
+import { forHost, standbyOf } from '../../src/config/model.js';
+import { loadReplicationKeys } from '../../src/keys/replication.js';
 import { configFrom, FIXTURES, fixtureKeys, TEST_HASH } from './fixtures.js';
 
 export interface RenderCase {
@@ -23,6 +24,21 @@ const BOTH: Release[] = ['debian-12', 'debian-13'];
 
 function server(release: Release, ipv6?: string): RawConfigInput['server'] {
   return { hostname: 'mail.example.com', ipv4: '203.0.113.10', ssh: 'root@203.0.113.10', release, ...(ipv6 ? { ipv6 } : {}) };
+}
+
+function standbyConfig(release: Release) {
+  return configFrom({
+    server: server(release),
+    servers: [{ name: 'standby', role: 'standby', hostname: 'mail2.example.net', ipv4: '198.51.100.40', ssh: 'root@198.51.100.40', release }],
+    admin_email: 'admin@example.com',
+    domains: {
+      'example.com': {
+        mailboxes: { alice: { password_hash: TEST_HASH }, noreply: { password_hash: TEST_HASH, send_only: true } },
+        aliases: { postmaster: 'alice' },
+      },
+    },
+    tls: { acme: 'self-signed' },
+  });
 }
 
 export const RENDER_CASES: RenderCase[] = [
@@ -204,6 +220,21 @@ export const RENDER_CASES: RenderCase[] = [
         tls: { acme: 'self-signed' },
       }),
   },
+  {
+    // The standby replica beside the primary, rendered for the standby (same release): Dovecot and
+    // the primary's Postfix, ready to take over; the key that may run only the dsync wrapper.
+    name: 'standby',
+    releases: BOTH,
+    host: 'standby',
+    config: (release) => standbyConfig(release),
+  },
+  {
+    // The primary of that pair: the replication key, the standby's pinned host key, the sync script
+    // and its every-minute schedule.
+    name: 'with-standby',
+    releases: BOTH,
+    config: (release) => standbyConfig(release),
+  },
 ];
 
 /** Every case × release, with its render context (fixture keys for exactly its domains). */
@@ -213,6 +244,7 @@ export function renderMatrix(): Array<{ id: string; ctx: RenderContext }> {
       const config = c.host === undefined ? c.config(release) : forHost(c.config(release), c.host);
       const keys = { ...fixtureKeys(config.domains.map((d) => d.name)), relayPasswords: c.relayPasswords ?? {} };
       if (c.host !== undefined) keys.hostCertPems = { [config.server.hostname]: readFileSync(join(FIXTURES, 'keystore/tls', `selfsigned-${c.host}.crt`), 'utf8') };
+      if (standbyOf(config)) keys.replication = loadReplicationKeys(join(FIXTURES, 'keystore'), 'standby');
       return { id: `${c.name}-${release}`, ctx: { config, keys, release } };
     }),
   );

@@ -88,7 +88,16 @@ describe('servers in mailrig.yaml', () => {
     ['the primary\'s host name again', (d) => (d.servers[0].hostname = 'mail.example.com'), /^servers\.0\.hostname: mail\.example\.com is already the hostname of server/],
     ['the primary\'s address again', (d) => (d.servers[0].ipv4 = '203.0.113.10'), /^servers\.0\.ipv4: 203\.0\.113\.10 is already the ipv4 of server/],
     ['a private address without allow_private_addresses', (d) => (d.servers[0].ipv4 = '10.0.0.2'), /^servers\.0\.ipv4: 10\.0\.0\.2 .*servers\.0\.allow_private_addresses/],
-    ['a standby (not built yet)', (d) => (d.servers[0].role = 'standby'), /^servers\.0\.role: standby is not supported yet/],
+    ['a standby on another release than the primary', (d) => (d.servers[0].role = 'standby'), /^servers\.0\.release: is debian-13, the primary's \(server\.release\) is debian-12: a standby runs the primary's release/],
+    [
+      'a second standby',
+      (d) => {
+        d.servers[0].role = 'standby';
+        d.servers[0].release = 'debian-12';
+        d.servers.push({ ...d.servers[0], name: 'mx3', hostname: 'mx3.example.net', ipv4: '198.51.100.30', ipv6: undefined, ssh: 'root@198.51.100.30' });
+      },
+      /^servers\.1\.role: a second standby/,
+    ],
     ['an unknown role', (d) => (d.servers[0].role = 'secondary'), /^servers\.0\.role: /],
     ['a queue lifetime that is not a time', (d) => (d.servers[0].queue_lifetime = 'a week'), /^servers\.0\.queue_lifetime: is not a time/],
     ['a bad name', (d) => (d.servers[0].name = 'MX 2'), /^servers\.0\.name: is not a host name for mailrig/],
@@ -288,11 +297,11 @@ describe('mailrig plan and apply over hosts that cannot be reached', () => {
     assert.match(unknown.err, /--host mx3: no such host in mailrig\.yaml \(hosts: primary, mx2\)/);
   });
 
-  it('a standby is refused with exit 2 before any host is asked', () => {
+  it('a standby on another release than the primary is refused with exit 2 before any host is asked', () => {
     const p = project();
     writeFileSync(p.config, p.read().replace('role: backup-mx', 'role: standby'));
     const r = mailrig(p.dir, ['plan']);
     assert.equal(r.code, 2, r.out + r.err);
-    assert.match(r.err, /servers\.0\.role: standby is not supported yet/);
+    assert.match(r.err, /servers\.0\.release: is debian-13, the primary's \(server\.release\) is debian-12/);
   });
 });
