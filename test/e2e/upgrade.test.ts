@@ -6,9 +6,10 @@
 // and its message is delivered after the upgrade. Afterwards the host runs Debian 13, `mailrig
 // apply` changes nothing, every message and flag is there over IMAP, DKIM verifies against the
 // records printed before the upgrade, the served key still matches the TLSA record, the queue is
-// intact, both users log in, and Sieve still files (security.test.ts runs its attacks on an upgraded
-// host). Bookworm only: the upgrade starts from Debian 12. The upgrade's packages are kept between
-// runs in a cache beside the images' (test/support/upgrade.ts).
+// intact, both users log in, and Sieve still files. Then, on the same host, the whole attack suite
+// (test/support/attack-suite.ts, as security.test.ts runs it on the provisioned hosts): an upgraded
+// host is as hard to attack as a provisioned one. Bookworm only: the upgrade starts from Debian 12.
+// The upgrade's packages are kept between runs in a cache beside the images' (test/support/upgrade.ts).
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +18,7 @@ import { connect as tlsConnect } from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import { Session, smtpSession, sleep } from '../support/attack.js';
+import { describeAttacks } from '../support/attack-suite.js';
 import { dkimResults, show, submit, type Workspace } from '../support/e2e.js';
 import { startKnot, type KnotServer } from '../support/knot.js';
 import { PROVISIONED, releasesUnderTest, startProvisionedHost } from '../support/provisioned.js';
@@ -41,6 +43,8 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
   let ws: Workspace;
   let ca: string;
   let knot: KnotServer | undefined;
+  /** Set once the upgrade's proof has passed: the attacks need the upgraded host. */
+  let upgraded = false;
 
   before(async () => {
     await cleanupStaleTestHosts();
@@ -162,6 +166,12 @@ describeOn('mailrig upgrade --to debian-13 on a provisioned Debian 12 host with 
     const again = await ws.mailrig(['upgrade', '--to', 'debian-13', '--yes']);
     assert.equal(again.code, 2, show(again));
     assert.match(again.err, /already debian-13/);
+    upgraded = true;
+  });
+
+  describeAttacks('attacks on the Debian 12 host upgraded to 13', () => {
+    if (!upgraded) throw new Error('the upgrade test did not pass: there is no upgraded host to attack');
+    return { host, ws, ca };
   });
 });
 
