@@ -364,6 +364,12 @@ start_services() {
   grep -qw -- "$host" "$MERGED/etc/hosts" 2>/dev/null || echo "127.0.1.1 $host ${host%%.*}" >>"$MERGED/etc/hosts"
   say "hostname $host"
   restore_rspamd_cache
+  # Daemons start only once every validator passed, postfix check among them (its warnings fatal):
+  # starting, postfix-script would run the same check-fatal and check-warn again on the same files.
+  # quick-start is postfix's own marker for "checked already"; start removes it.
+  if tree_has etc/postfix; then
+    touch "$MERGED$(in_root postconf -h queue_directory)/quick-start"
+  fi
   local s rc t0
   for s in "${SERVICES[@]}"; do
     [[ $s != unbound ]] || tree_has etc/unbound || continue
