@@ -2,6 +2,11 @@
 // runs in and a change to its mailrig.yaml), the exit code, a phrase of the message, and proof that
 // nothing on disk changed (a hash of the whole project directory before and after).
 //
+// Most rows run mailrig's own entry (main) in this process, which is where every refusal below is
+// made; the rows marked `process` run bin/mailrig.js as a user does, and prove that the refusal ends
+// a real process with that exit code and the message on stderr: every "… on a broken file" row, a
+// commander error, and a password refused as read from a pipe.
+//
 // Coverage is checked, not hoped for: every command of the CLI (read from the commander program) and
 // every field of mailrig.yaml (read from the schema) must have a row. A new command or field without
 // one fails here; add its row to COMMAND_ROWS or FIELD_ROWS.
@@ -18,6 +23,7 @@ import type { z } from 'zod';
 import { buildProgram } from '../../src/cli/main.js';
 import { configSchema } from '../../src/config/schema.js';
 import { PROJECT_ROOT } from '../support/fixtures.js';
+import { mailrigInProcess } from '../support/in-process.js';
 import { dnsInProcess } from '../support/project.js';
 
 const BIN = join(PROJECT_ROOT, 'bin/mailrig.js');
@@ -31,11 +37,14 @@ interface Result {
   err: string;
 }
 
+/** What mailrig runs with: a home of its own (no ~/.ssh of the user running the tests), no agent. */
+const userEnv = (cwd: string) => ({ HOME: join(cwd, '..', 'home'), NO_COLOR: '1', SSH_AUTH_SOCK: '' });
+
 function mailrig(args: string[], cwd: string, input = ''): Promise<Result> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
       cwd,
-      env: { ...process.env, HOME: join(cwd, '..', 'home'), NO_COLOR: '1', SSH_AUTH_SOCK: '' },
+      env: { ...process.env, ...userEnv(cwd) },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let out = '';
@@ -88,6 +97,8 @@ interface Row {
   phrase: string | RegExp;
   /** Must not appear in stderr or stdout (e.g. punycode where the user wrote Unicode). */
   absent?: RegExp;
+  /** Run bin/mailrig.js in a child process rather than main in this process. */
+  process?: boolean;
   /**
    * Run `mailrig dns` in this process (the field rows, which are many): the loader's message is the
    * question there. That a broken file ends a real mailrig process with exit 2 and the message on
@@ -385,12 +396,12 @@ const COMMAND_ROWS: Row[] = [
   { name: 'setup --allow-private-addresses the file does not set', args: ['setup', '--dry-run', '--allow-private-addresses'], code: 2, phrase: 'does not set server.allow_private_addresses' },
   { name: 'setup --ipv4 127.0.0.1', args: ['setup', '--dry-run', '--ipv4', '127.0.0.1'], code: 2, phrase: '--ipv4: "127.0.0.1" is a loopback address' },
   { name: 'setup --ipv6 fe80::1%eth0', args: ['setup', '--dry-run', '--ipv6', 'fe80::1%eth0'], code: 2, phrase: 'has a zone index' },
-  { name: 'setup on a broken file', args: ['setup', '--dry-run'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'setup on a broken file', process: true, args: ['setup', '--dry-run'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
 
   // the rest of the commands
-  { name: 'plan on a broken file', args: ['plan'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
-  { name: 'apply with an unknown option', args: ['apply', '--bogus'], code: 2, phrase: "unknown option '--bogus'" },
-  { name: 'apply on a broken file', args: ['apply', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'plan on a broken file', process: true, args: ['plan'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'apply with an unknown option', process: true, args: ['apply', '--bogus'], code: 2, phrase: "unknown option '--bogus'" },
+  { name: 'apply on a broken file', process: true, args: ['apply', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'render without --out', args: ['render'], code: 2, phrase: "required option '--out <dir>'" },
   { name: 'render --out onto a file', args: ['render', '--out', 'mailrig.yaml'], code: 2, phrase: 'exists and is not a directory' },
   { name: 'dns --format xml', args: ['dns', '--format', 'xml'], code: 2, phrase: 'Allowed choices are table, bind, json' },
@@ -400,7 +411,7 @@ const COMMAND_ROWS: Row[] = [
   { name: 'user add: a domain of another server', args: ['user', 'add', 'bob@elsewhere.org', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'is not a mail domain of this server' },
   { name: 'user add: one that exists', args: ['user', 'add', 'alice@example.com', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: 'alice@example.com' },
   { name: 'user add: an absurd quota', args: ['user', 'add', 'bob@example.com', '--password-stdin', '--quota', '12'], stdin: PASSWORD, code: 2, phrase: 'between 100K and' },
-  { name: 'user add: a weak password', args: ['user', 'add', 'bob@example.com', '--password-stdin'], stdin: 'short', code: 2, phrase: 'shorter than 12 characters' },
+  { name: 'user add: a weak password', process: true, args: ['user', 'add', 'bob@example.com', '--password-stdin'], stdin: 'short', code: 2, phrase: 'shorter than 12 characters' },
   {
     name: 'user add in an IDN domain names it as written',
     args: ['user', 'add', `a/b@${IDN}`, '--password-stdin'],
@@ -433,22 +444,22 @@ const COMMAND_ROWS: Row[] = [
   { name: 'migrate: --all file missing', args: ['migrate', '--all', 'nope.csv', '--from', 'imaps://old.example', '--password-stdin'], stdin: PASSWORD, code: 2, phrase: '--all nope.csv' },
   { name: 'user quota: not a size', args: ['user', 'quota', 'alice@example.com', 'lots'], code: 2, phrase: 'lots' },
   { name: 'user quota: absurd', args: ['user', 'quota', 'alice@example.com', '100'], code: 2, phrase: 'between 100K and' },
-  { name: 'user list on a broken file', args: ['user', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'user list on a broken file', process: true, args: ['user', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'alias add: an alias of itself', args: ['alias', 'add', 'abuse@example.com', 'abuse'], code: 2, phrase: 'abuse@example.com is an alias of itself' },
   { name: 'alias add: a loop', args: ['alias', 'add', 'postmaster@example.com', 'abuse'], mutate: set('domains.*.aliases.abuse', 'postmaster'), code: 2, phrase: 'alias loop' },
   { name: 'alias add: a target that is no address', args: ['alias', 'add', 'team@example.com', 'not an address'], code: 2, phrase: 'not an address' },
   { name: 'alias rm: no such alias', args: ['alias', 'rm', 'nobody@example.com'], code: 2, phrase: 'no such alias' },
-  { name: 'alias list on a broken file', args: ['alias', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'alias list on a broken file', process: true, args: ['alias', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'domain add: not a host name', args: ['domain', 'add', 'under_score.example'], code: 2, phrase: 'not a valid domain name' },
   { name: 'domain add: one label', args: ['domain', 'add', 'localhost'], code: 2, phrase: 'localhost' },
   { name: 'domain rm: one of another server', args: ['domain', 'rm', 'elsewhere.org'], code: 2, phrase: 'is not a mail domain of this server' },
   { name: 'domain rm: one with mailboxes', args: ['domain', 'rm', 'example.com'], code: 2, phrase: 'still has 1 mailbox' },
-  { name: 'domain list on a broken file', args: ['domain', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'domain list on a broken file', process: true, args: ['domain', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'dkim rotate: an unknown action', args: ['dkim', 'rotate', 'spin'], code: 2, phrase: 'spin' },
-  { name: 'cert status on a broken file', args: ['cert', 'status'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
-  { name: 'cert renew on a broken file', args: ['cert', 'renew'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
-  { name: 'tls roll-key on a broken file', args: ['tls', 'roll-key', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
-  { name: 'check on a broken file', args: ['check'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'cert status on a broken file', process: true, args: ['cert', 'status'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'cert renew on a broken file', process: true, args: ['cert', 'renew'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'tls roll-key on a broken file', process: true, args: ['tls', 'roll-key', '--yes'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'check on a broken file', process: true, args: ['check'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   // The target goes into the probe run on the host: only a host name or an address passes.
   { name: 'check --outbound-target with shell in it', args: ['check', '--outbound-target', 'x$(id):25'], code: 2, phrase: '--outbound-target "x$(id):25": expected host[:port]' },
   { name: 'check --outbound-target with port 0', args: ['check', '--outbound-target', 'mx.example.net:0'], code: 2, phrase: 'port 1-65535' },
@@ -472,7 +483,7 @@ const COMMAND_ROWS: Row[] = [
     code: 2,
     phrase: 'standard input was empty',
   },
-  { name: 'relay list on a broken file', args: ['relay', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'relay list on a broken file', process: true, args: ['relay', 'list'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
   { name: 'restore without --mailbox', args: ['restore'], code: 2, phrase: "required option '--mailbox <address>'" },
   { name: 'reports --since without a unit', args: ['reports', '--since', '7'], code: 2, phrase: '--since 7: not a period like 7d, 12h or 2w' },
   { name: 'reports --since zero', args: ['reports', '--since', '0d'], code: 2, phrase: '--since 0d: give a period of 1h to' },
@@ -486,7 +497,7 @@ const COMMAND_ROWS: Row[] = [
     code: 2,
     phrase: 'no report address is delivered to a mailbox on this server (hostmaster@elsewhere.org)',
   },
-  { name: 'reports on a broken file', args: ['reports'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
+  { name: 'reports on a broken file', process: true, args: ['reports'], mutate: BROKEN, code: 2, phrase: BROKEN_PHRASE },
 ];
 
 // ---- coverage ---------------------------------------------------------------------------------
@@ -559,7 +570,11 @@ async function runRow(row: Row): Promise<void> {
     writeFileSync(file, doc.toString());
   }
   const before = treeHash(dir);
-  const r = row.inProcess ? await dnsInProcess(dir) : await mailrig(row.args, dir, row.stdin ?? '');
+  const r = row.inProcess
+    ? await dnsInProcess(dir)
+    : row.process
+      ? await mailrig(row.args, dir, row.stdin ?? '')
+      : await mailrigInProcess(row.args, dir, row.stdin ?? '', userEnv(dir), TIMEOUT_MS);
   const shown = `mailrig ${row.args.join(' ')}\nexit ${r.code}\n--- stdout\n${r.out.slice(-2000)}\n--- stderr\n${r.err.slice(-2000)}`;
   assert.equal(r.code, row.code, shown);
   if (typeof row.phrase === 'string') assert.ok(r.err.includes(row.phrase), `stderr lacks ${JSON.stringify(row.phrase)}\n${shown}`);

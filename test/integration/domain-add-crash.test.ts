@@ -1,10 +1,11 @@
 // domain add and init killed (SIGKILL) at points where they change a file, one run per point: the
 // project still loads after each (mailrig dns, run in this process), and running the command again
-// finishes it.
+// finishes it. The killed runs are real processes; the runs again, main in this process.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { mailrigInProcess } from '../support/in-process.js';
 import { dnsInProcess, fixtureProject, mailrig, scratchDir } from '../support/project.js';
 
 const temporaries = (dir: string): string[] =>
@@ -30,7 +31,7 @@ describe('domain add, killed at each step', () => {
       assert.equal(dns.code, 0, `after a kill at step ${step}, mailrig dns: ${dns.err}`);
       const text = p.read();
       assert.ok(text === before || /\n {2}new\.example:\n/.test(text), `mailrig.yaml is the old one or the new one at step ${step}`);
-      const again = mailrig(p.dir, ['domain', 'add', 'new.example']);
+      const again = await mailrigInProcess(['domain', 'add', 'new.example'], p.dir, '', { NO_COLOR: '1' });
       assert.equal(again.code, 0, `domain add again after a kill at step ${step}: ${again.err}`);
       const after = await dnsInProcess(p.dir, { format: 'json', domain: 'new.example' });
       assert.equal(after.code, 0, after.err);
@@ -58,7 +59,7 @@ describe('init, killed at every third step', () => {
       killed++;
       // Killed after writing mailrig.yaml, its last file, init had finished; before it, init runs again.
       if (!existsSync(join(dir, 'mailrig.yaml'))) {
-        const again = mailrig(dir, INIT, PASSWORD);
+        const again = await mailrigInProcess(INIT, dir, PASSWORD, { NO_COLOR: '1' });
         assert.equal(again.code, 0, `init again after a kill at step ${step}: ${again.err}`);
       }
       const dns = await dnsInProcess(dir, { format: 'json' });

@@ -180,17 +180,25 @@ make_test_certs() {
   done
 }
 
+# One shell in the chroot for the whole manifest (owners resolve against the chroot's passwd): one
+# chown per owner and one chmod per mode, modes last (chown clears set-id bits). A failing command
+# names its paths on stderr.
 apply_manifest() {
-  local tsv=$1 path mode owner group onchange errors=0
+  local tsv=$1 path mode owner group onchange errors=0 key q script
+  local -A by_owner=() by_mode=()
   while IFS=$'\t' read -r path mode owner group onchange; do
     if [[ ! -e $MERGED$path && ! -L $MERGED$path ]]; then
       echo "manifest: $path is listed but not in the tree" >&2; errors=1; continue
     fi
-    if [[ -n $owner || -n $group ]]; then
-      in_root chown -h "${owner}${group:+:$group}" "$path" || errors=1
-    fi
-    if [[ -n $mode ]]; then in_root chmod "$mode" "$path" || errors=1; fi
+    printf -v q ' %q' "$path"
+    if [[ -n $owner || -n $group ]]; then by_owner[${owner}${group:+:$group}]+=$q; fi
+    if [[ -n $mode ]]; then by_mode[$mode]+=$q; fi
   done <"$tsv"
+  script='rc=0'
+  for key in "${!by_owner[@]}"; do printf -v q '%q' "$key"; script+=$'\n'"chown -h -- $q${by_owner[$key]} || rc=1"; done
+  for key in "${!by_mode[@]}"; do printf -v q '%q' "$key"; script+=$'\n'"chmod -- $q${by_mode[$key]} || rc=1"; done
+  script+=$'\nexit $rc'
+  in_root bash -c "$script" || errors=1
   return "$errors"
 }
 
@@ -293,13 +301,16 @@ restore_rspamd_cache() {
 # rspamd deletes the databases the running config doesn't use, so what is left is exactly this
 # config's set: add new ones, mark the others used (mtime), and prune what no run used lately.
 save_rspamd_cache() {
-  local c f tmp; c=$(hs_cache)
+  local c f tmp used=(); c=$(hs_cache)
   for f in "$MERGED"/var/lib/rspamd/*.hs*; do
     [[ -f $f ]] || continue
-    if [[ -e $c/${f##*/} ]]; then touch "$c/${f##*/}"; continue; fi
+    if [[ -e $c/${f##*/} ]]; then used+=("$c/${f##*/}"); continue; fi
     # Write under a temp name and rename: a parallel run never sees a half-copied file.
     tmp=$(mktemp "$c/.tmp.XXXXXX") && cp "$f" "$tmp" && chmod 0644 "$tmp" && mv -f "$tmp" "$c/${f##*/}"
   done
+  # One touch for all of them: a hundred files, a hundred forks otherwise. A file pruned meanwhile by
+  # a parallel run is simply not recreated (-c).
+  ((${#used[@]} == 0)) || touch -c -- "${used[@]}"
   find "$c" -maxdepth 1 -type f -mmin +2880 -delete
   # Keep at most ~300 MB: drop least recently used files first.
   local total
@@ -353,6 +364,12 @@ start_services() {
   grep -qw -- "$host" "$MERGED/etc/hosts" 2>/dev/null || echo "127.0.1.1 $host ${host%%.*}" >>"$MERGED/etc/hosts"
   say "hostname $host"
   restore_rspamd_cache
+  # Daemons start only once every validator passed, postfix check among them (its warnings fatal):
+  # starting, postfix-script would run the same check-fatal and check-warn again on the same files.
+  # quick-start is postfix's own marker for "checked already"; start removes it.
+  if tree_has etc/postfix; then
+    touch "$MERGED$(in_root postconf -h queue_directory)/quick-start"
+  fi
   local s rc t0
   for s in "${SERVICES[@]}"; do
     [[ $s != unbound ]] || tree_has etc/unbound || continue

@@ -242,12 +242,15 @@ async function innerPid1(supervisor: ChildProcess, deadline: number): Promise<nu
   throw new Error('the test host PID 1 did not start');
 }
 
-/** Waits for `systemctl is-system-running` to say running or degraded. */
+/**
+ * Waits for `systemctl is-system-running` to say running or degraded. With --wait, systemd itself
+ * answers once the boot is over; asked before its bus is up, it answers at once and is asked again.
+ */
 async function waitForSystemd(handle: LiveHost, deadline: number): Promise<void> {
   let state = '';
   while (Date.now() < deadline) {
     if (handle.supervisor && exited(handle.supervisor)) break;
-    const r = await execIn(handle, 'systemctl is-system-running', { timeoutMs: 10_000 });
+    const r = await execIn(handle, 'systemctl is-system-running --wait', { timeoutMs: Math.max(1000, deadline - Date.now()) });
     state = r.stdout.trim();
     if (state === 'running' || state === 'degraded') return;
     await sleep(100);

@@ -1,22 +1,15 @@
 // mailrig user|alias|domain as an operator runs them: exit codes, what is (not) written, --json shapes,
-// passwords never shown. Runs the CLI compiled next to this test, in a child process.
+// passwords never shown. Runs the CLI compiled next to this test (main, as bin/mailrig.js calls it)
+// in this process, with the project as its working directory and a pipe as its standard input.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { newPassword, type AccountsIo } from '../../src/cli/user.js';
 import { FIXTURES, fixtureKeyDir } from '../support/fixtures.js';
-import { scratchDir } from '../support/project.js';
+import { mailrigInProcess } from '../support/in-process.js';
 
-// A shim like bin/mailrig.js, but over the main.js compiled alongside this file.
-const SHIM = join(scratchDir('mailrig-shim-'), 'mailrig.mjs');
-writeFileSync(
-  SHIM,
-  `import { main } from ${JSON.stringify(fileURLToPath(new URL('../../src/cli/main.js', import.meta.url)))};\nprocess.exitCode = await main(process.argv);\n`,
-);
 
 const BEFORE = readFileSync(join(FIXTURES, 'edit/user-add.before.yaml'), 'utf8');
 
@@ -29,16 +22,15 @@ function project(): { dir: string; config: string; read: () => string } {
 }
 
 function mailrig(dir: string, args: string[], input = '') {
-  const r = spawnSync(process.execPath, [SHIM, ...args], { cwd: dir, input, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
-  return { code: r.status, out: r.stdout, err: r.stderr };
+  return mailrigInProcess(args, dir, input, { NO_COLOR: '1' });
 }
 
 const PASSWORD = 'correct-horse-battery-9';
 
 describe('mailrig user', () => {
-  it('add --password-stdin writes only the new mailbox, with the hash and never the password', () => {
+  it('add --password-stdin writes only the new mailbox, with the hash and never the password', async () => {
     const p = project();
-    const r = mailrig(p.dir, ['user', 'add', 'bob@bücher.example', '--password-stdin', '--quota', '5G', '--alias', 'robert,b@example.com'], `${PASSWORD}\n`);
+    const r = await mailrig(p.dir, ['user', 'add', 'bob@bücher.example', '--password-stdin', '--quota', '5G', '--alias', 'robert,b@example.com'], `${PASSWORD}\n`);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Added bob@bücher\.example to mailrig\.yaml/);
     const text = p.read();
@@ -47,70 +39,70 @@ describe('mailrig user', () => {
     assert.doesNotMatch(text + r.out + r.err, new RegExp(PASSWORD));
   });
 
-  it('refuses a weak password (exit 2, nothing written) unless --allow-weak', () => {
+  it('refuses a weak password (exit 2, nothing written) unless --allow-weak', async () => {
     const p = project();
     for (const weak of ['short-pw', 'passwordpassword']) {
-      const r = mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${weak}\n`);
+      const r = await mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${weak}\n`);
       assert.equal(r.code, 2);
       assert.match(r.err, /the password (is shorter than 12 characters|is too easy to guess: .*)[;.].*--allow-weak/);
       assert.equal(p.read(), BEFORE);
     }
-    assert.equal(mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin', '--allow-weak'], 'short-pw\n').code, 0);
+    assert.equal((await mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin', '--allow-weak'], 'short-pw\n')).code, 0);
   });
 
-  it('asks for no password without a terminal, and checks the edit before asking', () => {
+  it('asks for no password without a terminal, and checks the edit before asking', async () => {
     const p = project();
-    const r = mailrig(p.dir, ['user', 'add', 'bob@example.com']);
+    const r = await mailrig(p.dir, ['user', 'add', 'bob@example.com']);
     assert.equal(r.code, 2);
     assert.match(r.err, /no terminal to ask for the password on; pipe it in with --password-stdin/);
-    const exists = mailrig(p.dir, ['user', 'add', 'alice@example.com']);
+    const exists = await mailrig(p.dir, ['user', 'add', 'alice@example.com']);
     assert.match(exists.err, /alice@example\.com: already a mailbox/);
   });
 
-  it('an edit the rules reject exits 2 with the problems as loading prints them, and writes nothing', () => {
+  it('an edit the rules reject exits 2 with the problems as loading prints them, and writes nothing', async () => {
     const p = project();
-    const r = mailrig(p.dir, ['user', 'rm', 'alice@example.com']);
+    const r = await mailrig(p.dir, ['user', 'rm', 'alice@example.com']);
     assert.equal(r.code, 2);
     assert.match(r.err, /^mailrig: .*mailrig\.yaml: not changed; the edit would leave 4 problems\n/);
     assert.match(r.err, /\n {2}\S*mailrig\.yaml: domains\.example\.com\.aliases\.postmaster: alice@example\.com is neither a mailbox nor an alias/);
     assert.equal(p.read(), BEFORE);
-    assert.equal(mailrig(p.dir, ['user', 'quota', 'alice@example.com', 'lots']).code, 2);
-    assert.equal(mailrig(p.dir, ['user', 'passwd', 'zed@example.com', '--password-stdin'], `${PASSWORD}\n`).code, 2);
+    assert.equal((await mailrig(p.dir, ['user', 'quota', 'alice@example.com', 'lots'])).code, 2);
+    assert.equal((await mailrig(p.dir, ['user', 'passwd', 'zed@example.com', '--password-stdin'], `${PASSWORD}\n`)).code, 2);
     assert.equal(p.read(), BEFORE);
   });
 
-  it('passwd and quota change one line each; list shows them (--json for scripts)', () => {
+  it('passwd and quota change one line each; list shows them (--json for scripts)', async () => {
     const p = project();
-    assert.equal(mailrig(p.dir, ['user', 'passwd', 'alice@example.com', '--password-stdin'], `${PASSWORD}\n`).code, 0);
-    assert.equal(mailrig(p.dir, ['user', 'quota', 'alice@example.com', '3G']).code, 0);
+    assert.equal((await mailrig(p.dir, ['user', 'passwd', 'alice@example.com', '--password-stdin'], `${PASSWORD}\n`)).code, 0);
+    assert.equal((await mailrig(p.dir, ['user', 'quota', 'alice@example.com', '3G'])).code, 0);
     const changed = p.read().split('\n').filter((line, i) => line !== BEFORE.split('\n')[i]);
     assert.equal(changed.length, 2);
     assert.match(changed[0] ?? '', /^ {8}password_hash: "\{ARGON2ID\}/);
     assert.match(changed[1] ?? '', /^ {8}quota: 3G +# default: mail\.default_quota$/);
-    assert.match(mailrig(p.dir, ['user', 'list', '--no-usage']).out, /^ADDRESS +QUOTA +ALIASES +NOTES\nalice@example\.com +3G +- *\n$/);
-    const json = JSON.parse(mailrig(p.dir, ['user', 'list', '--no-usage', '--json']).out) as unknown;
+    assert.match((await mailrig(p.dir, ['user', 'list', '--no-usage'])).out, /^ADDRESS +QUOTA +ALIASES +NOTES\nalice@example\.com +3G +- *\n$/);
+    const json = JSON.parse((await mailrig(p.dir, ['user', 'list', '--no-usage', '--json'])).out) as unknown;
     assert.deepEqual(json, [
       { address: 'alice@example.com', unicode: 'alice@example.com', domain: 'example.com', quota: 3 * 1024 ** 3, quotaFromDefault: false, aliases: [], sendOnly: false },
     ]);
-    assert.deepEqual(JSON.parse(mailrig(p.dir, ['user', 'list', '--no-usage', '--json', '--domain', 'bücher.example']).out), []);
+    assert.deepEqual(JSON.parse((await mailrig(p.dir, ['user', 'list', '--no-usage', '--json', '--domain', 'bücher.example'])).out), []);
   });
 
-  it('rm --purge needs confirmation, records the request for apply, and a re-add cancels it', () => {
+  it('rm --purge needs confirmation, records the request for apply, and a re-add cancels it', async () => {
     const p = project();
-    assert.equal(mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${PASSWORD}\n`).code, 0);
+    assert.equal((await mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${PASSWORD}\n`)).code, 0);
     const withBob = p.read();
-    const refused = mailrig(p.dir, ['user', 'rm', 'bob@example.com', '--purge']);
+    const refused = await mailrig(p.dir, ['user', 'rm', 'bob@example.com', '--purge']);
     assert.equal(refused.code, 2);
     assert.match(refused.err, /--purge deletes stored mail for good: add --yes/);
     assert.equal(p.read(), withBob);
     const pending = join(p.dir, '.mailrig/pending.json');
     assert.ok(!existsSync(pending));
-    const r = mailrig(p.dir, ['user', 'rm', 'bob@example.com', '--purge', '--yes']);
+    const r = await mailrig(p.dir, ['user', 'rm', 'bob@example.com', '--purge', '--yes']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /deleted on the server at apply time/);
     assert.equal(p.read(), BEFORE);
     assert.deepEqual((JSON.parse(readFileSync(pending, 'utf8')) as { purge: Array<{ address: string }> }).purge.map((x) => x.address), ['bob@example.com']);
-    const again = mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${PASSWORD}\n`);
+    const again = await mailrig(p.dir, ['user', 'add', 'bob@example.com', '--password-stdin'], `${PASSWORD}\n`);
     assert.match(again.out, /Cancelled the pending deletion of bob@example\.com's stored mail/);
     assert.deepEqual(JSON.parse(readFileSync(pending, 'utf8')), { purge: [] });
   });
@@ -141,14 +133,14 @@ describe('mailrig user', () => {
 });
 
 describe('mailrig alias', () => {
-  it('add, add more targets, list --json, rm', () => {
+  it('add, add more targets, list --json, rm', async () => {
     const p = project();
-    assert.equal(mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice']).code, 0);
-    const more = mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice@example.com', 'partner@example.org']);
+    assert.equal((await mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice'])).code, 0);
+    const more = await mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice@example.com', 'partner@example.org']);
     assert.match(more.out, /sales@example\.com now delivers to alice@example\.com, partner@example\.org/);
     assert.match(p.read(), /\n {6}sales: \[alice, partner@example\.org\]\n/);
-    assert.match(mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice']).out, /nothing changed/);
-    const rows = JSON.parse(mailrig(p.dir, ['alias', 'list', '--json']).out) as Array<{ address: string; unicode: string; targets: string[]; kind: string }>;
+    assert.match((await mailrig(p.dir, ['alias', 'add', 'sales@example.com', 'alice'])).out, /nothing changed/);
+    const rows = JSON.parse((await mailrig(p.dir, ['alias', 'list', '--json'])).out) as Array<{ address: string; unicode: string; targets: string[]; kind: string }>;
     assert.deepEqual(rows.find((r) => r.address === 'sales@example.com'), {
       address: 'sales@example.com',
       unicode: 'sales@example.com',
@@ -156,18 +148,18 @@ describe('mailrig alias', () => {
       kind: 'alias',
     });
     assert.deepEqual(rows.find((r) => r.address === 'postmaster@xn--bcher-kva.example')?.unicode, 'postmaster@bücher.example');
-    assert.equal(mailrig(p.dir, ['alias', 'rm', 'sales@example.com']).code, 0);
+    assert.equal((await mailrig(p.dir, ['alias', 'rm', 'sales@example.com'])).code, 0);
     assert.equal(p.read(), BEFORE);
-    assert.equal(mailrig(p.dir, ['alias', 'rm', 'sales@example.com']).code, 2);
-    assert.equal(mailrig(p.dir, ['alias', 'add', 'x@example.com', 'nobody']).code, 2, 'a target that does not exist');
+    assert.equal((await mailrig(p.dir, ['alias', 'rm', 'sales@example.com'])).code, 2);
+    assert.equal((await mailrig(p.dir, ['alias', 'add', 'x@example.com', 'nobody'])).code, 2, 'a target that does not exist');
     assert.equal(p.read(), BEFORE);
   });
 });
 
 describe('mailrig domain', () => {
-  it('add makes DKIM keys and prints the records to add; rm keeps the keys', () => {
+  it('add makes DKIM keys and prints the records to add; rm keeps the keys', async () => {
     const p = project();
-    const r = mailrig(p.dir, ['domain', 'add', 'straße.example']);
+    const r = await mailrig(p.dir, ['domain', 'add', 'straße.example']);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /Created its DKIM keys in \.mailrig\/: dkim\/xn--strae-oqa\.example\/r\d{8}\.pem/);
     assert.match(r.out, /DNS records to add \(\d+\):/);
@@ -177,28 +169,28 @@ describe('mailrig domain', () => {
     assert.match(r.out, /Zone example\.com .*\n {2}xn--strae-oqa\.example\._report\._dmarc +TXT +v=DMARC1\n.*\n\nZone xn--strae-oqa/);
     assert.doesNotMatch(r.out, /Zone xn--bcher-kva\.example/, 'no record of the other zones changes');
     assert.match(p.read(), /\n {2}straße\.example:\n {4}mailboxes: \{\}\n {4}aliases:\n {6}postmaster: alice@example\.com\n/);
-    const list = JSON.parse(mailrig(p.dir, ['domain', 'list', '--json']).out) as Array<{ domain: string; unicode: string; mailboxes: number; dkim: { rotation: string; selectors: unknown[] } }>;
+    const list = JSON.parse((await mailrig(p.dir, ['domain', 'list', '--json'])).out) as Array<{ domain: string; unicode: string; mailboxes: number; dkim: { rotation: string; selectors: unknown[] } }>;
     assert.deepEqual(list.map((d) => [d.domain, d.unicode, d.mailboxes, d.dkim.rotation, d.dkim.selectors.length]), [
       ['example.com', 'example.com', 1, 'idle', 2],
       ['xn--bcher-kva.example', 'bücher.example', 0, 'idle', 2],
       ['xn--strae-oqa.example', 'straße.example', 0, 'idle', 2],
     ]);
-    const rm = mailrig(p.dir, ['domain', 'rm', 'straße.example']);
+    const rm = await mailrig(p.dir, ['domain', 'rm', 'straße.example']);
     assert.equal(rm.code, 0, rm.err);
     assert.match(rm.out, /DKIM keys stay in \.mailrig\/dkim\/xn--strae-oqa\.example\//);
     assert.equal(p.read(), BEFORE);
     assert.ok(existsSync(join(p.dir, '.mailrig/dkim/xn--strae-oqa.example')));
   });
 
-  it('rm refuses a domain with mailboxes unless --force', () => {
+  it('rm refuses a domain with mailboxes unless --force', async () => {
     const p = project();
-    assert.equal(mailrig(p.dir, ['user', 'add', 'bob@bücher.example', '--password-stdin'], `${PASSWORD}\n`).code, 0);
+    assert.equal((await mailrig(p.dir, ['user', 'add', 'bob@bücher.example', '--password-stdin'], `${PASSWORD}\n`)).code, 0);
     const withBob = p.read();
-    const r = mailrig(p.dir, ['domain', 'rm', 'xn--bcher-kva.example']);
+    const r = await mailrig(p.dir, ['domain', 'rm', 'xn--bcher-kva.example']);
     assert.equal(r.code, 2);
     assert.match(r.err, /bücher\.example still has 1 mailbox \(bob@bücher\.example\).*--force/);
     assert.equal(p.read(), withBob);
-    const forced = mailrig(p.dir, ['domain', 'rm', 'bücher.example', '--force']);
+    const forced = await mailrig(p.dir, ['domain', 'rm', 'bücher.example', '--force']);
     assert.equal(forced.code, 0, forced.err);
     assert.match(forced.out, /their stored mail stays on the server/);
     assert.doesNotMatch(p.read(), /bücher/);
