@@ -2,8 +2,8 @@
 // DNS records, and the two scripts of the replication run with the real command shapes: the
 // primary's (which doveadm sync it runs) and the standby's wrapper (what it lets the key run).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -63,6 +63,13 @@ function run(script: string, fakes: Record<string, string>, env: Record<string, 
   writeFileSync(join(dir, 'script'), script);
   const r = spawnSync('sh', [join(dir, 'script')], { env: { PATH: `${dir}:/usr/bin:/bin`, ...env }, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr, dir };
+}
+
+/** Resolves once `ready()` holds (checked every 20 ms); fails naming `what` after 10 s. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !ready(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+  }
 }
 
 describe('a standby in mailrig.yaml', () => {
@@ -169,12 +176,29 @@ describe('the primary\'s replication script', () => {
     const lock = /exec 9>(\S+)/.exec(text)?.[1] ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'mailrig-script-'));
     writeFileSync(join(dir, 'script'), text);
-    writeFileSync(join(dir, 'doveadm'), '#!/bin/sh\nexit 0\n');
+    // doveadm records whether the other run had let the lock go when it was called.
+    writeFileSync(join(dir, 'doveadm'), `#!/bin/sh\n[ -e ${dir}/released ] && echo after >>${dir}/calls || echo during >>${dir}/calls\n`);
     chmodSync(join(dir, 'doveadm'), 0o755);
-    // The lock is held for a moment by another process; the run waits for it instead of skipping.
-    const r = spawnSync('sh', ['-c', `flock ${lock} sleep 1 & sleep 0.2; sh ${join(dir, 'script')} --wait; wait`], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin` } });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^mailrig-replicate: 1 synced to standby in \d+s\n$/);
+    // The other run holds the lock until told to go, and says it let go before it does.
+    const holder = spawn('flock', [lock, 'sh', '-c', `touch ${dir}/held; while [ ! -e ${dir}/go ]; do sleep 0.05; done; touch ${dir}/released`]);
+    const holderDone = new Promise((done) => holder.once('exit', done));
+    try {
+      await until(() => existsSync(join(dir, 'held')), 'the other run holds the lock');
+      const waiter = spawn('sh', [join(dir, 'script'), '--wait'], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+      let out = '';
+      waiter.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const code = new Promise<number | null>((done) => waiter.once('exit', done));
+      // The kernel lists a process blocked on a lock as a waiter ("->") on the lock file's inode.
+      const inode = statSync(lock).ino;
+      await until(() => readFileSync('/proc/locks', 'utf8').split('\n').some((l) => l.includes('->') && l.includes(`:${inode} `)), '--wait blocks on the lock');
+      writeFileSync(join(dir, 'go'), '');
+      await holderDone;
+      assert.equal(await code, 0);
+      assert.match(out, /^mailrig-replicate: 1 synced to standby in \d+s\n$/);
+    } finally {
+      writeFileSync(join(dir, 'go'), ''); // the other run ends whatever happened
+    }
+    assert.equal(readFileSync(join(dir, 'calls'), 'utf8'), 'after\n', 'doveadm ran once, after the other run let go');
   });
 });
 
