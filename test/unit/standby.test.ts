@@ -20,9 +20,9 @@ import type { FileSpec } from '../../src/render/types.js';
 import { daemonsFor, packagesFor, render } from '../../src/services/index.js';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 import { fixtureProject, mailrig } from '../support/project.js';
+import { STANDBY_HOST_KEY, standbyKeys } from '../support/standby.js';
 
 type Doc = Record<string, any>;
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZibfDQvrpvbvmEia13emEeRmYeHyydZKq1ozZ+Uh7M';
 
 function base(): Doc {
   return {
@@ -39,17 +39,8 @@ function base(): Doc {
 
 const load = (doc: Doc): Config => parseConfig(stringify(doc), 'mailrig.yaml').config;
 
-async function keysFor(config: Config, hostKey: string | undefined = HOST_KEY): Promise<KeyMaterial> {
-  const keys = fixtureKeys(config.domains.map((d) => d.name));
-  const dir = mkdtempSync(join(tmpdir(), 'mailrig-replication-'));
-  if (hostKey) recordHostKey(dir, 'standby', hostKey);
-  const pems: Record<string, string> = {};
-  for (const s of config.servers.slice(1)) pems[s.hostname] = await makeSelfSignedCertificate(keys.tls.current.privatePem, [s.hostname]);
-  return { ...keys, hostCertPems: pems, replication: loadReplicationKeys(dir, 'standby') };
-}
-
 async function filesOf(config: Config, hostKey?: string): Promise<Map<string, FileSpec>> {
-  const files = render({ config, keys: await keysFor(config, hostKey), release: config.server.release });
+  const files = render({ config, keys: await standbyKeys(config, hostKey), release: config.server.release });
   return new Map(files.map((f) => [f.path, f]));
 }
 
@@ -96,7 +87,7 @@ describe('replication files', () => {
     assert.equal(key?.mode, '0600');
     assert.equal(key?.secret, true);
     assert.match(key?.content ?? '', /^-----BEGIN OPENSSH PRIVATE KEY-----/);
-    assert.match(files.get(REPLICATION_FILES.knownHosts)?.content ?? '', new RegExp(`^${STANDBY_KEY_ALIAS} ${HOST_KEY.replace(/[+/]/g, '\\$&')}$`, 'm'));
+    assert.match(files.get(REPLICATION_FILES.knownHosts)?.content ?? '', new RegExp(`^${STANDBY_KEY_ALIAS} ${STANDBY_HOST_KEY.replace(/[+/]/g, '\\$&')}$`, 'm'));
     assert.equal(files.get(REPLICATION_FILES.users)?.content, 'alice@example.com\nbob@example.org\n', 'every mailbox that stores mail');
     assert.equal(files.get(REPLICATION_FILES.script)?.mode, '0700');
     assert.match(files.get(REPLICATION_FILES.timer)?.content ?? '', /^OnCalendar=\*:\*:00$/m);
@@ -112,7 +103,7 @@ describe('replication files', () => {
 
   it('the standby: authorized_keys2 lets the key run only the wrapper; the DKIM keys are there to send after a failover', async () => {
     const config = forHost(load(base()), 'standby');
-    const keys = await keysFor(config);
+    const keys = await standbyKeys(config);
     const files = new Map(render({ config, keys, release: 'debian-12' }).map((f) => [f.path, f]));
     const allowed = files.get(REPLICATION_FILES.authorizedKeys);
     assert.equal(allowed?.mode, '0600');
@@ -205,7 +196,7 @@ describe('the primary\'s replication script', () => {
 describe('the standby\'s wrapper (the only command the replication key runs)', () => {
   const wrapper = async () => {
     const config = forHost(load(base()), 'standby');
-    const files = render({ config, keys: await keysFor(config), release: 'debian-12' });
+    const files = render({ config, keys: await standbyKeys(config), release: 'debian-12' });
     const users = join(mkdtempSync(join(tmpdir(), 'mailrig-users-')), 'users');
     writeFileSync(users, files.find((f) => f.path === REPLICATION_FILES.users)?.content ?? '');
     return (files.find((f) => f.path === REPLICATION_FILES.wrapper)?.content ?? '').replaceAll(REPLICATION_FILES.users, users);
