@@ -8,7 +8,7 @@
 // Ed25519 keys, written in the format both accept (see rspamd-dkim.ts), and how a blocklist rule
 // matches answers (3.4 always as Lua patterns and rejects returncodes_matcher; 3.12 as equal strings
 // unless told), so local.d/rbl.conf says luapattern to 3.12 only.
-import { backupMxAddresses, backupMxHosts, holdsMailboxes, isPrimary, spamhausZones } from '../config/model.js';
+import { backupMxAddresses, backupMxHosts, holdsMailboxes, spamhausZones } from '../config/model.js';
 import type { RenderContext } from './context.js';
 import { renderLimitsLua } from './limits.js';
 import { senderLoginRows } from './maps.js';
@@ -74,7 +74,8 @@ const LOCAL = [
  * addresses and names), or false: on a backup MX itself, and on a host without any.
  */
 function externalRelay(config: RenderContext['config']) {
-  const hosts = config.server.role === 'backup-mx' ? [] : backupMxHosts(config);
+  // The hosts the backup MX hosts pass mail on to: the primary, and the standby that may become it.
+  const hosts = holdsMailboxes(config) ? backupMxHosts(config) : [];
   if (hosts.length === 0) return false;
   return { symbol: BACKUP_MX_RELAY_SYMBOL, addresses: backupMxAddresses(config), hosts: hosts.map((s) => s.hostname) };
 }

@@ -15,9 +15,12 @@
 //   through on its allow list (test hosts see each other's addresses: no NAT between them);
 // - the backup powered off during an apply: the primary is applied, the run exits 1 naming the
 //   backup; booted again, a re-run converges and the next one changes nothing;
-// - failover to the standby: alice logs in there over IMAP and sees all her mail, new mail delivered
-//   there reaches the old primary (the standby now); failback (a last sync first): the same messages
-//   on both hosts, each once, nothing lost.
+// - failover to the standby while the primary is dead (its power cut): the run names the primary it
+//   could not reach and still succeeds, pushes the records to the test's DNS (RFC 2136, TSIG: the MX
+//   now names the standby), alice logs in there over IMAP and sees all her mail, and new mail sent
+//   by MX lookup arrives there; the old primary back and applied, it is the standby and receives
+//   that mail by replication; failback (a last sync first, DNS pushed back): the same messages on
+//   both hosts, each once, nothing lost.
 // Every wait is for an event (a port, a queue entry, a message in a mailbox), never a fixed time.
 import assert from 'node:assert/strict';
 import { Resolver } from 'node:dns/promises';
@@ -27,7 +30,7 @@ import { after, before, describe, it } from 'node:test';
 import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { show, type CliResult, type Workspace } from '../support/e2e.js';
-import { startKnot, type KnotServer } from '../support/knot.js';
+import { newTsigSecret, startKnot, type KnotServer } from '../support/knot.js';
 import { PROVISIONED, startProvisionedHost } from '../support/provisioned.js';
 import { cleanupStaleTestHosts, startTestHost, type TestHost } from '../support/testhost.js';
 
@@ -36,6 +39,8 @@ const STANDBY = { name: 'standby', hostname: 'mail2.example.com' };
 /** The replication runs every minute: a change is on the standby within that and one run's time. */
 const REPLICATION_WAIT_MS = 150_000;
 const SENDER = 'carol@sender.example.org';
+/** The key mailrig signs its DNS updates with; only the knotd the test's sender asks accepts them. */
+const TSIG = { name: 'mailrig-update', secret: newTsigSecret() };
 
 async function until<T>(probe: () => Promise<T | undefined>, timeoutMs: number, what: string | (() => Promise<string>)): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -73,7 +78,7 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
    * Delivers one message to `to` as a sending server does: the domain's MX records from the test's
    * DNS, tried in order of preference until one takes the message. Resolves the host that took it.
    */
-  const deliver = async (to: string, messageId: string): Promise<string> => {
+  const deliver = async (to: string, messageId: string, subject = `to ${to}`): Promise<string> => {
     const resolver = new Resolver();
     resolver.setServers([knots[0]?.address ?? '']);
     const mx = (await resolver.resolveMx(to.slice(to.indexOf('@') + 1))).sort((a, b) => a.priority - b.priority);
@@ -82,7 +87,7 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
       const [address] = await resolver.resolve4(exchange);
       const transport = nodemailer.createTransport({ host: address, port: 25, name: 'client.sender.example.org', tls: { rejectUnauthorized: false }, connectionTimeout: 10_000 });
       try {
-        await transport.sendMail({ envelope: { from: SENDER, to }, from: SENDER, to, subject: `to ${to}`, messageId, text: 'Held by the backup MX.\n' });
+        await transport.sendMail({ envelope: { from: SENDER, to }, from: SENDER, to, subject, messageId, text: 'Sent by MX lookup.\n' });
         return exchange;
       } catch (e) {
         errors.push(`${exchange}: ${(e as Error).message}`);
@@ -163,7 +168,11 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
     // The sender's SPF allows only the address it sends from as the backup MX sees it (this
     // machine's on the backup's link): not the backup MX, which passes the mail on to the primary.
     const zones = [{ origin: 'example.com', text: records.out }, zone('sender.example.org', [`@ IN TXT "v=spf1 ip4:${backup.gateway} -all"`])];
-    for (const t of [primary, backup, standby]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53 }));
+    for (const t of [primary, backup, standby]) knots.push(await startKnot({ zones, listenAddress: t.gateway, port: 53, ...(t === primary ? { updateKey: TSIG } : {}) }));
+    // failover and failback push the records there (dns push, RFC 2136 signed with the key).
+    writeFileSync(join(ws.dir, 'tsig.key'), `key "${TSIG.name}" {\n\talgorithm hmac-sha256;\n\tsecret "${TSIG.secret}";\n};\n`);
+    writeFileSync(yamlPath(), readFileSync(yamlPath(), 'utf8').replace(/^dns:\n(?: .*\n)*/m, `dns:\n  provider: rfc2136\n  ttl: 300\n  server: ${knots[0]?.address}\n  key_name: ${TSIG.name}\n  key_file: tsig.key\n`));
+    assert.match(readFileSync(yamlPath(), 'utf8'), /provider: rfc2136/);
   });
   after(async () => {
     for (const k of knots) await k.stop();
@@ -374,17 +383,17 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
       return p.length > 0 && JSON.stringify(p) === JSON.stringify(s) ? p : undefined;
     };
     const before = await until(same, REPLICATION_WAIT_MS, 'the same mail on the primary and the standby');
+    const mx = async () => (await knots[0]?.dig('example.com', 'MX'))?.sort();
+    assert.deepEqual(await mx(), ['10 mail.example.com.', '20 mx2.example.com.']);
+    // The primary dies: its power is cut, as a VPS that stops answering.
+    await primary.killHard();
     let t0 = Date.now();
     const over = await mailrig(['failover', '--to', STANDBY.name, '--yes']);
     assert.equal(over.code, 0, show(over));
     assert.match(over.out, /standby is the primary now, primary the standby/);
-    process.stderr.write(`# failover (mailrig.yaml, three hosts applied) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
-    const plan = await mailrig(['plan']);
-    assert.match(plan.out, /^== standby \(primary, mail2\.example\.com\) ==$/m, show(plan));
-    assert.match(plan.out, /^== primary \(standby, mail\.example\.com\) ==$/m, show(plan));
-    const roles = await Promise.all([standby.exec('systemctl is-active mailrig-replicate.timer'), primary.exec('systemctl is-active mailrig-replicate.timer; test -e /root/.ssh/authorized_keys2 && echo allowed')]);
-    assert.equal(roles[0].stdout.trim(), 'active', 'the new primary replicates');
-    assert.deepEqual(roles[1].stdout.trim().split('\n'), ['inactive', 'allowed'], 'the old primary takes the sync');
+    assert.match(over.err, /primary \(root@[\d.]+\) was not applied: .*apply again once it answers/, show(over));
+    process.stderr.write(`# failover, the primary dead (mailrig.yaml, two hosts applied, DNS pushed) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    assert.deepEqual(await mx(), ['10 mail2.example.com.', '20 mx2.example.com.'], 'the MX names the new primary');
 
     // alice logs in on the new primary and sees every message, in its folder.
     const client = new ImapFlow({ host: standby.address, port: 993, secure: true, auth: { user: PROVISIONED.alice, pass: PROVISIONED.alicePassword }, tls: { rejectUnauthorized: false }, logger: false });
@@ -401,17 +410,21 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
       await client.logout();
     }
 
-    // New mail goes to the new primary, and reaches the old one, now the standby, by replication.
+    // New mail, sent as a sending server sends it (MX lookup), goes to the new primary.
     const tag = `failover-${Date.now()}`;
-    const transport = nodemailer.createTransport({ host: standby.address, port: 25, name: 'client.sender.example.org', tls: { rejectUnauthorized: false } });
-    try {
-      for (let i = 0; i < 5; i++) {
-        await transport.sendMail({ envelope: { from: SENDER, to: PROVISIONED.alice }, from: SENDER, to: PROVISIONED.alice, subject: `${tag} ${i}`, messageId: `<${tag}-${i}@sender.example.org>`, text: 'After the failover.\n' });
-      }
-    } finally {
-      transport.close();
-    }
+    for (let i = 0; i < 5; i++) assert.equal(await deliver(PROVISIONED.alice, `<${tag}-${i}@sender.example.org>`, `${tag} ${i}`), STANDBY.hostname);
     await until(async () => ((await messagesOf(standby, tag)).length === 5 ? true : undefined), 60_000, 'the 5 new messages on the new primary');
+
+    // The old primary comes back as it was; an apply makes it the standby, and it gets the new mail.
+    await primary.boot();
+    const rejoin = await mailrig(['apply', '--yes']);
+    assert.equal(rejoin.code, 0, show(rejoin));
+    const plan = await mailrig(['plan']);
+    assert.match(plan.out, /^== standby \(primary, mail2\.example\.com\) ==$/m, show(plan));
+    assert.match(plan.out, /^== primary \(standby, mail\.example\.com\) ==$/m, show(plan));
+    const roles = await Promise.all([standby.exec('systemctl is-active mailrig-replicate.timer'), primary.exec('systemctl is-active mailrig-replicate.timer; test -e /root/.ssh/authorized_keys2 && echo allowed')]);
+    assert.equal(roles[0].stdout.trim(), 'active', 'the new primary replicates');
+    assert.deepEqual(roles[1].stdout.trim().split('\n'), ['inactive', 'allowed'], 'the old primary takes the sync');
     await until(async () => ((await messagesOf(primary, tag)).length === 5 ? true : undefined), REPLICATION_WAIT_MS, 'the 5 new messages on the old primary (the standby now)');
 
     t0 = Date.now();
@@ -419,7 +432,8 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
     assert.equal(back.code, 0, show(back));
     assert.match(back.out, /^mailrig-replicate: 2 synced to primary in \d+s$/m, show(back));
     assert.match(back.out, /primary is the primary now, standby the standby/);
-    process.stderr.write(`# failback (last sync, mailrig.yaml, three hosts applied) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    process.stderr.write(`# failback (last sync, mailrig.yaml, three hosts applied, DNS pushed) in ${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
+    assert.deepEqual(await mx(), ['10 mail.example.com.', '20 mx2.example.com.'], 'the MX names the primary again');
     const after = await until(same, REPLICATION_WAIT_MS, 'the same mail on both hosts after the failback');
     const ids = after.map((l) => l.split(' ')[1] ?? '');
     assert.equal(new Set(ids).size, ids.length, 'no message twice');

@@ -9,10 +9,16 @@
 // MAILRIG_TEST_CONCURRENCY sets how many jobs run at once (default 2: a test host's daemons keep a
 // core busy while they start). The order comes from the durations of the previous run, kept in the
 // test cache; a job not timed yet runs first. Exit status 1 when any job failed.
+//
+// Most e2e files start their hosts from the provisioned host images (provisioned.ts), which take a
+// few minutes to build whenever mailrig has changed. They are built here, at the start, for every
+// release under test, while the jobs that need none run (unit + integration, the files that
+// provision hosts themselves); a job that needs them starts once they are ready.
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from './fixtures.js';
+import { ensureProvisionedImage, releasesUnderTest } from './provisioned.js';
 
 const CACHE = process.env.MAILRIG_TEST_CACHE ?? '/var/cache/mailrig-test';
 const DURATIONS = join(CACHE, 'test-durations.json');
@@ -22,6 +28,8 @@ interface Job {
   name: string;
   /** Arguments to `node --test` after the reporter. */
   args: string[];
+  /** Whether it starts hosts from the provisioned host images (it imports provisioned.js). */
+  needsImages: boolean;
 }
 
 interface Outcome {
@@ -46,6 +54,17 @@ function readDurations(): Record<string, number> {
   } catch {
     return {};
   }
+}
+
+/** Whether a compiled e2e file starts hosts from the provisioned images. */
+function usesImages(file: string): boolean {
+  return readFileSync(file, 'utf8').includes('/support/provisioned.js');
+}
+
+/** The outcome of a job that could not start because the images it needs could not be built. */
+function notStarted(job: Job, err: unknown): Outcome {
+  process.stdout.write(`\n=== ${job.name}: FAILED (not started: the provisioned host images could not be built)\n${err instanceof Error ? err.message : String(err)}\n`);
+  return { name: job.name, ok: false, seconds: 0 };
 }
 
 function runJob(job: Job): Promise<Outcome> {
@@ -76,16 +95,48 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const files = given.length > 0 ? given.map((f) => resolve(f)) : readdirSync(join(dist, 'e2e')).filter((f) => f.endsWith('.test.js')).map((f) => join(dist, 'e2e', f));
-  const jobs: Job[] = files.map((f) => ({ name: basename(f), args: [f] }));
-  if (!e2eOnly) jobs.push({ name: 'unit+integration', args: ['--test-concurrency=1', join(dist, 'unit'), join(dist, 'integration')] });
+  const jobs: Job[] = files.map((f) => ({ name: basename(f), args: [f], needsImages: usesImages(f) }));
+  if (!e2eOnly) jobs.push({ name: 'unit+integration', args: ['--test-concurrency=1', join(dist, 'unit'), join(dist, 'integration')], needsImages: false });
   const known = readDurations();
   const expected = (j: Job) => known[j.name] ?? Number.POSITIVE_INFINITY;
   const queue = [...jobs].sort((a, b) => expected(b) - expected(a) || a.name.localeCompare(b.name));
   process.stdout.write(`tests: ${queue.length} jobs, ${n} at a time, longest first: ${queue.map((j) => j.name).join(' ')}\n`);
 
+  // One build per release, side by side; each settles once (a failure is the jobs' to report).
+  const started = Date.now();
+  let imagesReady = false;
+  const images = jobs.some((j) => j.needsImages)
+    ? Promise.all(releasesUnderTest().map((r) => ensureProvisionedImage(r))).then(
+        () => {
+          imagesReady = true;
+          process.stdout.write(`\n=== provisioned host images ready after ${Math.round((Date.now() - started) / 1000)} s\n`);
+        },
+        (err: unknown) => {
+          imagesReady = true;
+          throw err;
+        },
+      )
+    : Promise.resolve();
+  images.catch(() => undefined); // awaited by the jobs that need it
+  // The longest job that can start now; while the images are being built, the longest that needs none.
+  const next = (): Job | undefined => {
+    const i = imagesReady ? 0 : queue.findIndex((j) => !j.needsImages);
+    return queue.splice(i === -1 ? 0 : i, 1)[0];
+  };
+
   const outcomes: Outcome[] = [];
   const lane = async () => {
-    for (let job = queue.shift(); job !== undefined; job = queue.shift()) outcomes.push(await runJob(job));
+    for (let job = next(); job !== undefined; job = next()) {
+      if (job.needsImages) {
+        try {
+          await images;
+        } catch (err) {
+          outcomes.push(notStarted(job, err));
+          continue;
+        }
+      }
+      outcomes.push(await runJob(job));
+    }
   };
   await Promise.all(Array.from({ length: Math.min(n, queue.length) }, lane));
 

@@ -2,8 +2,8 @@
 // DNS records, and the two scripts of the replication run with the real command shapes: the
 // primary's (which doveadm sync it runs) and the standby's wrapper (what it lets the key run).
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -20,9 +20,9 @@ import type { FileSpec } from '../../src/render/types.js';
 import { daemonsFor, packagesFor, render } from '../../src/services/index.js';
 import { fixtureKeys, TEST_HASH } from '../support/fixtures.js';
 import { fixtureProject, mailrig } from '../support/project.js';
+import { STANDBY_HOST_KEY, standbyKeys } from '../support/standby.js';
 
 type Doc = Record<string, any>;
-const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFZibfDQvrpvbvmEia13emEeRmYeHyydZKq1ozZ+Uh7M';
 
 function base(): Doc {
   return {
@@ -39,17 +39,8 @@ function base(): Doc {
 
 const load = (doc: Doc): Config => parseConfig(stringify(doc), 'mailrig.yaml').config;
 
-async function keysFor(config: Config, hostKey: string | undefined = HOST_KEY): Promise<KeyMaterial> {
-  const keys = fixtureKeys(config.domains.map((d) => d.name));
-  const dir = mkdtempSync(join(tmpdir(), 'mailrig-replication-'));
-  if (hostKey) recordHostKey(dir, 'standby', hostKey);
-  const pems: Record<string, string> = {};
-  for (const s of config.servers.slice(1)) pems[s.hostname] = await makeSelfSignedCertificate(keys.tls.current.privatePem, [s.hostname]);
-  return { ...keys, hostCertPems: pems, replication: loadReplicationKeys(dir, 'standby') };
-}
-
 async function filesOf(config: Config, hostKey?: string): Promise<Map<string, FileSpec>> {
-  const files = render({ config, keys: await keysFor(config, hostKey), release: config.server.release });
+  const files = render({ config, keys: await standbyKeys(config, hostKey), release: config.server.release });
   return new Map(files.map((f) => [f.path, f]));
 }
 
@@ -63,6 +54,13 @@ function run(script: string, fakes: Record<string, string>, env: Record<string, 
   writeFileSync(join(dir, 'script'), script);
   const r = spawnSync('sh', [join(dir, 'script')], { env: { PATH: `${dir}:/usr/bin:/bin`, ...env }, encoding: 'utf8' });
   return { code: r.status, out: r.stdout, err: r.stderr, dir };
+}
+
+/** Resolves once `ready()` holds (checked every 20 ms); fails naming `what` after 10 s. */
+async function until(ready: () => boolean, what: string): Promise<void> {
+  for (const deadline = Date.now() + 10_000; !ready(); await new Promise((r) => setTimeout(r, 20))) {
+    if (Date.now() > deadline) throw new Error(`not within 10 s: ${what}`);
+  }
 }
 
 describe('a standby in mailrig.yaml', () => {
@@ -89,7 +87,7 @@ describe('replication files', () => {
     assert.equal(key?.mode, '0600');
     assert.equal(key?.secret, true);
     assert.match(key?.content ?? '', /^-----BEGIN OPENSSH PRIVATE KEY-----/);
-    assert.match(files.get(REPLICATION_FILES.knownHosts)?.content ?? '', new RegExp(`^${STANDBY_KEY_ALIAS} ${HOST_KEY.replace(/[+/]/g, '\\$&')}$`, 'm'));
+    assert.match(files.get(REPLICATION_FILES.knownHosts)?.content ?? '', new RegExp(`^${STANDBY_KEY_ALIAS} ${STANDBY_HOST_KEY.replace(/[+/]/g, '\\$&')}$`, 'm'));
     assert.equal(files.get(REPLICATION_FILES.users)?.content, 'alice@example.com\nbob@example.org\n', 'every mailbox that stores mail');
     assert.equal(files.get(REPLICATION_FILES.script)?.mode, '0700');
     assert.match(files.get(REPLICATION_FILES.timer)?.content ?? '', /^OnCalendar=\*:\*:00$/m);
@@ -105,7 +103,7 @@ describe('replication files', () => {
 
   it('the standby: authorized_keys2 lets the key run only the wrapper; the DKIM keys are there to send after a failover', async () => {
     const config = forHost(load(base()), 'standby');
-    const keys = await keysFor(config);
+    const keys = await standbyKeys(config);
     const files = new Map(render({ config, keys, release: 'debian-12' }).map((f) => [f.path, f]));
     const allowed = files.get(REPLICATION_FILES.authorizedKeys);
     assert.equal(allowed?.mode, '0600');
@@ -169,19 +167,36 @@ describe('the primary\'s replication script', () => {
     const lock = /exec 9>(\S+)/.exec(text)?.[1] ?? '';
     const dir = mkdtempSync(join(tmpdir(), 'mailrig-script-'));
     writeFileSync(join(dir, 'script'), text);
-    writeFileSync(join(dir, 'doveadm'), '#!/bin/sh\nexit 0\n');
+    // doveadm records whether the other run had let the lock go when it was called.
+    writeFileSync(join(dir, 'doveadm'), `#!/bin/sh\n[ -e ${dir}/released ] && echo after >>${dir}/calls || echo during >>${dir}/calls\n`);
     chmodSync(join(dir, 'doveadm'), 0o755);
-    // The lock is held for a moment by another process; the run waits for it instead of skipping.
-    const r = spawnSync('sh', ['-c', `flock ${lock} sleep 1 & sleep 0.2; sh ${join(dir, 'script')} --wait; wait`], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin` } });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^mailrig-replicate: 1 synced to standby in \d+s\n$/);
+    // The other run holds the lock until told to go, and says it let go before it does.
+    const holder = spawn('flock', [lock, 'sh', '-c', `touch ${dir}/held; while [ ! -e ${dir}/go ]; do sleep 0.05; done; touch ${dir}/released`]);
+    const holderDone = new Promise((done) => holder.once('exit', done));
+    try {
+      await until(() => existsSync(join(dir, 'held')), 'the other run holds the lock');
+      const waiter = spawn('sh', [join(dir, 'script'), '--wait'], { env: { PATH: `${dir}:/usr/bin:/bin` } });
+      let out = '';
+      waiter.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const code = new Promise<number | null>((done) => waiter.once('exit', done));
+      // The kernel lists a process blocked on a lock as a waiter ("->") on the lock file's inode.
+      const inode = statSync(lock).ino;
+      await until(() => readFileSync('/proc/locks', 'utf8').split('\n').some((l) => l.includes('->') && l.includes(`:${inode} `)), '--wait blocks on the lock');
+      writeFileSync(join(dir, 'go'), '');
+      await holderDone;
+      assert.equal(await code, 0);
+      assert.match(out, /^mailrig-replicate: 1 synced to standby in \d+s\n$/);
+    } finally {
+      writeFileSync(join(dir, 'go'), ''); // the other run ends whatever happened
+    }
+    assert.equal(readFileSync(join(dir, 'calls'), 'utf8'), 'after\n', 'doveadm ran once, after the other run let go');
   });
 });
 
 describe('the standby\'s wrapper (the only command the replication key runs)', () => {
   const wrapper = async () => {
     const config = forHost(load(base()), 'standby');
-    const files = render({ config, keys: await keysFor(config), release: 'debian-12' });
+    const files = render({ config, keys: await standbyKeys(config), release: 'debian-12' });
     const users = join(mkdtempSync(join(tmpdir(), 'mailrig-users-')), 'users');
     writeFileSync(users, files.find((f) => f.path === REPLICATION_FILES.users)?.content ?? '');
     return (files.find((f) => f.path === REPLICATION_FILES.wrapper)?.content ?? '').replaceAll(REPLICATION_FILES.users, users);
