@@ -8,6 +8,7 @@
 //   .mailrig/replication/id_ed25519        the private key (OpenSSH form), 0600
 //   .mailrig/replication/id_ed25519.pub    its public key
 //   .mailrig/replication/<name>.host_key   the host key of the host named <name>: "<type> <base64>"
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
@@ -37,7 +38,7 @@ export function loadReplicationKeys(dir: string, standby: string): ReplicationKe
   const privatePath = join(dir, PRIVATE);
   if (!existsSync(privatePath)) {
     mkdirSync(join(dir, REPLICATION_DIR), { recursive: true, mode: 0o700 });
-    const pair = ssh2.utils.generateKeyPairSync('ed25519', { comment: REPLICATION_KEY_COMMENT });
+    const pair = ed25519OpenSsh(REPLICATION_KEY_COMMENT);
     createAtomic(privatePath, pair.private, 0o600);
     writeAtomic(join(dir, PUBLIC), `${pair.public}\n`, 0o644);
   }
@@ -63,4 +64,36 @@ export function recordHostKey(dir: string, name: string, line: string): boolean 
   mkdirSync(join(dir, REPLICATION_DIR), { recursive: true, mode: 0o700 });
   writeAtomic(path, `${line}\n`, 0o644);
   return true;
+}
+
+/**
+ * A new Ed25519 key pair in OpenSSH's forms: the private key file (openssh-key-v1, unencrypted) and
+ * the public key line. Made with Node's crypto rather than ssh2's generator, which writes a public key
+ * that begins with a zero byte one byte short (about one key in 300), a file neither ssh2 nor OpenSSH
+ * then reads.
+ */
+export function ed25519OpenSsh(comment: string): { private: string; public: string } {
+  const jwk = generateKeyPairSync('ed25519').privateKey.export({ format: 'jwk' });
+  const seed = Buffer.from(jwk.d ?? '', 'base64url');
+  const pub = Buffer.from(jwk.x ?? '', 'base64url');
+  const str = (b: Buffer | string) => {
+    const data = typeof b === 'string' ? Buffer.from(b) : b;
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(data.length);
+    return Buffer.concat([len, data]);
+  };
+  const publicBlob = Buffer.concat([str('ssh-ed25519'), str(pub)]);
+  const check = randomBytes(4);
+  let secret = Buffer.concat([check, check, publicBlob, str(Buffer.concat([seed, pub])), str(comment)]);
+  // Padded to the cipher's block size (8 for "none") with the bytes 1, 2, 3, ...
+  const pad = (8 - (secret.length % 8)) % 8;
+  secret = Buffer.concat([secret, Buffer.from(Array.from({ length: pad }, (_, i) => i + 1))]);
+  const one = Buffer.alloc(4);
+  one.writeUInt32BE(1);
+  const body = Buffer.concat([Buffer.from('openssh-key-v1\0'), str('none'), str('none'), str(''), one, str(publicBlob), str(secret)]);
+  const lines = body.toString('base64').match(/.{1,70}/g) ?? [];
+  return {
+    private: `-----BEGIN OPENSSH PRIVATE KEY-----\n${lines.join('\n')}\n-----END OPENSSH PRIVATE KEY-----\n`,
+    public: `ssh-ed25519 ${publicBlob.toString('base64')} ${comment}`,
+  };
 }
