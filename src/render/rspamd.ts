@@ -54,7 +54,8 @@ export const RSPAMD_SETTLE = {
 /** Seconds the settle script waits for each hs_helper's report; systemd allows both waits and a restart. */
 const SETTLE_WAIT_SECONDS = 600;
 
-const OVERRIDE = ['options.inc', 'worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
+/** The worker files: each binds its socket at start. */
+const WORKERS = ['worker-proxy.inc', 'worker-normal.inc', 'worker-controller.inc'] as const;
 const LOCAL = [
   'options.inc',
   'redis.conf',
@@ -122,8 +123,11 @@ export function renderRspamd(ctx: RenderContext): FileSpec[] {
   const data = rspamdData(ctx);
   const domains = new Set(ctx.config.domains.map((d) => d.name));
   return [
+    // local_addrs only: a reload (SIGHUP) reads the whole configuration again and its new workers
+    // judge mail by the new list; the old workers finish their tasks first (see the descriptor).
+    file('/etc/rspamd/override.d/options.inc', renderTemplate('rspamd/override.d/options.inc.hbs', data), 'reload'),
     // Workers bind sockets at start: a change needs a restart.
-    ...OVERRIDE.map((name) =>
+    ...WORKERS.map((name) =>
       file(`/etc/rspamd/override.d/${name}`, renderTemplate(`rspamd/override.d/${name}.hbs`, data), 'restart', {
         // The controller file holds the password hash: readable by rspamd only.
         ...(name === 'worker-controller.inc' ? { mode: '0640', group: RSPAMD_USER, secret: true } : {}),
