@@ -376,7 +376,7 @@ describe('a primary (Debian 12), a backup MX (Debian 13) and a standby (Debian 1
     assert.equal((again.out.match(/: no changes/g) ?? []).length, 3, show(again));
   });
 
-  it('failover to the standby: users log in there and see all their mail, new mail arrives there; failback: nothing lost or duplicated', async () => {
+  it('failover to the standby while the primary is dead: DNS pushed, users see all their mail there, new mail arrives there; the old primary back is the standby; failback: nothing lost or duplicated', async () => {
     // What the primary holds is on the standby before the switch (the timer's next run at the latest).
     const same = async (): Promise<string[] | undefined> => {
       const [p, s] = await Promise.all([messagesOf(primary, ''), messagesOf(standby, '')]);
