@@ -10,14 +10,17 @@
 // job alone left them idle about half the time, waiting on hosts, mail and timers, and two at once
 // each took about 1.5 times as long as alone, so the cores were still not full). The order comes
 // from the durations of the previous run, kept in the test cache; a job not timed yet runs first.
-// Exit status 1 when any job failed.
+// Each job's CPU time is reported beside its duration: its own processes' (a cgroup per job, on a
+// cgroup v2 machine) and its test hosts' (each host's cgroup, read as it stops), as the cores, not
+// the wall clock, are what the jobs share. Exit status 1 when any job failed.
 //
 // Most e2e files start their hosts from the provisioned host images (provisioned.ts), which take a
 // few minutes to build whenever mailrig has changed. They are built here, at the start, for every
 // release under test, while the jobs that need none run (unit + integration, the files that
 // provision hosts themselves); a job that needs them starts once they are ready.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from './fixtures.js';
 import { ensureProvisionedImage, releasesUnderTest } from './provisioned.js';
@@ -38,6 +41,47 @@ interface Outcome {
   name: string;
   ok: boolean;
   seconds: number;
+  /** CPU seconds of the job's own processes, when the machine could measure them. */
+  cpu?: number;
+  /** CPU seconds of its test hosts, and how many there were. */
+  hostCpu: number;
+  hosts: number;
+}
+
+const CGROUP2_MAGIC = 0x63677270;
+/** Where each job's cgroup goes: under the cgroup v2 hierarchy (all of it, or a hybrid machine's unified part). */
+const JOB_CGROUPS = (() => {
+  for (const root of ['/sys/fs/cgroup', '/sys/fs/cgroup/unified']) {
+    try {
+      if (statfsSync(root).type === CGROUP2_MAGIC) return join(root, 'mailrig-tests');
+    } catch {
+      // not mounted here
+    }
+  }
+  return undefined;
+})();
+const CPU_LOGS = mkdtempSync(join(tmpdir(), 'mailrig-test-cpu-'));
+
+function cgroupCpu(cgroup: string): number | undefined {
+  try {
+    const usec = /^usage_usec (\d+)$/m.exec(readFileSync(join(cgroup, 'cpu.stat'), 'utf8'))?.[1];
+    return usec === undefined ? undefined : Number(usec) / 1e6;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Seconds the machine's cores have been busy since boot (user, nice, system, irq, softirq, steal), from /proc/stat. */
+function busyCpu(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = fields;
+  return (user + nice + system + irq + softirq + steal) / 100;
+}
+
+function cpuText(o: Outcome): string {
+  const own = o.cpu === undefined ? '' : `${Math.round(o.cpu)} s here`;
+  const hosts = o.hosts > 0 ? `${Math.round(o.hostCpu)} s on ${o.hosts} host${o.hosts === 1 ? '' : 's'}` : '';
+  return [own, hosts].filter(Boolean).join(', ');
 }
 
 function concurrency(): number {
@@ -66,22 +110,47 @@ function usesImages(file: string): boolean {
 /** The outcome of a job that could not start because the images it needs could not be built. */
 function notStarted(job: Job, err: unknown): Outcome {
   process.stdout.write(`\n=== ${job.name}: FAILED (not started: the provisioned host images could not be built)\n${err instanceof Error ? err.message : String(err)}\n`);
-  return { name: job.name, ok: false, seconds: 0 };
+  return { name: job.name, ok: false, seconds: 0, hostCpu: 0, hosts: 0 };
 }
 
 function runJob(job: Job): Promise<Outcome> {
   const started = Date.now();
+  const slug = job.name.replace(/[^\w.+-]/g, '_');
+  const cpuLog = join(CPU_LOGS, slug);
+  let cgroup: string | undefined;
+  if (JOB_CGROUPS) {
+    cgroup = join(JOB_CGROUPS, slug);
+    try {
+      mkdirSync(cgroup, { recursive: true });
+    } catch {
+      cgroup = undefined;
+    }
+  }
+  const node = [process.execPath, '--test', '--test-reporter=spec', ...job.args];
+  // The shell joins the job's cgroup before it becomes node, so that every process of the job is in it.
+  const argv = cgroup ? ['sh', '-c', 'echo $$ > "$0/cgroup.procs" 2>/dev/null; exec "$@"', cgroup, ...node] : node;
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--test', '--test-reporter=spec', ...job.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MAILRIG_TEST_CPU_LOG: cpuLog } });
     const out: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => out.push(b));
     child.on('close', (code, signal) => {
       const seconds = Math.round((Date.now() - started) / 1000);
       const ok = code === 0;
-      process.stdout.write(`\n=== ${job.name}: ${ok ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`} in ${seconds} s\n`);
+      const cpu = cgroup ? cgroupCpu(cgroup) : undefined;
+      if (cgroup) {
+        try {
+          rmdirSync(cgroup); // fails while a stray process of the job is still in it: left for the next run
+        } catch {
+          // reported figures only
+        }
+      }
+      const hostCpus = existsSync(cpuLog) ? readFileSync(cpuLog, 'utf8').split('\n').filter(Boolean).map(Number) : [];
+      const outcome: Outcome = { name: job.name, ok, seconds, cpu, hostCpu: hostCpus.reduce((a, b) => a + b, 0), hosts: hostCpus.length };
+      const cost = cpuText(outcome);
+      process.stdout.write(`\n=== ${job.name}: ${ok ? 'passed' : `FAILED (${signal ?? `exit ${code}`})`} in ${seconds} s${cost ? ` (CPU: ${cost})` : ''}\n`);
       process.stdout.write(Buffer.concat(out));
-      done({ name: job.name, ok, seconds });
+      done(outcome);
     });
   });
 }
@@ -106,6 +175,7 @@ async function main(): Promise<void> {
 
   // One build per release, side by side; each settles once (a failure is the jobs' to report).
   const started = Date.now();
+  const busyAtStart = busyCpu();
   let imagesReady = false;
   const images = jobs.some((j) => j.needsImages)
     ? Promise.all(releasesUnderTest().map((r) => ensureProvisionedImage(r))).then(
@@ -146,8 +216,16 @@ async function main(): Promise<void> {
   writeFileSync(DURATIONS, `${JSON.stringify({ ...known, ...Object.fromEntries(outcomes.map((o) => [o.name, o.seconds])) }, null, 2)}\n`);
   process.stdout.write('\n=== jobs\n');
   for (const o of [...outcomes].sort((a, b) => b.seconds - a.seconds)) {
-    process.stdout.write(`${String(o.seconds).padStart(6)} s  ${o.ok ? 'ok    ' : 'FAILED'}  ${o.name}\n`);
+    const cost = cpuText(o);
+    process.stdout.write(`${String(o.seconds).padStart(6)} s  ${o.ok ? 'ok    ' : 'FAILED'}  ${o.name}${cost ? `  (CPU: ${cost})` : ''}\n`);
   }
+  const machine = outcomes.reduce((a, o) => a + (o.cpu ?? 0), 0);
+  const hosts = outcomes.reduce((a, o) => a + o.hostCpu, 0);
+  process.stdout.write(`CPU, all jobs: ${Math.round(machine)} s on this machine, ${Math.round(hosts)} s on test hosts\n`);
+  const busy = busyCpu() - busyAtStart;
+  const wall = (Date.now() - started) / 1000;
+  process.stdout.write(`CPU, the whole machine: ${Math.round(busy)} s busy of ${Math.round(wall * availableParallelism())} s (${Math.round(wall)} s on ${availableParallelism()} cores)\n`);
+  rmSync(CPU_LOGS, { recursive: true, force: true });
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
     process.stdout.write(`${failed.length} of ${outcomes.length} jobs failed: ${failed.map((o) => o.name).join(' ')}\n`);

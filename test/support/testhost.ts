@@ -13,7 +13,7 @@
 // run synchronously from an exit handler.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, readlinkSync } from 'node:fs';
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, readlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -321,9 +321,25 @@ async function stopLive(handle: LiveHost): Promise<void> {
   } catch (err) {
     failure = err;
   }
+  recordCpu(handle);
   const r = await execa('bash', [SCRIPT_PATH, 'stop', handle.dir], { reject: false });
   if (r.exitCode !== 0) throw new Error(`stopping test host ${handle.dir} failed:\n${tail(r.stderr)}`);
   if (failure) throw failure;
+}
+
+/**
+ * The CPU time the host used, all its boots together, appended to the file the test runner names in
+ * MAILRIG_TEST_CPU_LOG (one "<seconds>" line per host), so that it reports each job's whole cost.
+ */
+function recordCpu(handle: LiveHost): void {
+  const log = process.env.MAILRIG_TEST_CPU_LOG;
+  if (!log || !handle.info) return;
+  try {
+    const usec = /^usage_usec (\d+)$/m.exec(readFileSync(join(handle.info.CGROUP, 'cpu.stat'), 'utf8'))?.[1];
+    if (usec !== undefined) appendFileSync(log, `${Number(usec) / 1e6}\n`);
+  } catch {
+    // a figure for the report only: a host whose cgroup is already gone is left out
+  }
 }
 
 function exited(child: ChildProcess): boolean {
