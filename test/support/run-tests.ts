@@ -226,6 +226,13 @@ async function main(): Promise<void> {
   const wall = (Date.now() - started) / 1000;
   process.stdout.write(`CPU, the whole machine: ${Math.round(busy)} s busy of ${Math.round(wall * availableParallelism())} s (${Math.round(wall)} s on ${availableParallelism()} cores)\n`);
   rmSync(CPU_LOGS, { recursive: true, force: true });
+  if (JOB_CGROUPS) {
+    try {
+      rmdirSync(JOB_CGROUPS); // once every job's own is gone
+    } catch {
+      // a job's stray process keeps it: the next run uses it again
+    }
+  }
   const failed = outcomes.filter((o) => !o.ok);
   if (failed.length > 0) {
     process.stdout.write(`${failed.length} of ${outcomes.length} jobs failed: ${failed.map((o) => o.name).join(' ')}\n`);
