@@ -24,6 +24,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PROJECT_ROOT } from './fixtures.js';
 import { ensureProvisionedImage, releasesUnderTest } from './provisioned.js';
+import { cgroupCpuSeconds } from './testhost.js';
 
 const CACHE = process.env.MAILRIG_TEST_CACHE ?? '/var/cache/mailrig-test';
 const DURATIONS = join(CACHE, 'test-durations.json');
@@ -61,15 +62,6 @@ const JOB_CGROUPS = (() => {
   return undefined;
 })();
 const CPU_LOGS = mkdtempSync(join(tmpdir(), 'mailrig-test-cpu-'));
-
-function cgroupCpu(cgroup: string): number | undefined {
-  try {
-    const usec = /^usage_usec (\d+)$/m.exec(readFileSync(join(cgroup, 'cpu.stat'), 'utf8'))?.[1];
-    return usec === undefined ? undefined : Number(usec) / 1e6;
-  } catch {
-    return undefined;
-  }
-}
 
 /** Seconds the machine's cores have been busy since boot (user, nice, system, irq, softirq, steal), from /proc/stat. */
 function busyCpu(): number {
@@ -137,7 +129,7 @@ function runJob(job: Job): Promise<Outcome> {
     child.on('close', (code, signal) => {
       const seconds = Math.round((Date.now() - started) / 1000);
       const ok = code === 0;
-      const cpu = cgroup ? cgroupCpu(cgroup) : undefined;
+      const cpu = cgroup ? cgroupCpuSeconds(cgroup) : undefined;
       if (cgroup) {
         try {
           rmdirSync(cgroup); // fails while a stray process of the job is still in it: left for the next run

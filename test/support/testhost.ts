@@ -334,11 +334,18 @@ async function stopLive(handle: LiveHost): Promise<void> {
 function recordCpu(handle: LiveHost): void {
   const log = process.env.MAILRIG_TEST_CPU_LOG;
   if (!log || !handle.info) return;
+  const seconds = cgroupCpuSeconds(handle.info.CGROUP);
+  // a figure for the report only: a host whose cgroup is already gone is left out
+  if (seconds !== undefined) appendFileSync(log, `${seconds}\n`);
+}
+
+/** CPU seconds used in a cgroup (v2) and below it, from its cpu.stat; undefined when unreadable. */
+export function cgroupCpuSeconds(cgroup: string): number | undefined {
   try {
-    const usec = /^usage_usec (\d+)$/m.exec(readFileSync(join(handle.info.CGROUP, 'cpu.stat'), 'utf8'))?.[1];
-    if (usec !== undefined) appendFileSync(log, `${Number(usec) / 1e6}\n`);
+    const usec = /^usage_usec (\d+)$/m.exec(readFileSync(join(cgroup, 'cpu.stat'), 'utf8'))?.[1];
+    return usec === undefined ? undefined : Number(usec) / 1e6;
   } catch {
-    // a figure for the report only: a host whose cgroup is already gone is left out
+    return undefined;
   }
 }
 
